@@ -1,0 +1,202 @@
+//! `/admin/tenants` (API.md §9): tenant keys see their own tenant; only the master key lists all
+//! and creates, updates or deletes tenants.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{Tenant, TenantId, TenantStatus};
+use crate::timestamp::{self, serde_rfc3339};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/admin/tenants")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        super::resource("/admin/tenants/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
+}
+
+#[derive(Serialize)]
+struct TenantView<'a> {
+    tenant_id: &'a str,
+    name: &'a str,
+    plan: &'a str,
+    status: TenantStatus,
+    entity_count: u64,
+    verticals: Vec<String>,
+    #[serde(with = "serde_rfc3339")]
+    created_at: i64,
+}
+
+fn view(t: &Tenant) -> TenantView<'_> {
+    TenantView {
+        tenant_id: &t.id,
+        name: &t.name,
+        plan: &t.plan,
+        status: t.status,
+        // No entity store yet: a tenant holds no entities.
+        entity_count: 0,
+        verticals: Vec::new(),
+        created_at: t.created_at,
+    }
+}
+
+/// The tenants this caller may see with this id: any for the master key, its own otherwise.
+fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<Arc<Tenant>, ApiError> {
+    let own = caller.tenant.as_ref().is_some_and(|t| t.id == id);
+    state
+        .store
+        .tenants
+        .get(id)
+        .filter(|_| caller.is_master() || own)
+        .ok_or_else(|| ApiError::not_found("Tenant"))
+}
+
+fn check_plan(state: &AppState, plan: &str) -> Result<(), ApiError> {
+    if state.plans.get(plan).is_some() {
+        return Ok(());
+    }
+    let mut names: Vec<_> = state.plans.names().collect();
+    names.sort_unstable();
+    Err(ApiError::validation(format!(
+        "unknown plan '{plan}'; known plans: {}",
+        names.join(", ")
+    )))
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let n = name.chars().count();
+    if (1..=200).contains(&n) && !name.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(ApiError::validation("name must be 1-200 characters without control characters"))
+    }
+}
+
+async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let tenants = if caller.is_master() {
+        state.store.tenants.list()
+    } else {
+        vec![Arc::clone(caller.tenant()?)]
+    };
+    let views: Vec<_> = tenants.iter().map(|t| view(t)).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = visible(&state, &caller, &id)?;
+    Ok(HttpResponse::Ok().json(view(&tenant)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTenant {
+    tenant_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    plan: Option<String>,
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateTenant>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_master()?;
+    let body = body.into_inner();
+    let id = TenantId::parse(&body.tenant_id).ok_or_else(|| {
+        ApiError::validation("tenant_id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    })?;
+    let plan = body.plan.unwrap_or_else(|| state.config.default_plan.clone());
+    check_plan(&state, &plan)?;
+    let name = body.name.unwrap_or_else(|| id.as_str().to_owned());
+    check_name(&name)?;
+    let tenant = Tenant {
+        id: id.as_str().to_owned(),
+        name,
+        plan,
+        status: TenantStatus::Active,
+        created_at: timestamp::now(),
+    };
+    let created = state
+        .store
+        .tenants
+        .insert_new(tenant)?
+        .ok_or_else(|| ApiError::Conflict(format!("Tenant '{}' already exists.", id.as_str())))?;
+    state.store.flush().await?;
+    log::info!("tenant '{}' created on plan '{}'", created.id, created.plan);
+    Ok(HttpResponse::Created().json(view(&created)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateTenant {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    plan: Option<String>,
+    #[serde(default)]
+    status: Option<TenantStatus>,
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<UpdateTenant>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_master()?;
+    let body = body.into_inner();
+    if let Some(plan) = &body.plan {
+        check_plan(&state, plan)?;
+    }
+    if let Some(name) = &body.name {
+        check_name(name)?;
+    }
+    let updated = state
+        .store
+        .tenants
+        .update(&id, |t| {
+            if let Some(name) = body.name {
+                t.name = name;
+            }
+            if let Some(plan) = body.plan {
+                t.plan = plan;
+            }
+            if let Some(status) = body.status {
+                t.status = status;
+            }
+        })?
+        .ok_or_else(|| ApiError::not_found("Tenant"))?;
+    state.store.flush().await?;
+    Ok(HttpResponse::Ok().json(view(&updated)))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_master()?;
+    if !state.store.delete_tenant(&id).await? {
+        return Err(ApiError::not_found("Tenant"));
+    }
+    state.limiter.forget(&id);
+    log::info!("tenant '{}' deleted with all its data", id.as_str());
+    Ok(HttpResponse::NoContent().finish())
+}

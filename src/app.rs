@@ -1,0 +1,155 @@
+//! Building the server as a value: open storage and secrets, bind, and return the bound port and
+//! the server future. `main` and the tests go through the same [`Application::build`].
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+
+use crate::auth::secrets::{self, MasterKeySource};
+use crate::auth::{middleware::guard, Authenticator};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::plans::Plans;
+use crate::ratelimit::{AuthFailureLimiter, RateLimiter};
+use crate::state::AppState;
+use crate::store::Store;
+use crate::telemetry::request_context;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub fn build(config: Config) -> Result<Application, String> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+        log::info!(
+            "qanatix {} starting: data dir {}, mode {:?}",
+            env!("CARGO_PKG_VERSION"),
+            config.data_dir.display(),
+            config.mode
+        );
+        if config.is_development() {
+            log::warn!(
+                "DEVELOPMENT MODE: any request with X-Tenant-Id and no Authorization acts as that \
+                 tenant with every scope. Never expose this server."
+            );
+        }
+        let plans = Plans::load(config.plans_file.as_deref())?;
+        if plans.get(&config.default_plan).is_none() {
+            return Err(format!("DEFAULT_PLAN '{}' is not a known plan", config.default_plan));
+        }
+        let hasher = secrets::load_key_hasher(config.api_key_salt.as_deref(), &config.data_dir)?;
+        let (master_key, master_source) =
+            secrets::load_master_key(config.master_key.as_deref(), &config.data_dir)?;
+        let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
+
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .map_err(|e| format!("cannot bind {}:{}: {e}", config.host, config.port))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+
+        let auth = Authenticator::new(
+            hasher,
+            &master_key,
+            config.is_development(),
+            config.default_plan.clone(),
+            AuthFailureLimiter::new(if config.rate_limit_enabled {
+                config.auth_failures_per_minute
+            } else {
+                0
+            }),
+        );
+        drop(master_key);
+        let workers = config.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
+        let state = web::Data::new(AppState {
+            config,
+            store,
+            auth,
+            limiter: RateLimiter::default(),
+            plans,
+            metrics: Metrics::default(),
+        });
+        log_first_steps(&master_source, &addr.to_string());
+
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(middleware::from_fn(guard))
+                .wrap(middleware::from_fn(request_context))
+                .configure(crate::api::configure)
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|e| e.to_string())?
+        .run();
+        log::info!("listening on http://{addr}");
+        Ok(Application {
+            port: addr.port(),
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT (actix stops accepting and drains in-flight requests), then
+    /// flushes storage.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let janitor_state = self.state.clone();
+        let janitor = actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                janitor_state.limiter.evict_idle();
+                janitor_state.auth.evict_idle();
+            }
+        });
+        let result = self.server.await;
+        janitor.abort();
+        match self.state.store.flush().await {
+            Ok(()) => log::info!("storage flushed; stopped"),
+            Err(e) => log::error!("flush at shutdown failed: {e}"),
+        }
+        result
+    }
+}
+
+fn log_first_steps(master: &MasterKeySource, addr: &str) {
+    let (file, bearer) = match master {
+        MasterKeySource::Env => (
+            "from QANATIX_MASTER_KEY".to_owned(),
+            "$QANATIX_MASTER_KEY".to_owned(),
+        ),
+        MasterKeySource::File { path, created } => (
+            format!(
+                "{} ({}, mode 0600; the value is never logged)",
+                path.display(),
+                if *created { "created now" } else { "existing" }
+            ),
+            format!("$(cat {})", path.display()),
+        ),
+    };
+    log::info!("master key: {file}");
+    log::info!(
+        "first key, step 1 (create a tenant): curl -s -X POST http://{addr}/api/v1/admin/tenants \
+         -H \"Authorization: Bearer {bearer}\" -H 'Content-Type: application/json' \
+         -d '{{\"tenant_id\":\"acme\",\"plan\":\"pro\"}}'"
+    );
+    log::info!(
+        "first key, step 2 (create an admin key for it): curl -s -X POST http://{addr}/api/v1/auth/keys \
+         -H \"Authorization: Bearer {bearer}\" -H 'X-Tenant-Id: acme' -H 'Content-Type: application/json' \
+         -d '{{\"name\":\"first key\",\"scopes\":[\"admin\"]}}'"
+    );
+}

@@ -1,0 +1,111 @@
+//! The one table of what each route family requires (API.md §1) and which rate-limit bucket it
+//! draws from (§3). Routes added later under a family inherit its rule without further code.
+
+use actix_web::http::Method;
+
+use crate::auth::scope::Scope;
+use crate::ratelimit::BucketKind;
+
+pub const API_PREFIX: &str = "/api/v1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials needed (`/health`, `/ready`, `/metrics`, unknown paths outside the API).
+    Public,
+    /// Any valid key, dev-mode tenant or the master key.
+    AnyCaller,
+    Scope(Scope),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub access: Access,
+    pub bucket: BucketKind,
+}
+
+const fn rule(access: Access, bucket: BucketKind) -> Rule {
+    Rule { access, bucket }
+}
+
+/// `path` is under `family` when it is the family itself or below it (segment-aware).
+fn under(path: &str, family: &str) -> bool {
+    path.strip_prefix(family)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+pub fn rule_for(method: &Method, path: &str) -> Rule {
+    use BucketKind::General;
+    let Some(p) = path.strip_prefix(API_PREFIX).filter(|r| r.is_empty() || r.starts_with('/')) else {
+        return rule(Access::Public, General);
+    };
+    let scoped = |s| rule(Access::Scope(s), General);
+    if p == "/auth/me" {
+        rule(Access::AnyCaller, General)
+    } else if under(p, "/auth/keys") {
+        scoped(Scope::Admin)
+    } else if under(p, "/search") {
+        rule(Access::Scope(Scope::Search), BucketKind::Search)
+    } else if under(p, "/entities") {
+        scoped(Scope::Entities)
+    } else if ["/ingest", "/webhooks/ingest", "/ingestions", "/pipeline"]
+        .iter()
+        .any(|f| under(p, f))
+    {
+        scoped(Scope::Ingest)
+    } else if under(p, "/schemas") {
+        if method == Method::GET || method == Method::HEAD {
+            rule(Access::AnyCaller, General)
+        } else {
+            scoped(Scope::Admin)
+        }
+    } else if ["/admin", "/export", "/usage"].iter().any(|f| under(p, f)) {
+        scoped(Scope::Admin)
+    } else {
+        // `/verticals` and unknown API paths: authenticate, then let routing answer.
+        rule(Access::AnyCaller, General)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(m: Method, p: &str) -> Access {
+        rule_for(&m, p).access
+    }
+
+    #[test]
+    fn families_map_to_their_scope() {
+        use Access::*;
+        assert_eq!(access(Method::GET, "/health"), Public);
+        assert_eq!(access(Method::GET, "/metrics"), Public);
+        assert_eq!(access(Method::GET, "/api/v1/auth/me"), AnyCaller);
+        assert_eq!(access(Method::POST, "/api/v1/auth/keys"), Scope(super::Scope::Admin));
+        assert_eq!(access(Method::DELETE, "/api/v1/auth/keys/x"), Scope(super::Scope::Admin));
+        assert_eq!(access(Method::POST, "/api/v1/search/parts"), Scope(super::Scope::Search));
+        assert_eq!(access(Method::GET, "/api/v1/entities"), Scope(super::Scope::Entities));
+        assert_eq!(access(Method::PATCH, "/api/v1/entities/bulk"), Scope(super::Scope::Entities));
+        for p in ["/ingest/a/b/batch", "/webhooks/ingest/a/b", "/ingestions/x", "/pipeline/status/x"] {
+            assert_eq!(access(Method::POST, &format!("/api/v1{p}")), Scope(super::Scope::Ingest));
+        }
+        assert_eq!(access(Method::POST, "/api/v1/schemas"), Scope(super::Scope::Admin));
+        assert_eq!(access(Method::GET, "/api/v1/schemas/a/b"), AnyCaller);
+        assert_eq!(access(Method::GET, "/api/v1/verticals"), AnyCaller);
+        for p in ["/admin/stats", "/export", "/usage"] {
+            assert_eq!(access(Method::GET, &format!("/api/v1{p}")), Scope(super::Scope::Admin));
+        }
+    }
+
+    #[test]
+    fn matching_is_segment_aware() {
+        assert_eq!(access(Method::GET, "/api/v1/entitiesX"), Access::AnyCaller);
+        assert_eq!(access(Method::GET, "/api/v1/usagex"), Access::AnyCaller);
+        assert_eq!(access(Method::GET, "/api/v1x/entities"), Access::Public);
+    }
+
+    #[test]
+    fn only_search_uses_the_search_bucket() {
+        assert_eq!(rule_for(&Method::GET, "/api/v1/search/x").bucket, BucketKind::Search);
+        assert_eq!(rule_for(&Method::GET, "/api/v1/entities").bucket, BucketKind::General);
+    }
+}

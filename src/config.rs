@@ -1,0 +1,114 @@
+//! Runtime configuration: every setting is an environment variable and a CLI flag (API.md §10).
+
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Parser, ValueEnum};
+
+/// Whether `X-Tenant-Id` alone may authenticate (API.md §1, development mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunMode {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "qanatix", version, about = "Self-hosted QANATIX API server")]
+pub struct Config {
+    /// `development` lets `X-Tenant-Id` act as a tenant without a key.
+    #[arg(long = "env", env = "ENV", value_enum, default_value = "production", ignore_case = true)]
+    pub mode: RunMode,
+
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to bind; 0 picks a free port (logged at start).
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// Where sled, the index, the salt and master.key live.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Operator key (≥ 32 chars); generated into DATA_DIR/master.key when unset.
+    #[arg(long, env = "QANATIX_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    /// Secret for the keyed hash of API keys; generated into DATA_DIR/key.salt when unset.
+    #[arg(long, env = "API_KEY_SALT", hide_env_values = true)]
+    pub api_key_salt: Option<String>,
+
+    /// `false` turns off per-tenant and per-IP limits and the X-RateLimit-* headers.
+    #[arg(long, env = "RATE_LIMIT_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub rate_limit_enabled: bool,
+
+    /// Plan given to tenants created without one.
+    #[arg(long, env = "DEFAULT_PLAN", default_value = "free")]
+    pub default_plan: String,
+
+    /// JSON file of plan overrides (API.md §3).
+    #[arg(long, env = "PLANS_FILE")]
+    pub plans_file: Option<PathBuf>,
+
+    /// Secret for HMAC-SHA256 webhook signatures.
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// Failed authentications allowed per client IP per minute before 429.
+    #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
+
+    /// HTTP worker threads (default: number of cores).
+    #[arg(long, env = "WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Log filter in env_logger syntax.
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    pub fn is_development(&self) -> bool {
+        self.mode == RunMode::Development
+    }
+
+    /// A configuration for embedding and tests: defaults plus the given data dir and port.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Config::parse_from(["qanatix"]);
+        config.data_dir = data_dir.into();
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = Config::parse_from(["qanatix"]);
+        assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.port, 8000);
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.mode, RunMode::Production);
+        assert!(c.rate_limit_enabled);
+        assert_eq!(c.default_plan, "free");
+    }
+
+    #[test]
+    fn flags_parse() {
+        let c = Config::parse_from([
+            "qanatix",
+            "--env",
+            "development",
+            "--port",
+            "0",
+            "--rate-limit-enabled",
+            "false",
+        ]);
+        assert!(c.is_development());
+        assert_eq!(c.port, 0);
+        assert!(!c.rate_limit_enabled);
+    }
+}

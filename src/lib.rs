@@ -1,0 +1,21 @@
+//! qanatix-server: a self-hosted, single-binary QANATIX API server.
+//!
+//! Request path: [`telemetry`] (request id, access log, metrics) → [`auth::middleware`]
+//! (authenticate, rate limit, scope check) → [`api`] handlers → [`store`] (sled, durable before
+//! any 2xx).
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod plans;
+pub mod ratelimit;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod timestamp;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,0 +1,23 @@
+use clap::Parser;
+use qanatix::{Application, Config};
+
+fn main() -> std::process::ExitCode {
+    let config = Config::parse();
+    env_logger::Builder::new()
+        .parse_filters(&config.log)
+        .format_timestamp_millis()
+        .init();
+    let system = actix_web::rt::System::new();
+    let result = system.block_on(async move {
+        let app = Application::build(config)?;
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("qanatix: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! API key records. Only the keyed hash of a key is stored. Records live in `keys`
+//! (`tenant \0 uuid` → record, so a prefix scan lists a tenant's keys in creation order) and
+//! `key_hashes` (hash → record key). Every live key is mirrored in memory by hash: authentication
+//! never touches disk, and revoke/rotate update the mirror in the same call, so an old value
+//! fails on the very next request on any connection.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use uuid::Uuid;
+
+use super::{decode, encode, StoreError};
+
+/// `last_used_at` is written at most this often per key.
+const LAST_USED_GRANULARITY_SECS: i64 = 60;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub name: String,
+    pub scopes: u8,
+    /// First 12 chars of the key, for people to recognise it.
+    pub prefix: String,
+    pub hash: [u8; 32],
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// A live key as authentication sees it.
+#[derive(Debug)]
+pub struct KeyEntry {
+    pub record: KeyRecord,
+    last_used: AtomicI64,
+}
+
+impl KeyEntry {
+    fn new(record: KeyRecord) -> Self {
+        let last_used = AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN));
+        KeyEntry { record, last_used }
+    }
+
+    pub fn last_used_at(&self) -> Option<i64> {
+        Some(self.last_used.load(Ordering::Relaxed)).filter(|&v| v != i64::MIN)
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.record.expires_at.is_some_and(|e| e <= now)
+    }
+}
+
+fn record_key(tenant: &str, id: Uuid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tenant.len() + 17);
+    k.extend_from_slice(tenant.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn tenant_prefix(tenant: &str) -> Vec<u8> {
+    let mut k = tenant.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+pub struct KeyStore {
+    records: sled::Tree,
+    by_hash: sled::Tree,
+    live: DashMap<[u8; 32], Arc<KeyEntry>>,
+}
+
+impl KeyStore {
+    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        let records = db.open_tree("keys")?;
+        let by_hash = db.open_tree("key_hashes")?;
+        let live = DashMap::new();
+        for item in records.iter() {
+            let (_, v) = item?;
+            let r: KeyRecord = decode(&v)?;
+            live.insert(r.hash, Arc::new(KeyEntry::new(r)));
+        }
+        Ok(KeyStore {
+            records,
+            by_hash,
+            live,
+        })
+    }
+
+    /// The live key with this hash, if any. Memory only.
+    pub fn lookup(&self, hash: &[u8; 32]) -> Option<Arc<KeyEntry>> {
+        self.live.get(hash).map(|e| Arc::clone(&e))
+    }
+
+    /// Stores a new key (not yet flushed).
+    pub fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
+        let rk = record_key(&record.tenant_id, record.id);
+        let bytes = encode(&record)?;
+        (&self.records, &self.by_hash)
+            .transaction(|(records, by_hash)| {
+                records.insert(rk.as_slice(), bytes.as_slice())?;
+                by_hash.insert(&record.hash[..], rk.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(tx_error)?;
+        self.live.insert(record.hash, Arc::new(KeyEntry::new(record)));
+        Ok(())
+    }
+
+    /// The tenant's keys in creation order, with the freshest `last_used_at`.
+    pub fn list(&self, tenant: &str) -> Result<Vec<KeyRecord>, StoreError> {
+        self.records
+            .scan_prefix(tenant_prefix(tenant))
+            .map(|item| {
+                let (_, v) = item?;
+                let mut r: KeyRecord = decode(&v)?;
+                if let Some(e) = self.live.get(&r.hash) {
+                    r.last_used_at = e.last_used_at();
+                }
+                Ok(r)
+            })
+            .collect()
+    }
+
+    /// Replaces the key's hash and prefix in one transaction; `None` if the tenant has no such key.
+    pub fn rotate(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        new_hash: [u8; 32],
+        new_prefix: String,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        let rk = record_key(tenant, id);
+        let updated = (&self.records, &self.by_hash)
+            .transaction(|(records, by_hash)| {
+                let Some(old) = records.get(rk.as_slice())? else {
+                    return Ok(None);
+                };
+                let old: KeyRecord =
+                    decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                let mut next = old.clone();
+                next.hash = new_hash;
+                next.prefix = new_prefix.clone();
+                next.last_used_at = None;
+                let bytes = encode(&next).map_err(ConflictableTransactionError::Abort)?;
+                by_hash.remove(&old.hash[..])?;
+                by_hash.insert(&new_hash[..], rk.as_slice())?;
+                records.insert(rk.as_slice(), bytes)?;
+                Ok(Some((old.hash, next)))
+            })
+            .map_err(tx_error)?;
+        Ok(updated.map(|(old_hash, next)| {
+            self.live.remove(&old_hash);
+            self.live
+                .insert(next.hash, Arc::new(KeyEntry::new(next.clone())));
+            next
+        }))
+    }
+
+    /// Deletes the key; `false` if the tenant has no such key.
+    pub fn revoke(&self, tenant: &str, id: Uuid) -> Result<bool, StoreError> {
+        let rk = record_key(tenant, id);
+        let removed = (&self.records, &self.by_hash)
+            .transaction(|(records, by_hash)| {
+                let Some(old) = records.remove(rk.as_slice())? else {
+                    return Ok(None);
+                };
+                let old: KeyRecord =
+                    decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                by_hash.remove(&old.hash[..])?;
+                Ok(Some(old.hash))
+            })
+            .map_err(tx_error)?;
+        if let Some(hash) = removed {
+            self.live.remove(&hash);
+        }
+        Ok(removed.is_some())
+    }
+
+    pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
+        for r in self.list(tenant)? {
+            self.revoke(tenant, r.id)?;
+        }
+        Ok(())
+    }
+
+    /// Records use of a key, writing through at most once a minute per key. Not flushed: losing
+    /// a minute of `last_used_at` in a crash is acceptable, a disk sync per request is not.
+    pub fn touch(&self, entry: &KeyEntry, now: i64) {
+        let prev = entry.last_used.load(Ordering::Relaxed);
+        if prev != i64::MIN && now - prev < LAST_USED_GRANULARITY_SECS {
+            return;
+        }
+        if entry
+            .last_used
+            .compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let rk = record_key(&entry.record.tenant_id, entry.record.id);
+        let hash = entry.record.hash;
+        let result = self.records.fetch_and_update(rk, |old| {
+            let mut r: KeyRecord = decode(old?).ok()?;
+            // A rotation between lookup and now leaves a newer hash: do not resurrect the old one.
+            if r.hash != hash {
+                return encode(&r).ok();
+            }
+            r.last_used_at = Some(now);
+            encode(&r).ok()
+        });
+        if let Err(e) = result {
+            log::warn!("could not record key use: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(tenant: &str, hash: u8) -> KeyRecord {
+        KeyRecord {
+            id: Uuid::now_v7(),
+            tenant_id: tenant.into(),
+            name: "k".into(),
+            scopes: 1,
+            prefix: "sk_live_abcd".into(),
+            hash: [hash; 32],
+            created_at: 10,
+            expires_at: None,
+            last_used_at: None,
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, sled::Db, KeyStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let ks = KeyStore::open(&db).unwrap();
+        (dir, db, ks)
+    }
+
+    #[test]
+    fn insert_lookup_list_is_per_tenant_and_ordered() {
+        let (_d, db, ks) = open();
+        let a1 = record("a", 1);
+        let a2 = record("a", 2);
+        ks.insert(a1.clone()).unwrap();
+        ks.insert(a2.clone()).unwrap();
+        ks.insert(record("ab", 3)).unwrap();
+        assert!(ks.lookup(&[1; 32]).is_some());
+        let ids: Vec<_> = ks.list("a").unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, vec![a1.id, a2.id], "'ab' must not leak into 'a'");
+        let reopened = KeyStore::open(&db).unwrap();
+        assert!(reopened.lookup(&[3; 32]).is_some());
+    }
+
+    #[test]
+    fn rotate_and_revoke_take_effect_immediately() {
+        let (_d, db, ks) = open();
+        let r = record("a", 1);
+        ks.insert(r.clone()).unwrap();
+        assert!(ks.rotate("b", r.id, [9; 32], "x".into()).unwrap().is_none());
+        let next = ks.rotate("a", r.id, [2; 32], "sk_live_ffff".into()).unwrap().unwrap();
+        assert_eq!((next.id, next.name.as_str()), (r.id, "k"));
+        assert!(ks.lookup(&[1; 32]).is_none());
+        assert!(ks.lookup(&[2; 32]).is_some());
+        assert!(!ks.revoke("b", r.id).unwrap());
+        assert!(ks.revoke("a", r.id).unwrap());
+        assert!(ks.lookup(&[2; 32]).is_none());
+        let reopened = KeyStore::open(&db).unwrap();
+        assert!(reopened.lookup(&[1; 32]).is_none() && reopened.lookup(&[2; 32]).is_none());
+    }
+
+    #[test]
+    fn touch_writes_at_most_once_a_minute() {
+        let (_d, db, ks) = open();
+        ks.insert(record("a", 1)).unwrap();
+        let e = ks.lookup(&[1; 32]).unwrap();
+        ks.touch(&e, 1000);
+        ks.touch(&e, 1030);
+        assert_eq!(e.last_used_at(), Some(1000));
+        ks.touch(&e, 1061);
+        assert_eq!(ks.list("a").unwrap()[0].last_used_at, Some(1061));
+        let reopened = KeyStore::open(&db).unwrap();
+        assert_eq!(reopened.list("a").unwrap()[0].last_used_at, Some(1061));
+    }
+}
