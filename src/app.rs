@@ -21,6 +21,66 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    stop_signals: StopSignals,
+}
+
+/// SIGTERM and SIGINT handlers, installed before the address is announced so that a signal
+/// arriving right after start-up still shuts down gracefully instead of killing the process.
+#[cfg(unix)]
+struct StopSignals {
+    term: actix_web::rt::signal::unix::Signal,
+    int: actix_web::rt::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn install() -> Result<Self, String> {
+        use actix_web::rt::signal::unix::{signal, SignalKind};
+        let install =
+            |kind| signal(kind).map_err(|e| format!("cannot install signal handler: {e}"));
+        Ok(StopSignals {
+            term: install(SignalKind::terminate())?,
+            int: install(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(mut self) -> &'static str {
+        first_signal(&mut self.term, &mut self.int).await
+    }
+}
+
+#[cfg(unix)]
+async fn first_signal(
+    term: &mut actix_web::rt::signal::unix::Signal,
+    int: &mut actix_web::rt::signal::unix::Signal,
+) -> &'static str {
+    use std::future::poll_fn;
+    use std::task::Poll;
+    poll_fn(|cx| {
+        if term.poll_recv(cx).is_ready() {
+            return Poll::Ready("SIGTERM");
+        }
+        if int.poll_recv(cx).is_ready() {
+            return Poll::Ready("SIGINT");
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn install() -> Result<Self, String> {
+        Ok(StopSignals)
+    }
+
+    async fn recv(self) -> &'static str {
+        let _ = actix_web::rt::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 impl Application {
@@ -41,7 +101,10 @@ impl Application {
         }
         let plans = Plans::load(config.plans_file.as_deref())?;
         if plans.get(&config.default_plan).is_none() {
-            return Err(format!("DEFAULT_PLAN '{}' is not a known plan", config.default_plan));
+            return Err(format!(
+                "DEFAULT_PLAN '{}' is not a known plan",
+                config.default_plan
+            ));
         }
         let hasher = secrets::load_key_hasher(config.api_key_salt.as_deref(), &config.data_dir)?;
         let (master_key, master_source) =
@@ -79,6 +142,7 @@ impl Application {
         });
         log_first_steps(&master_source, &addr.to_string());
 
+        let stop_signals = StopSignals::install()?;
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -89,6 +153,7 @@ impl Application {
         })
         .workers(workers)
         .shutdown_timeout(30)
+        .disable_signals()
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();
@@ -97,6 +162,7 @@ impl Application {
             port: addr.port(),
             server,
             state,
+            stop_signals,
         })
     }
 
@@ -116,8 +182,15 @@ impl Application {
                 janitor_state.auth.evict_idle();
             }
         });
+        let handle = self.server.handle();
+        let stopper = actix_web::rt::spawn(async move {
+            let which = self.stop_signals.recv().await;
+            log::info!("{which} received: finishing in-flight requests");
+            handle.stop(true).await;
+        });
         let result = self.server.await;
         janitor.abort();
+        stopper.abort();
         match self.state.store.flush().await {
             Ok(()) => log::info!("storage flushed; stopped"),
             Err(e) => log::error!("flush at shutdown failed: {e}"),

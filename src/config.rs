@@ -16,7 +16,13 @@ pub enum RunMode {
 #[command(name = "qanatix", version, about = "Self-hosted QANATIX API server")]
 pub struct Config {
     /// `development` lets `X-Tenant-Id` act as a tenant without a key.
-    #[arg(long = "env", env = "ENV", value_enum, default_value = "production", ignore_case = true)]
+    #[arg(
+        long = "env",
+        env = "ENV",
+        value_enum,
+        default_value = "production",
+        ignore_case = true
+    )]
     pub mode: RunMode,
 
     /// Address to bind.

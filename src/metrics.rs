@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
 
-const BUCKETS_SECS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+const BUCKETS_SECS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
 
 #[derive(Default)]
 struct Series {
@@ -45,7 +47,9 @@ impl Metrics {
         let mut rows: Vec<_> = self.series.iter().collect();
         rows.sort_by(|a, b| a.key().cmp(b.key()));
         let mut out = String::new();
-        out.push_str("# HELP qanatix_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str(
+            "# HELP qanatix_http_requests_total HTTP requests by route, method and status.\n",
+        );
         out.push_str("# TYPE qanatix_http_requests_total counter\n");
         for r in &rows {
             let (route, method, status) = r.key();
@@ -77,10 +81,16 @@ impl Metrics {
                 "qanatix_http_request_duration_seconds_sum{{{labels}}} {}",
                 r.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
             );
-            let _ = writeln!(out, "qanatix_http_request_duration_seconds_count{{{labels}}} {count}");
+            let _ = writeln!(
+                out,
+                "qanatix_http_request_duration_seconds_count{{{labels}}} {count}"
+            );
         }
         for (name, help, value) in extra {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         }
         out
     }

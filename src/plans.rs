@@ -129,7 +129,11 @@ mod tests {
         let f = dir.path().join("plans.json");
         std::fs::write(&f, r#"{"free": {"general_rpm": 0, "search_rpm": 5}}"#).unwrap();
         assert!(Plans::load(Some(&f)).is_err());
-        std::fs::write(&f, r#"{"free": {"general_rpm": 1, "search_rpm": 5, "bogus": 1}}"#).unwrap();
+        std::fs::write(
+            &f,
+            r#"{"free": {"general_rpm": 1, "search_rpm": 5, "bogus": 1}}"#,
+        )
+        .unwrap();
         assert!(Plans::load(Some(&f)).is_err());
     }
 }

@@ -191,14 +191,16 @@ impl RateLimiter {
 
     pub fn take_at(&self, tenant: &str, kind: BucketKind, capacity: u32, now: Now) -> Decision {
         let cap = f64::from(capacity.max(1));
-        self.map(kind).with(tenant, capacity, now, |b| b.take(cap, now))
+        self.map(kind)
+            .with(tenant, capacity, now, |b| b.take(cap, now))
     }
 
     /// The bucket's state without spending a token.
     pub fn peek(&self, tenant: &str, kind: BucketKind, capacity: u32) -> Decision {
         let now = self.clock.now();
         let cap = f64::from(capacity.max(1));
-        self.map(kind).with(tenant, capacity, now, |b| b.peek(cap, now))
+        self.map(kind)
+            .with(tenant, capacity, now, |b| b.peek(cap, now))
     }
 
     /// Forgets a tenant's buckets (tenant deleted).
@@ -276,7 +278,10 @@ mod tests {
         let d = rl.take_at("t", BucketKind::General, 60, at(0.0));
         assert!(d.allowed);
         assert_eq!((d.limit, d.remaining), (60, 59));
-        assert_eq!(d.reset, 1_000_001, "one token refills in one second at 60 rpm");
+        assert_eq!(
+            d.reset, 1_000_001,
+            "one token refills in one second at 60 rpm"
+        );
         let d = rl.take_at("t", BucketKind::General, 60, at(0.0));
         assert_eq!(d.remaining, 58);
     }
@@ -285,7 +290,10 @@ mod tests {
     fn empties_then_refuses_then_recovers() {
         let rl = RateLimiter::default();
         for i in 0..30 {
-            assert!(rl.take_at("t", BucketKind::Search, 30, at(0.0)).allowed, "{i}");
+            assert!(
+                rl.take_at("t", BucketKind::Search, 30, at(0.0)).allowed,
+                "{i}"
+            );
         }
         let d = rl.take_at("t", BucketKind::Search, 30, at(0.0));
         assert!(!d.allowed);

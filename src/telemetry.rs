@@ -73,7 +73,10 @@ mod tests {
         let v = HeaderValue::from_static("abc-123");
         assert_eq!(request_id(Some(&v)), "abc-123");
         let long = HeaderValue::from_str(&"a".repeat(129)).unwrap();
-        assert!(request_id(Some(&long)).to_str().unwrap().starts_with("req_"));
+        assert!(request_id(Some(&long))
+            .to_str()
+            .unwrap()
+            .starts_with("req_"));
         let odd = HeaderValue::from_static("a b");
         assert!(request_id(Some(&odd)).to_str().unwrap().starts_with("req_"));
         let fresh = request_id(None);

@@ -48,7 +48,10 @@ mod tests {
     fn round_trips_in_utc_with_z() {
         assert_eq!(to_rfc3339(1_795_860_000), "2026-11-28T10:00:00Z");
         assert_eq!(parse_rfc3339("2026-11-28T10:00:00Z"), Some(1_795_860_000));
-        assert_eq!(parse_rfc3339("2026-11-28T11:00:00+01:00"), Some(1_795_860_000));
+        assert_eq!(
+            parse_rfc3339("2026-11-28T11:00:00+01:00"),
+            Some(1_795_860_000)
+        );
         assert_eq!(parse_rfc3339("tomorrow"), None);
     }
 }

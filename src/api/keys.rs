@@ -96,10 +96,14 @@ impl IssuedKey {
 fn parse_name(name: &str) -> Result<String, ApiError> {
     let n = name.chars().count();
     if !(1..=100).contains(&n) || name.trim().is_empty() {
-        return Err(ApiError::validation("name must be 1-100 characters and not blank"));
+        return Err(ApiError::validation(
+            "name must be 1-100 characters and not blank",
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::validation("name must not contain control characters"));
+        return Err(ApiError::validation(
+            "name must not contain control characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -275,6 +279,8 @@ mod tests {
         assert_eq!(parse_expiry(None, 100).unwrap(), None);
         assert!(parse_expiry(Some("1970-01-01T00:00:00Z"), 100).is_err());
         assert!(parse_expiry(Some("soon"), 100).is_err());
-        assert!(parse_expiry(Some("2999-01-01T00:00:00Z"), 100).unwrap().is_some());
+        assert!(parse_expiry(Some("2999-01-01T00:00:00Z"), 100)
+            .unwrap()
+            .is_some());
     }
 }

@@ -79,7 +79,9 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     if (1..=200).contains(&n) && !name.chars().any(char::is_control) {
         Ok(())
     } else {
-        Err(ApiError::validation("name must be 1-200 characters without control characters"))
+        Err(ApiError::validation(
+            "name must be 1-200 characters without control characters",
+        ))
     }
 }
 
@@ -122,7 +124,9 @@ async fn create(
     let id = TenantId::parse(&body.tenant_id).ok_or_else(|| {
         ApiError::validation("tenant_id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
     })?;
-    let plan = body.plan.unwrap_or_else(|| state.config.default_plan.clone());
+    let plan = body
+        .plan
+        .unwrap_or_else(|| state.config.default_plan.clone());
     check_plan(&state, &plan)?;
     let name = body.name.unwrap_or_else(|| id.as_str().to_owned());
     check_name(&name)?;
@@ -133,11 +137,10 @@ async fn create(
         status: TenantStatus::Active,
         created_at: timestamp::now(),
     };
-    let created = state
-        .store
-        .tenants
-        .insert_new(tenant)?
-        .ok_or_else(|| ApiError::Conflict(format!("Tenant '{}' already exists.", id.as_str())))?;
+    let created =
+        state.store.tenants.insert_new(tenant)?.ok_or_else(|| {
+            ApiError::Conflict(format!("Tenant '{}' already exists.", id.as_str()))
+        })?;
     state.store.flush().await?;
     log::info!("tenant '{}' created on plan '{}'", created.id, created.plan);
     Ok(HttpResponse::Created().json(view(&created)))

@@ -35,7 +35,10 @@ fn under(path: &str, family: &str) -> bool {
 
 pub fn rule_for(method: &Method, path: &str) -> Rule {
     use BucketKind::General;
-    let Some(p) = path.strip_prefix(API_PREFIX).filter(|r| r.is_empty() || r.starts_with('/')) else {
+    let Some(p) = path
+        .strip_prefix(API_PREFIX)
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    else {
         return rule(Access::Public, General);
     };
     let scoped = |s| rule(Access::Scope(s), General);
@@ -80,19 +83,48 @@ mod tests {
         assert_eq!(access(Method::GET, "/health"), Public);
         assert_eq!(access(Method::GET, "/metrics"), Public);
         assert_eq!(access(Method::GET, "/api/v1/auth/me"), AnyCaller);
-        assert_eq!(access(Method::POST, "/api/v1/auth/keys"), Scope(super::Scope::Admin));
-        assert_eq!(access(Method::DELETE, "/api/v1/auth/keys/x"), Scope(super::Scope::Admin));
-        assert_eq!(access(Method::POST, "/api/v1/search/parts"), Scope(super::Scope::Search));
-        assert_eq!(access(Method::GET, "/api/v1/entities"), Scope(super::Scope::Entities));
-        assert_eq!(access(Method::PATCH, "/api/v1/entities/bulk"), Scope(super::Scope::Entities));
-        for p in ["/ingest/a/b/batch", "/webhooks/ingest/a/b", "/ingestions/x", "/pipeline/status/x"] {
-            assert_eq!(access(Method::POST, &format!("/api/v1{p}")), Scope(super::Scope::Ingest));
+        assert_eq!(
+            access(Method::POST, "/api/v1/auth/keys"),
+            Scope(super::Scope::Admin)
+        );
+        assert_eq!(
+            access(Method::DELETE, "/api/v1/auth/keys/x"),
+            Scope(super::Scope::Admin)
+        );
+        assert_eq!(
+            access(Method::POST, "/api/v1/search/parts"),
+            Scope(super::Scope::Search)
+        );
+        assert_eq!(
+            access(Method::GET, "/api/v1/entities"),
+            Scope(super::Scope::Entities)
+        );
+        assert_eq!(
+            access(Method::PATCH, "/api/v1/entities/bulk"),
+            Scope(super::Scope::Entities)
+        );
+        for p in [
+            "/ingest/a/b/batch",
+            "/webhooks/ingest/a/b",
+            "/ingestions/x",
+            "/pipeline/status/x",
+        ] {
+            assert_eq!(
+                access(Method::POST, &format!("/api/v1{p}")),
+                Scope(super::Scope::Ingest)
+            );
         }
-        assert_eq!(access(Method::POST, "/api/v1/schemas"), Scope(super::Scope::Admin));
+        assert_eq!(
+            access(Method::POST, "/api/v1/schemas"),
+            Scope(super::Scope::Admin)
+        );
         assert_eq!(access(Method::GET, "/api/v1/schemas/a/b"), AnyCaller);
         assert_eq!(access(Method::GET, "/api/v1/verticals"), AnyCaller);
         for p in ["/admin/stats", "/export", "/usage"] {
-            assert_eq!(access(Method::GET, &format!("/api/v1{p}")), Scope(super::Scope::Admin));
+            assert_eq!(
+                access(Method::GET, &format!("/api/v1{p}")),
+                Scope(super::Scope::Admin)
+            );
         }
     }
 
@@ -105,7 +137,13 @@ mod tests {
 
     #[test]
     fn only_search_uses_the_search_bucket() {
-        assert_eq!(rule_for(&Method::GET, "/api/v1/search/x").bucket, BucketKind::Search);
-        assert_eq!(rule_for(&Method::GET, "/api/v1/entities").bucket, BucketKind::General);
+        assert_eq!(
+            rule_for(&Method::GET, "/api/v1/search/x").bucket,
+            BucketKind::Search
+        );
+        assert_eq!(
+            rule_for(&Method::GET, "/api/v1/entities").bucket,
+            BucketKind::General
+        );
     }
 }

@@ -38,13 +38,19 @@ pub async fn guard(
         return Ok(req.error_response(err).map_into_right_body());
     };
     let ip = req.peer_addr().map(|a| a.ip());
-    let caller = match state.auth.authenticate(&state.store, req.headers(), ip).await {
+    let caller = match state
+        .auth
+        .authenticate(&state.store, req.headers(), ip)
+        .await
+    {
         Ok(c) => c,
         Err(e) => return Ok(req.error_response(e).map_into_right_body()),
     };
 
     let decision = match caller.rate_limited_tenant() {
-        Some(tenant) if state.config.rate_limit_enabled => Some(state.take_token(tenant, rule.bucket)),
+        Some(tenant) if state.config.rate_limit_enabled => {
+            Some(state.take_token(tenant, rule.bucket))
+        }
         _ => None,
     };
     let refusal = match (decision, rule.access) {

@@ -49,7 +49,9 @@ impl Caller {
     /// The tenant acted for; the master key must name one with `X-Tenant-Id`.
     pub fn tenant(&self) -> Result<&Arc<Tenant>, ApiError> {
         self.tenant.as_ref().ok_or_else(|| {
-            ApiError::BadRequest("The master key must name a tenant with the X-Tenant-Id header.".into())
+            ApiError::BadRequest(
+                "The master key must name a tenant with the X-Tenant-Id header.".into(),
+            )
         })
     }
 
@@ -69,7 +71,9 @@ impl Caller {
 
     /// Whether the per-tenant rate limit applies (the operator is never limited).
     pub fn rate_limited_tenant(&self) -> Option<&Arc<Tenant>> {
-        (!self.is_master()).then_some(self.tenant.as_ref()).flatten()
+        (!self.is_master())
+            .then_some(self.tenant.as_ref())
+            .flatten()
     }
 }
 
@@ -142,15 +146,11 @@ impl Authenticator {
         let tenant_header = headers
             .get(TENANT_HEADER)
             .map(|v| {
-                v.to_str()
-                    .ok()
-                    .and_then(TenantId::parse)
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(
-                            "X-Tenant-Id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'."
-                                .into(),
-                        )
-                    })
+                v.to_str().ok().and_then(TenantId::parse).ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "X-Tenant-Id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'.".into(),
+                    )
+                })
             })
             .transpose();
 

@@ -57,15 +57,30 @@ pub fn load_master_key(
         Ok(text) => {
             let key = text.trim().to_owned();
             if key.len() < MIN_MASTER_LEN {
-                return Err(format!("{} is too short to be a master key", path.display()));
+                return Err(format!(
+                    "{} is too short to be a master key",
+                    path.display()
+                ));
             }
-            Ok((key, MasterKeySource::File { path, created: false }))
+            Ok((
+                key,
+                MasterKeySource::File {
+                    path,
+                    created: false,
+                },
+            ))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = format!("sk_master_{}", random_hex32());
             write_secret_file(&path, &key)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok((key, MasterKeySource::File { path, created: true }))
+            Ok((
+                key,
+                MasterKeySource::File {
+                    path,
+                    created: true,
+                },
+            ))
         }
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
@@ -138,7 +153,9 @@ mod tests {
         let h1 = load_key_hasher(None, dir.path()).unwrap().hash(&k);
         let h2 = load_key_hasher(None, dir.path()).unwrap().hash(&k);
         assert_eq!(h1, h2);
-        let h3 = load_key_hasher(Some("operator salt"), dir.path()).unwrap().hash(&k);
+        let h3 = load_key_hasher(Some("operator salt"), dir.path())
+            .unwrap()
+            .hash(&k);
         assert_ne!(h1, h3);
     }
 }

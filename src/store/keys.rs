@@ -114,7 +114,8 @@ impl KeyStore {
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(tx_error)?;
-        self.live.insert(record.hash, Arc::new(KeyEntry::new(record)));
+        self.live
+            .insert(record.hash, Arc::new(KeyEntry::new(record)));
         Ok(())
     }
 
@@ -147,8 +148,7 @@ impl KeyStore {
                 let Some(old) = records.get(rk.as_slice())? else {
                     return Ok(None);
                 };
-                let old: KeyRecord =
-                    decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                let old: KeyRecord = decode(&old).map_err(ConflictableTransactionError::Abort)?;
                 let mut next = old.clone();
                 next.hash = new_hash;
                 next.prefix = new_prefix.clone();
@@ -176,8 +176,7 @@ impl KeyStore {
                 let Some(old) = records.remove(rk.as_slice())? else {
                     return Ok(None);
                 };
-                let old: KeyRecord =
-                    decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                let old: KeyRecord = decode(&old).map_err(ConflictableTransactionError::Abort)?;
                 by_hash.remove(&old.hash[..])?;
                 Ok(Some(old.hash))
             })
@@ -272,7 +271,10 @@ mod tests {
         let r = record("a", 1);
         ks.insert(r.clone()).unwrap();
         assert!(ks.rotate("b", r.id, [9; 32], "x".into()).unwrap().is_none());
-        let next = ks.rotate("a", r.id, [2; 32], "sk_live_ffff".into()).unwrap().unwrap();
+        let next = ks
+            .rotate("a", r.id, [2; 32], "sk_live_ffff".into())
+            .unwrap()
+            .unwrap();
         assert_eq!((next.id, next.name.as_str()), (r.id, "k"));
         assert!(ks.lookup(&[1; 32]).is_none());
         assert!(ks.lookup(&[2; 32]).is_some());

@@ -72,9 +72,9 @@ impl TenantStore {
     /// Inserts a new tenant; `None` if the id is taken. Not yet flushed: see [`super::Store::flush`].
     pub fn insert_new(&self, tenant: Tenant) -> Result<Option<Arc<Tenant>>, StoreError> {
         let bytes = encode(&tenant)?;
-        let swapped = self
-            .tree
-            .compare_and_swap(tenant.id.as_bytes(), None::<&[u8]>, Some(bytes))?;
+        let swapped =
+            self.tree
+                .compare_and_swap(tenant.id.as_bytes(), None::<&[u8]>, Some(bytes))?;
         if swapped.is_err() {
             return Ok(None);
         }
