@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use dashmap::DashMap;
+use crate::concurrent_map::ConcurrentMap;
 
 const BUCKETS_SECS: [f64; 10] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
@@ -19,7 +19,7 @@ struct Series {
 
 #[derive(Default)]
 pub struct Metrics {
-    series: DashMap<(String, String, u16), Series>,
+    series: ConcurrentMap<(String, String, u16), Series>,
 }
 
 impl Metrics {

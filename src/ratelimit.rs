@@ -9,7 +9,7 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use dashmap::DashMap;
+use crate::concurrent_map::ConcurrentMap;
 
 /// Which of a tenant's two buckets a route draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,13 +127,13 @@ impl Bucket {
 /// A map of buckets with per-entry locking (DashMap shards), keyed by anything hashable.
 #[derive(Debug)]
 struct BucketMap<K: Eq + Hash> {
-    buckets: DashMap<K, Bucket>,
+    buckets: ConcurrentMap<K, Bucket>,
 }
 
 impl<K: Eq + Hash> BucketMap<K> {
     fn new() -> Self {
         BucketMap {
-            buckets: DashMap::new(),
+            buckets: ConcurrentMap::default(),
         }
     }
 

@@ -80,7 +80,7 @@ struct IssuedKey {
 }
 
 impl IssuedKey {
-    fn new(r: KeyRecord, key: ApiKey, message: &'static str) -> Self {
+    fn new(r: KeyRecord, key: ApiKey<'_>, message: &'static str) -> Self {
         IssuedKey {
             id: r.id,
             name: r.name,

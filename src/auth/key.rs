@@ -9,24 +9,28 @@ const HEX_LEN: usize = 64;
 pub const DISPLAY_PREFIX_LEN: usize = 12;
 
 /// A syntactically valid API key. Holding one says nothing about whether it exists.
-pub struct ApiKey(String);
+/// Borrowed when parsed from a request (no allocation on the hot path), owned when generated.
+pub struct ApiKey<'a>(std::borrow::Cow<'a, str>);
 
-impl ApiKey {
+impl<'a> ApiKey<'a> {
     /// Checks the format only; no lookup happens for a value that fails here.
-    pub fn parse(value: &str) -> Option<ApiKey> {
+    pub fn parse(value: &'a str) -> Option<ApiKey<'a>> {
         let hex = value.strip_prefix(PREFIX)?;
         let well_formed = hex.len() == HEX_LEN
             && hex
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        well_formed.then(|| ApiKey(value.to_owned()))
+        well_formed.then_some(ApiKey(std::borrow::Cow::Borrowed(value)))
     }
 
     /// 32 bytes from the OS-seeded CSPRNG.
-    pub fn generate() -> ApiKey {
+    pub fn generate() -> ApiKey<'static> {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        ApiKey(format!("{PREFIX}{}", hex::encode(bytes)))
+        ApiKey(std::borrow::Cow::Owned(format!(
+            "{PREFIX}{}",
+            hex::encode(bytes)
+        )))
     }
 
     pub fn as_str(&self) -> &str {
@@ -38,7 +42,7 @@ impl ApiKey {
     }
 
     pub fn into_string(self) -> String {
-        self.0
+        self.0.into_owned()
     }
 }
 
@@ -61,7 +65,7 @@ impl KeyHasher {
         ))
     }
 
-    pub fn hash(&self, key: &ApiKey) -> [u8; 32] {
+    pub fn hash(&self, key: &ApiKey<'_>) -> [u8; 32] {
         *blake3::keyed_hash(&self.salt, key.0.as_bytes()).as_bytes()
     }
 }
@@ -105,7 +109,8 @@ mod tests {
 
     #[test]
     fn hash_depends_on_salt_and_key() {
-        let k = ApiKey::parse(&format!("sk_live_{}", hex64('b'))).unwrap();
+        let value = format!("sk_live_{}", hex64('b'));
+        let k = ApiKey::parse(&value).unwrap();
         let h1 = KeyHasher::new([1; 32]).hash(&k);
         let h2 = KeyHasher::new([2; 32]).hash(&k);
         assert_ne!(h1, h2);

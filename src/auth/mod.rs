@@ -182,7 +182,7 @@ impl Authenticator {
         result
     }
 
-    fn key_caller(&self, store: &Store, key: &ApiKey) -> Result<Caller, ApiError> {
+    fn key_caller(&self, store: &Store, key: &ApiKey<'_>) -> Result<Caller, ApiError> {
         self.lookups.fetch_add(1, Ordering::Relaxed);
         let entry = store
             .keys

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use dashmap::DashMap;
+use crate::concurrent_map::ConcurrentMap;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -78,14 +78,14 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
 pub struct KeyStore {
     records: sled::Tree,
     by_hash: sled::Tree,
-    live: DashMap<[u8; 32], Arc<KeyEntry>>,
+    live: ConcurrentMap<[u8; 32], Arc<KeyEntry>>,
 }
 
 impl KeyStore {
     pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
         let records = db.open_tree("keys")?;
         let by_hash = db.open_tree("key_hashes")?;
-        let live = DashMap::new();
+        let live = ConcurrentMap::default();
         for item in records.iter() {
             let (_, v) = item?;
             let r: KeyRecord = decode(&v)?;

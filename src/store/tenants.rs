@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use dashmap::DashMap;
+use crate::concurrent_map::ConcurrentMap;
 use serde::{Deserialize, Serialize};
 
 use super::{decode, encode, StoreError};
@@ -43,13 +43,13 @@ pub struct Tenant {
 
 pub struct TenantStore {
     tree: sled::Tree,
-    cache: DashMap<String, Arc<Tenant>>,
+    cache: ConcurrentMap<String, Arc<Tenant>>,
 }
 
 impl TenantStore {
     pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
         let tree = db.open_tree("tenants")?;
-        let cache = DashMap::new();
+        let cache = ConcurrentMap::default();
         for item in tree.iter() {
             let (_, v) = item?;
             let t: Tenant = decode(&v)?;
