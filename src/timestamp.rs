@@ -7,6 +7,18 @@ pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Milliseconds as RFC 3339 UTC; the fraction appears only when non-zero.
+pub fn ms_to_rfc3339(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
 pub fn to_rfc3339(secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(secs)
         .ok()
@@ -26,6 +38,15 @@ pub mod serde_rfc3339 {
 
     pub fn serialize<S: Serializer>(secs: &i64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::to_rfc3339(*secs))
+    }
+
+    /// For unix-millisecond fields.
+    pub mod millis {
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(&super::super::ms_to_rfc3339(*ms))
+        }
     }
 
     pub mod option {
@@ -53,5 +74,7 @@ mod tests {
             Some(1_795_860_000)
         );
         assert_eq!(parse_rfc3339("tomorrow"), None);
+        assert_eq!(ms_to_rfc3339(1_795_860_000_250), "2026-11-28T10:00:00.25Z");
+        assert_eq!(ms_to_rfc3339(1_795_860_000_000), "2026-11-28T10:00:00Z");
     }
 }

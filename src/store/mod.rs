@@ -1,6 +1,8 @@
 //! Durable storage on sled: the source of truth. Every write method returns only after the data
 //! is flushed to disk, so a caller that answers 2xx afterwards keeps the durability promise.
 
+pub mod entities;
+pub mod ingestions;
 pub mod keys;
 pub mod tenants;
 
@@ -9,6 +11,8 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use entities::{EmbeddingStatus, Entity, EntityStatus, EntityStore};
+pub use ingestions::{Ingestion, IngestionStatus, IngestionStore, RecordError};
 pub use keys::{KeyEntry, KeyRecord, KeyStore};
 pub use tenants::{Tenant, TenantId, TenantStatus, TenantStore};
 
@@ -45,6 +49,8 @@ pub struct Store {
     db: sled::Db,
     pub tenants: TenantStore,
     pub keys: KeyStore,
+    pub entities: EntityStore,
+    pub ingestions: IngestionStore,
 }
 
 impl Store {
@@ -56,6 +62,8 @@ impl Store {
         Ok(Store {
             tenants: TenantStore::open(&db)?,
             keys: KeyStore::open(&db)?,
+            entities: EntityStore::open(&db)?,
+            ingestions: IngestionStore::open(&db)?,
             db,
         })
     }
@@ -71,9 +79,12 @@ impl Store {
         Ok(())
     }
 
-    /// Removes every record of the tenant held in this store.
+    /// Removes every record of the tenant held in this store (its search documents are the
+    /// index's to drop).
     pub async fn delete_tenant(&self, tenant: &str) -> Result<bool, StoreError> {
         self.keys.delete_tenant(tenant)?;
+        self.entities.delete_tenant(tenant)?;
+        self.ingestions.delete_tenant(tenant)?;
         let existed = self.tenants.delete(tenant)?;
         self.flush().await?;
         Ok(existed)

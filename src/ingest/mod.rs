@@ -1,0 +1,5 @@
+//! Ingestion: turning input records into stored entities (API.md §7). [`batch`] is the one
+//! write path every ingestion route ends in.
+
+pub mod batch;
+pub mod record;

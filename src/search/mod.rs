@@ -1,0 +1,87 @@
+//! Search: a tantivy index derived from the store (it can always be rebuilt from sled), kept at
+//! most about a second behind by [`indexer`], queried through [`query`].
+
+pub mod document;
+pub mod format;
+pub mod identifiers;
+pub mod indexer;
+pub mod query;
+pub mod schema;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::Term;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy};
+
+pub use schema::Fields;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index directory: {0}")]
+    Directory(String),
+}
+
+/// Indexing memory for all writer threads together.
+const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+const WRITER_THREADS: usize = 2;
+
+pub struct SearchIndex {
+    pub index: Index,
+    pub reader: IndexReader,
+    pub fields: Fields,
+    writer: Mutex<IndexWriter>,
+}
+
+impl SearchIndex {
+    /// Opens the index under `dir`, creating it when absent. The flag says it was created, so
+    /// the caller must queue every stored entity for indexing.
+    pub fn open(dir: &Path) -> Result<(SearchIndex, bool), SearchError> {
+        std::fs::create_dir_all(dir).map_err(|e| SearchError::Directory(e.to_string()))?;
+        let (schema, fields) = schema::build();
+        let mmap = MmapDirectory::open(dir).map_err(|e| SearchError::Directory(e.to_string()))?;
+        let created = !Index::exists(&mmap).map_err(|e| SearchError::Directory(e.to_string()))?;
+        let index = Index::open_or_create(mmap, schema)?;
+        schema::register_analyzers(&index);
+        let writer = index.writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok((
+            SearchIndex {
+                index,
+                reader,
+                fields,
+                writer: Mutex::new(writer),
+            },
+            created,
+        ))
+    }
+
+    /// Runs `f` with the writer, then commits and makes the result visible to searches.
+    pub fn write<R>(&self, f: impl FnOnce(&IndexWriter, &Fields) -> R) -> Result<R, SearchError> {
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| SearchError::Directory("index writer poisoned".into()))?;
+        let out = f(&writer, &self.fields);
+        writer.commit()?;
+        self.reader.reload()?;
+        Ok(out)
+    }
+
+    /// Drops every document of a tenant.
+    pub fn delete_tenant(&self, tenant: &str) -> Result<(), SearchError> {
+        self.write(|w, f| {
+            w.delete_term(Term::from_field_text(f.tenant, tenant));
+        })
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}

@@ -1,0 +1,745 @@
+//! Building and running searches. The tenant and vertical filters are added here, in
+//! [`SearchIndex::search`], for every query: callers cannot leave them out.
+//!
+//! Ranking: identifier hits first (a constant score of [`IDENT_SCORE`] plus their text score),
+//! then BM25 over name (boosted), description and vertical_data text. Reported scores are in
+//! [0, 1]: identifier hits are 1.0, others `s / (s + SCORE_HALF)` — monotonic, so order is kept.
+
+use std::ops::Bound;
+
+use serde_json::{Map, Value};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, FuzzyTermQuery, Occur,
+    Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption, Term};
+use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal};
+use uuid::Uuid;
+
+use super::schema::{self, json_key};
+use super::{identifiers, SearchError, SearchIndex};
+
+pub const IDENT_SCORE: Score = 1_000_000.0;
+const SCORE_HALF: f32 = 8.0;
+const NAME_BOOST: Score = 3.0;
+pub const MAX_FILTERS: usize = 20;
+
+/// One filter value, as the client wrote it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FilterOp {
+    /// Equality with any of these values.
+    AnyOf(Vec<Scalar>),
+    Min(f64),
+    Max(f64),
+    Gt(f64),
+    Lt(f64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Filter {
+    pub key: String,
+    pub op: FilterOp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SortField {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+    Data(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sort {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Result<Sort, String> {
+        let (descending, name) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        if name.is_empty() || name.len() > 128 {
+            return Err("sort must name a field: name, created_at, updated_at or a vertical_data key, with '-' for descending".into());
+        }
+        let field = match name {
+            "name" => SortField::Name,
+            "created_at" => SortField::CreatedAt,
+            "updated_at" => SortField::UpdatedAt,
+            other => SortField::Data(other.to_owned()),
+        };
+        Ok(Sort { field, descending })
+    }
+}
+
+fn scalar(v: &Value) -> Option<Scalar> {
+    match v {
+        Value::String(s) => Some(Scalar::Str(s.clone())),
+        Value::Number(n) => n.as_f64().map(Scalar::Num),
+        Value::Bool(b) => Some(Scalar::Bool(*b)),
+        _ => None,
+    }
+}
+
+fn split_list(v: &Value, key: &str) -> Result<Vec<Scalar>, String> {
+    let items: Vec<Scalar> = match v {
+        Value::String(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Scalar::Str(s.to_owned()))
+            .collect(),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| {
+                scalar(v).ok_or_else(|| {
+                    format!("filter '{key}': list items must be strings, numbers or booleans")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        other => vec![scalar(other).ok_or_else(|| format!("filter '{key}': unsupported value"))?],
+    };
+    if items.is_empty() {
+        return Err(format!("filter '{key}': empty value"));
+    }
+    Ok(items)
+}
+
+fn number(v: &Value, key: &str) -> Result<f64, String> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
+    }
+    .ok_or_else(|| format!("filter '{key}' needs a number"))
+}
+
+/// Parses the `filters` object of a search request (API.md §6).
+pub fn parse_filters(filters: &Map<String, Value>) -> Result<Vec<Filter>, String> {
+    if filters.len() > MAX_FILTERS {
+        return Err(format!("at most {MAX_FILTERS} filters"));
+    }
+    let mut out = Vec::new();
+    for (raw_key, v) in filters {
+        let ranged = |suffix: &str| raw_key.strip_suffix(suffix).filter(|k| !k.is_empty());
+        let (key, op) = if let Some(k) = ranged("_in") {
+            (k, FilterOp::AnyOf(split_list(v, raw_key)?))
+        } else if let Some(k) = ranged("_min") {
+            (k, FilterOp::Min(number(v, raw_key)?))
+        } else if let Some(k) = ranged("_max") {
+            (k, FilterOp::Max(number(v, raw_key)?))
+        } else if let Some(k) = ranged("_gt") {
+            (k, FilterOp::Gt(number(v, raw_key)?))
+        } else if let Some(k) = ranged("_lt") {
+            (k, FilterOp::Lt(number(v, raw_key)?))
+        } else {
+            (raw_key.as_str(), FilterOp::AnyOf(split_list(v, raw_key)?))
+        };
+        if key.is_empty() || key.len() > 128 {
+            return Err(format!("filter key '{raw_key}' is not valid"));
+        }
+        out.push(Filter {
+            key: key.to_owned(),
+            op,
+        });
+    }
+    Ok(out)
+}
+
+/// What a search asks for, already validated.
+#[derive(Clone, Debug)]
+pub struct SearchParams {
+    pub tenant: String,
+    pub vertical: String,
+    pub query: Option<String>,
+    pub filters: Vec<Filter>,
+    pub sort: Option<Sort>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryType {
+    Identifier,
+    Keyword,
+    NaturalLanguage,
+}
+
+impl QueryType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryType::Identifier => "identifier",
+            QueryType::Keyword => "keyword",
+            QueryType::NaturalLanguage => "natural_language",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub id: Uuid,
+    pub score: f32,
+    pub identifier: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub hits: Vec<Hit>,
+    pub total: usize,
+    pub query_type: Option<QueryType>,
+    pub search_mode: &'static str,
+    pub fallback: Option<&'static str>,
+}
+
+fn normalized_score(raw: Score) -> (f32, bool) {
+    if raw >= IDENT_SCORE {
+        (1.0, true)
+    } else {
+        let s = raw.max(0.0);
+        ((s / (s + SCORE_HALF)).min(0.999_999), false)
+    }
+}
+
+fn term_query(term: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+}
+
+/// A clause that matches but adds nothing to the score.
+fn filter_clause(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
+    (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
+}
+
+fn json_term(field: Field, key: &str) -> Term {
+    Term::from_field_json_path(field, &json_key(key), false)
+}
+
+/// Edit distance allowed for a word of this length (API.md §6: ≤ 2 by word length).
+fn fuzz(word: &str) -> u8 {
+    match word.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+impl SearchIndex {
+    fn string_eq(&self, field: Field, value: &str) -> Box<dyn Query> {
+        term_query(Term::from_field_text(field, &value.to_lowercase()))
+    }
+
+    fn data_range(&self, key: &str, lo: Bound<f64>, hi: Bound<f64>) -> Box<dyn Query> {
+        let t = |v: f64| {
+            let mut term = json_term(self.fields.data, key);
+            term.append_type_and_fast_value(v);
+            term
+        };
+        Box::new(RangeQuery::new(lo.map(t), hi.map(t)))
+    }
+
+    /// Equality on a vertical_data key, in every representation the value may be stored in:
+    /// `8`, `"8"`, `true`, `"true"` and strings ignoring case.
+    fn data_eq(&self, key: &str, value: &Scalar) -> Vec<Box<dyn Query>> {
+        let str_term = |s: &str| {
+            let mut term = json_term(self.fields.data, key);
+            term.append_type_and_str(&s.to_lowercase());
+            term_query(term)
+        };
+        let bool_term = |b: bool| {
+            let mut term = json_term(self.fields.data, key);
+            term.append_type_and_fast_value(b);
+            term_query(term)
+        };
+        let mut out = Vec::new();
+        match value {
+            Scalar::Str(s) => {
+                out.push(str_term(s));
+                if let Ok(n) = s.trim().parse::<f64>() {
+                    out.push(self.data_range(key, Bound::Included(n), Bound::Included(n)));
+                }
+                match s.trim().to_ascii_lowercase().as_str() {
+                    "true" => out.push(bool_term(true)),
+                    "false" => out.push(bool_term(false)),
+                    _ => {}
+                }
+            }
+            Scalar::Num(n) => {
+                out.push(self.data_range(key, Bound::Included(*n), Bound::Included(*n)));
+                out.push(str_term(&Value::from(*n).to_string()));
+            }
+            Scalar::Bool(b) => {
+                out.push(bool_term(*b));
+                out.push(str_term(if *b { "true" } else { "false" }));
+            }
+        }
+        out
+    }
+
+    fn filter_query(&self, f: &Filter) -> Box<dyn Query> {
+        let dedicated = match f.key.as_str() {
+            "entity_type" => Some(self.fields.entity_type),
+            "source_type" => Some(self.fields.source_type),
+            _ => None,
+        };
+        let any_of = |clauses: Vec<Box<dyn Query>>| -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(
+                clauses.into_iter().map(|q| (Occur::Should, q)).collect(),
+            ))
+        };
+        match (&f.op, dedicated) {
+            (FilterOp::AnyOf(values), Some(field)) => any_of(
+                values
+                    .iter()
+                    .map(|v| match v {
+                        Scalar::Str(s) => self.string_eq(field, s),
+                        Scalar::Num(n) => self.string_eq(field, &n.to_string()),
+                        Scalar::Bool(b) => self.string_eq(field, &b.to_string()),
+                    })
+                    .collect(),
+            ),
+            (FilterOp::AnyOf(values), None) => any_of(
+                values
+                    .iter()
+                    .flat_map(|v| self.data_eq(&f.key, v))
+                    .collect(),
+            ),
+            // Numeric comparisons on a dedicated string field match nothing.
+            (_, Some(_)) => Box::new(BooleanQuery::new(Vec::new())),
+            (FilterOp::Min(n), None) => {
+                self.data_range(&f.key, Bound::Included(*n), Bound::Unbounded)
+            }
+            (FilterOp::Max(n), None) => {
+                self.data_range(&f.key, Bound::Unbounded, Bound::Included(*n))
+            }
+            (FilterOp::Gt(n), None) => {
+                self.data_range(&f.key, Bound::Excluded(*n), Bound::Unbounded)
+            }
+            (FilterOp::Lt(n), None) => {
+                self.data_range(&f.key, Bound::Unbounded, Bound::Excluded(*n))
+            }
+        }
+    }
+
+    /// BM25 over the text fields, one optional clause per query word.
+    fn text_query(&self, query: &str) -> Option<Box<dyn Query>> {
+        let f = &self.fields;
+        let words = schema::analyze(&self.index, schema::TEXT, query);
+        let clauses: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .flat_map(|w| {
+                let name: Box<dyn Query> = Box::new(BoostQuery::new(
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.name, w),
+                        IndexRecordOption::WithFreqs,
+                    )),
+                    NAME_BOOST,
+                ));
+                let desc = TermQuery::new(
+                    Term::from_field_text(f.description, w),
+                    IndexRecordOption::WithFreqs,
+                );
+                let data = TermQuery::new(
+                    Term::from_field_text(f.data_text, w),
+                    IndexRecordOption::WithFreqs,
+                );
+                [
+                    (Occur::Should, name),
+                    (Occur::Should, Box::new(desc) as Box<dyn Query>),
+                    (Occur::Should, Box::new(data) as Box<dyn Query>),
+                ]
+            })
+            .collect();
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+
+    /// Typo-tolerant variant: unstemmed words within an edit distance scaled by word length.
+    fn fuzzy_query(&self, query: &str) -> Option<Box<dyn Query>> {
+        let f = &self.fields;
+        let words = schema::analyze(&self.index, schema::WORDS, query);
+        let clauses: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .flat_map(|w| {
+                let d = fuzz(w);
+                [f.name_words, f.data_words].map(|field| {
+                    let q: Box<dyn Query> = Box::new(FuzzyTermQuery::new(
+                        Term::from_field_text(field, w),
+                        d,
+                        true,
+                    ));
+                    (Occur::Should, q)
+                })
+            })
+            .collect();
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+
+    fn ident_query(&self, candidates: &[String]) -> Option<Box<dyn Query>> {
+        let clauses: Vec<(Occur, Box<dyn Query>)> = candidates
+            .iter()
+            .map(|c| {
+                (
+                    Occur::Should,
+                    term_query(Term::from_field_text(self.fields.ident, c)),
+                )
+            })
+            .collect();
+        (!clauses.is_empty()).then(|| {
+            Box::new(ConstScoreQuery::new(
+                Box::new(BooleanQuery::new(clauses)),
+                IDENT_SCORE,
+            )) as Box<dyn Query>
+        })
+    }
+
+    /// Tenant + vertical + the given filters, as non-scoring clauses.
+    fn scope_clauses(&self, p: &SearchParams, filters: &[Filter]) -> Vec<(Occur, Box<dyn Query>)> {
+        let mut clauses = vec![
+            filter_clause(term_query(Term::from_field_text(
+                self.fields.tenant,
+                &p.tenant,
+            ))),
+            filter_clause(term_query(Term::from_field_text(
+                self.fields.vertical,
+                &p.vertical,
+            ))),
+        ];
+        clauses.extend(filters.iter().map(|f| filter_clause(self.filter_query(f))));
+        clauses
+    }
+
+    fn run(
+        &self,
+        searcher: &Searcher,
+        p: &SearchParams,
+        matcher: Option<Box<dyn Query>>,
+        filters: &[Filter],
+    ) -> Result<(Vec<(f32, bool, DocAddress)>, usize), SearchError> {
+        let scored = matcher.is_some();
+        let mut clauses = self.scope_clauses(p, filters);
+        clauses.push((Occur::Must, matcher.unwrap_or_else(|| Box::new(AllQuery))));
+        let query = BooleanQuery::new(clauses);
+        let top = TopDocs::with_limit(p.limit).and_offset(p.offset);
+        let sort = p.sort.clone().or_else(|| {
+            (!scored).then_some(Sort {
+                field: SortField::UpdatedAt,
+                descending: true,
+            })
+        });
+        let Some(sort) = sort else {
+            let (docs, total) = searcher.search(&query, &(top.order_by_score(), Count))?;
+            let hits = docs
+                .into_iter()
+                .map(|(s, d)| {
+                    let (score, ident) = normalized_score(s);
+                    (score, ident, d)
+                })
+                .collect();
+            return Ok((hits, total));
+        };
+        let order = if sort.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let (addresses, total): (Vec<DocAddress>, usize) = match &sort.field {
+            SortField::CreatedAt | SortField::UpdatedAt => {
+                let name = if sort.field == SortField::CreatedAt {
+                    "created_at"
+                } else {
+                    "updated_at"
+                };
+                let (d, n) = searcher.search(
+                    &query,
+                    &(top.order_by_fast_field::<i64>(name, order), Count),
+                )?;
+                (d.into_iter().map(|(_, a)| a).collect(), n)
+            }
+            SortField::Name => {
+                let (d, n) = searcher.search(
+                    &query,
+                    &(top.order_by_string_fast_field("name_sort", order), Count),
+                )?;
+                (d.into_iter().map(|(_, a)| a).collect(), n)
+            }
+            SortField::Data(key) => {
+                let column = format!("data.{}", json_key(key));
+                if self.is_numeric_column(searcher, &column) {
+                    let (d, n) = searcher.search(
+                        &query,
+                        &(top.order_by_fast_field::<f64>(column, order), Count),
+                    )?;
+                    (d.into_iter().map(|(_, a)| a).collect(), n)
+                } else {
+                    let (d, n) = searcher.search(
+                        &query,
+                        &(top.order_by_string_fast_field(column, order), Count),
+                    )?;
+                    (d.into_iter().map(|(_, a)| a).collect(), n)
+                }
+            }
+        };
+        let scores = if scored {
+            score_docs(searcher, &query, &addresses)?
+        } else {
+            vec![(1.0, false); addresses.len()]
+        };
+        Ok((
+            scores
+                .into_iter()
+                .zip(addresses)
+                .map(|((s, i), a)| (s, i, a))
+                .collect(),
+            total,
+        ))
+    }
+
+    /// Whether any segment stores numbers under this column.
+    fn is_numeric_column(&self, searcher: &Searcher, column: &str) -> bool {
+        searcher.segment_readers().iter().any(|r| {
+            r.fast_fields()
+                .dynamic_column_handles(column)
+                .map(|hs| {
+                    hs.iter()
+                        .any(|h| h.column_type().numerical_type().is_some())
+                })
+                .unwrap_or(false)
+        })
+    }
+
+    /// Runs a search: exact and identifier matching first, then the fallbacks of API.md §6.
+    pub fn search(&self, p: &SearchParams) -> Result<Outcome, SearchError> {
+        let searcher = self.reader.searcher();
+        let query_text = p.query.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        let Some(q) = query_text else {
+            let (hits, total) = self.run(&searcher, p, None, &p.filters)?;
+            return self.outcome(&searcher, hits, total, None, "filter", None);
+        };
+
+        let detected = identifiers::detect(q);
+        let mut candidates = detected.clone();
+        if let Some(whole) = identifiers::whole_query_candidate(q) {
+            if !candidates.contains(&whole) {
+                candidates.push(whole);
+            }
+        }
+        let words = q.split_whitespace().count();
+        let word_type = if words >= 4 {
+            QueryType::NaturalLanguage
+        } else {
+            QueryType::Keyword
+        };
+
+        let primary = |filters: &[Filter]| -> Result<_, SearchError> {
+            let matcher = match (self.ident_query(&candidates), self.text_query(q)) {
+                (Some(i), Some(t)) => Some(Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, i),
+                    (Occur::Should, t),
+                ])) as Box<dyn Query>),
+                (i, t) => i.or(t),
+            };
+            match matcher {
+                Some(m) => self.run(&searcher, p, Some(m), filters),
+                None => Ok((Vec::new(), 0)),
+            }
+        };
+
+        let (mut hits, mut total) = primary(&p.filters)?;
+        let mut fallback = None;
+        if total == 0 {
+            if let Some(fq) = self.fuzzy_query(q) {
+                (hits, total) = self.run(&searcher, p, Some(fq), &p.filters)?;
+                fallback = (total > 0).then_some("fuzzy");
+            }
+        }
+        if total == 0 && !p.filters.is_empty() {
+            (hits, total) = primary(&[])?;
+            fallback = (total > 0).then_some("relaxed_filters");
+        }
+        let identified = !detected.is_empty() || hits.iter().any(|h| h.1);
+        let query_type = if identified {
+            QueryType::Identifier
+        } else {
+            word_type
+        };
+        let mode = if identified { "identifier" } else { "fulltext" };
+        self.outcome(&searcher, hits, total, Some(query_type), mode, fallback)
+    }
+
+    fn outcome(
+        &self,
+        searcher: &Searcher,
+        hits: Vec<(f32, bool, DocAddress)>,
+        total: usize,
+        query_type: Option<QueryType>,
+        search_mode: &'static str,
+        fallback: Option<&'static str>,
+    ) -> Result<Outcome, SearchError> {
+        let ids = entity_ids(searcher, hits.iter().map(|h| h.2))?;
+        Ok(Outcome {
+            hits: hits
+                .into_iter()
+                .zip(ids)
+                .map(|((score, identifier, _), id)| Hit {
+                    id,
+                    score,
+                    identifier,
+                })
+                .collect(),
+            total,
+            query_type,
+            search_mode,
+            fallback,
+        })
+    }
+}
+
+/// Entity ids of hits, read from the `id_hi`/`id_lo` fast fields.
+fn entity_ids(
+    searcher: &Searcher,
+    docs: impl Iterator<Item = DocAddress>,
+) -> Result<Vec<Uuid>, SearchError> {
+    let mut columns: Vec<
+        Option<(
+            tantivy::columnar::Column<u64>,
+            tantivy::columnar::Column<u64>,
+        )>,
+    > = vec![None; searcher.segment_readers().len()];
+    let mut out = Vec::new();
+    for d in docs {
+        let slot = &mut columns[d.segment_ord as usize];
+        if slot.is_none() {
+            let ff = searcher.segment_reader(d.segment_ord).fast_fields();
+            *slot = Some((ff.u64("id_hi")?, ff.u64("id_lo")?));
+        }
+        let (hi, lo) = slot.as_ref().expect("just filled");
+        let id = Uuid::from_u64_pair(
+            hi.first(d.doc_id).unwrap_or_default(),
+            lo.first(d.doc_id).unwrap_or_default(),
+        );
+        out.push(id);
+    }
+    Ok(out)
+}
+
+/// Relevance scores of given documents (for pages ordered by a field).
+fn score_docs(
+    searcher: &Searcher,
+    query: &dyn Query,
+    docs: &[DocAddress],
+) -> Result<Vec<(f32, bool)>, SearchError> {
+    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let mut out = vec![(0.0, false); docs.len()];
+    let mut order: Vec<usize> = (0..docs.len()).collect();
+    order.sort_by_key(|&i| (docs[i].segment_ord, docs[i].doc_id));
+    let mut current: Option<(SegmentOrdinal, Box<dyn tantivy::query::Scorer>)> = None;
+    for i in order {
+        let DocAddress {
+            segment_ord,
+            doc_id,
+        } = docs[i];
+        if current.as_ref().is_none_or(|(s, _)| *s != segment_ord) {
+            let reader = searcher.segment_reader(segment_ord);
+            current = Some((segment_ord, weight.scorer(reader, 1.0)?));
+        }
+        if let Some((_, scorer)) = current.as_mut() {
+            let at: DocId = if scorer.doc() < doc_id {
+                scorer.seek(doc_id)
+            } else {
+                scorer.doc()
+            };
+            if at == doc_id {
+                out[i] = normalized_score(scorer.score());
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn filter_suffixes() {
+        let f = parse_filters(
+            json!({"brand": "SKF,ABB", "size_in": ["M8", "M10"], "price_min": 1, "price_max": "9.5", "len_gt": 2, "len_lt": 3, "ok": true})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        let by = |k: &str| {
+            f.iter()
+                .filter(|x| x.key == k)
+                .map(|x| x.op.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            by("brand"),
+            vec![FilterOp::AnyOf(vec![
+                Scalar::Str("SKF".into()),
+                Scalar::Str("ABB".into())
+            ])]
+        );
+        assert_eq!(
+            by("size"),
+            vec![FilterOp::AnyOf(vec![
+                Scalar::Str("M8".into()),
+                Scalar::Str("M10".into())
+            ])]
+        );
+        assert_eq!(by("price"), vec![FilterOp::Max(9.5), FilterOp::Min(1.0)]);
+        assert_eq!(by("len"), vec![FilterOp::Gt(2.0), FilterOp::Lt(3.0)]);
+        assert_eq!(by("ok"), vec![FilterOp::AnyOf(vec![Scalar::Bool(true)])]);
+    }
+
+    #[test]
+    fn bad_filters_are_errors() {
+        assert!(parse_filters(json!({"price_min": "cheap"}).as_object().unwrap()).is_err());
+        assert!(parse_filters(json!({"x": {"a": 1}}).as_object().unwrap()).is_err());
+        assert!(parse_filters(json!({"x": ""}).as_object().unwrap()).is_err());
+        let many: Map<String, Value> = (0..21).map(|i| (format!("k{i}"), json!(1))).collect();
+        assert!(parse_filters(&many).is_err());
+        // A bare suffix is a key, not an operator.
+        assert_eq!(
+            parse_filters(json!({"_min": 1}).as_object().unwrap()).unwrap()[0].key,
+            "_min"
+        );
+    }
+
+    #[test]
+    fn sort_parse() {
+        assert_eq!(
+            Sort::parse("-price").unwrap(),
+            Sort {
+                field: SortField::Data("price".into()),
+                descending: true
+            }
+        );
+        assert_eq!(Sort::parse("name").unwrap().field, SortField::Name);
+        assert!(Sort::parse("-").is_err());
+    }
+
+    #[test]
+    fn scores_are_in_unit_interval_and_monotonic() {
+        assert_eq!(normalized_score(IDENT_SCORE + 3.0), (1.0, true));
+        let (a, _) = normalized_score(2.0);
+        let (b, _) = normalized_score(20.0);
+        assert!(0.0 < a && a < b && b < 1.0);
+        assert_eq!(normalized_score(0.0).0, 0.0);
+    }
+
+    #[test]
+    fn fuzz_by_length() {
+        assert_eq!((fuzz("m8"), fuzz("bolt"), fuzz("stainles")), (0, 1, 2));
+    }
+}

@@ -1,0 +1,485 @@
+//! Entities and their secondary indexes, all in the one `entities` tree so that a batch touching
+//! entities, indexes and the search queue commits atomically (sled batches are per tree):
+//!
+//! | prefix | key                         | value                         |
+//! |--------|-----------------------------|-------------------------------|
+//! | `e`    | tenant `\0` uuid            | entity (JSON)                 |
+//! | `s`    | tenant `\0` source_id       | uuid                          |
+//! | `h`    | tenant `\0` content hash    | uuid (non-archived only)      |
+//! | `q`    | tenant `\0` uuid            | queue version (u64 BE)        |
+//! | `f`    | tenant `\0` uuid            | indexing failed marker        |
+//!
+//! An entity is searchable-pending exactly while its `q` entry exists, so `embedding_status`
+//! needs no rewrite of the entity after indexing.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::StoreError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityStatus {
+    Active,
+    Draft,
+    Archived,
+}
+
+impl EntityStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "draft" => Some(Self::Draft),
+            "archived" => Some(Self::Archived),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingStatus {
+    Pending,
+    Completed,
+    Failed,
+}
+
+/// An entity as stored. Times are unix milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub vertical: String,
+    pub entity_type: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub source_id: Option<String>,
+    pub source_type: Option<String>,
+    pub source_name: Option<String>,
+    pub source_url: Option<String>,
+    pub status: EntityStatus,
+    pub vertical_data: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Entity {
+    /// Hash of the content that makes two records "the same" for dedup (API.md §7).
+    /// serde_json maps are ordered by key, so equal content serializes identically.
+    pub fn content_hash(&self) -> [u8; 32] {
+        let content = (
+            &self.name,
+            &self.vertical,
+            &self.entity_type,
+            &self.vertical_data,
+            &self.description,
+        );
+        let bytes = serde_json::to_vec(&content).unwrap_or_default();
+        *blake3::hash(&bytes).as_bytes()
+    }
+}
+
+const ENTITY: u8 = b'e';
+const SOURCE: u8 = b's';
+const HASH: u8 = b'h';
+const QUEUE: u8 = b'q';
+const FAILED: u8 = b'f';
+
+fn key(kind: u8, tenant: &str, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + tenant.len() + rest.len());
+    k.push(kind);
+    k.extend_from_slice(tenant.as_bytes());
+    k.push(0);
+    k.extend_from_slice(rest);
+    k
+}
+
+pub fn entity_key(tenant: &str, id: Uuid) -> Vec<u8> {
+    key(ENTITY, tenant, id.as_bytes())
+}
+
+fn tenant_prefix(kind: u8, tenant: &str) -> Vec<u8> {
+    key(kind, tenant, &[])
+}
+
+/// Splits a `kind tenant \0 uuid` key.
+pub fn parse_id_key(k: &[u8]) -> Option<(String, Uuid)> {
+    let body = k.get(1..)?;
+    let zero = body.iter().position(|&b| b == 0)?;
+    let tenant = std::str::from_utf8(&body[..zero]).ok()?.to_owned();
+    let id = Uuid::from_slice(body.get(zero + 1..)?).ok()?;
+    Some((tenant, id))
+}
+
+fn uuid_value(v: &[u8]) -> Option<Uuid> {
+    Uuid::from_slice(v).ok()
+}
+
+const FORMAT_JSON_V1: u8 = 1;
+
+fn encode(e: &Entity) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![FORMAT_JSON_V1];
+    serde_json::to_writer(&mut out, e).map_err(|e| StoreError::Codec(e.to_string()))?;
+    Ok(out)
+}
+
+fn decode(bytes: &[u8]) -> Result<Entity, StoreError> {
+    match bytes.split_first() {
+        Some((&FORMAT_JSON_V1, rest)) => {
+            serde_json::from_slice(rest).map_err(|e| StoreError::Codec(e.to_string()))
+        }
+        _ => Err(StoreError::Codec("unknown entity format".into())),
+    }
+}
+
+/// A set of changes applied atomically by [`EntityStore::apply`].
+pub struct Changes<'a> {
+    store: &'a EntityStore,
+    batch: sled::Batch,
+    pending_ops: usize,
+}
+
+impl Changes<'_> {
+    /// Writes `entity`, replacing `previous` (same id) if given, and queues it for indexing.
+    pub fn put(&mut self, entity: &Entity, previous: Option<&Entity>) -> Result<(), StoreError> {
+        let t = &entity.tenant_id;
+        if let Some(prev) = previous {
+            if prev.source_id != entity.source_id {
+                if let Some(old) = &prev.source_id {
+                    self.batch.remove(key(SOURCE, t, old.as_bytes()));
+                }
+            }
+            self.batch.remove(key(HASH, t, &prev.content_hash()));
+        }
+        if let Some(sid) = &entity.source_id {
+            self.batch.insert(
+                key(SOURCE, t, sid.as_bytes()),
+                entity.id.as_bytes().to_vec(),
+            );
+        }
+        if entity.status != EntityStatus::Archived {
+            self.batch.insert(
+                key(HASH, t, &entity.content_hash()),
+                entity.id.as_bytes().to_vec(),
+            );
+        }
+        self.batch.insert(entity_key(t, entity.id), encode(entity)?);
+        self.enqueue(t, entity.id)?;
+        Ok(())
+    }
+
+    /// Removes the entity and its index entries for good, and queues its removal from search.
+    pub fn remove(&mut self, entity: &Entity) -> Result<(), StoreError> {
+        let t = &entity.tenant_id;
+        if let Some(sid) = &entity.source_id {
+            self.batch.remove(key(SOURCE, t, sid.as_bytes()));
+        }
+        self.batch.remove(key(HASH, t, &entity.content_hash()));
+        self.batch.remove(key(FAILED, t, entity.id.as_bytes()));
+        self.batch.remove(entity_key(t, entity.id));
+        self.enqueue(t, entity.id)
+    }
+
+    /// Queues an entity for (re)indexing.
+    pub fn enqueue(&mut self, tenant: &str, id: Uuid) -> Result<(), StoreError> {
+        let version = self.store.db.generate_id()?;
+        self.batch.insert(
+            key(QUEUE, tenant, id.as_bytes()),
+            version.to_be_bytes().to_vec(),
+        );
+        self.pending_ops += 1;
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending_ops == 0
+    }
+}
+
+pub struct EntityStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    /// Writers of one tenant take turns: lookups of source ids and content hashes followed by
+    /// the batch that updates them must not interleave with another writer's.
+    locks: crate::concurrent_map::ConcurrentMap<String, Arc<Mutex<()>>>,
+}
+
+impl EntityStore {
+    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        Ok(EntityStore {
+            db: db.clone(),
+            tree: db.open_tree("entities")?,
+            locks: Default::default(),
+        })
+    }
+
+    /// The tenant's write lock (see the field's comment).
+    pub fn tenant_lock(&self, tenant: &str) -> Arc<Mutex<()>> {
+        if let Some(l) = self.locks.get(tenant) {
+            return Arc::clone(&l);
+        }
+        Arc::clone(&self.locks.entry(tenant.to_owned()).or_default())
+    }
+
+    pub fn changes(&self) -> Changes<'_> {
+        Changes {
+            store: self,
+            batch: sled::Batch::default(),
+            pending_ops: 0,
+        }
+    }
+
+    /// Applies the changes atomically (not yet flushed: see [`super::Store::flush`]).
+    pub fn apply(&self, changes: Changes<'_>) -> Result<(), StoreError> {
+        self.tree.apply_batch(changes.batch)?;
+        Ok(())
+    }
+
+    pub fn get(&self, tenant: &str, id: Uuid) -> Result<Option<Entity>, StoreError> {
+        self.tree
+            .get(entity_key(tenant, id))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    pub fn by_source_id(&self, tenant: &str, source_id: &str) -> Result<Option<Uuid>, StoreError> {
+        Ok(self
+            .tree
+            .get(key(SOURCE, tenant, source_id.as_bytes()))?
+            .and_then(|v| uuid_value(&v)))
+    }
+
+    pub fn by_content_hash(
+        &self,
+        tenant: &str,
+        hash: &[u8; 32],
+    ) -> Result<Option<Uuid>, StoreError> {
+        Ok(self
+            .tree
+            .get(key(HASH, tenant, hash))?
+            .and_then(|v| uuid_value(&v)))
+    }
+
+    pub fn embedding_status(&self, tenant: &str, id: Uuid) -> Result<EmbeddingStatus, StoreError> {
+        if self.tree.contains_key(key(QUEUE, tenant, id.as_bytes()))? {
+            Ok(EmbeddingStatus::Pending)
+        } else if self.tree.contains_key(key(FAILED, tenant, id.as_bytes()))? {
+            Ok(EmbeddingStatus::Failed)
+        } else {
+            Ok(EmbeddingStatus::Completed)
+        }
+    }
+
+    /// The tenant's entities in creation order, starting after `after`.
+    pub fn scan(
+        &self,
+        tenant: &str,
+        after: Option<Uuid>,
+    ) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
+        let prefix = tenant_prefix(ENTITY, tenant);
+        let start = match after {
+            Some(id) => {
+                let mut k = entity_key(tenant, id);
+                k.push(0); // just past `after`
+                k
+            }
+            None => prefix.clone(),
+        };
+        self.tree
+            .range(start..)
+            .take_while(move |item| match item {
+                Ok((k, _)) => k.starts_with(&prefix),
+                Err(_) => true,
+            })
+            .map(|item| decode(&item?.1))
+    }
+
+    /// Every entity of every tenant (used to rebuild a lost search index).
+    pub fn scan_all(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
+        self.tree.scan_prefix([ENTITY]).map(|item| decode(&item?.1))
+    }
+
+    /// Up to `max` queued entries: (tenant, id, version), in key order.
+    pub fn queued(&self, max: usize) -> Result<Vec<(String, Uuid, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([QUEUE]).take(max) {
+            let (k, v) = item?;
+            if let (Some((t, id)), Ok(bytes)) = (parse_id_key(&k), <[u8; 8]>::try_from(&v[..])) {
+                out.push((t, id, u64::from_be_bytes(bytes)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops a queue entry if it still has `version` (a newer write keeps it queued).
+    pub fn dequeue(&self, tenant: &str, id: Uuid, version: u64) -> Result<(), StoreError> {
+        let _ = self.tree.compare_and_swap(
+            key(QUEUE, tenant, id.as_bytes()),
+            Some(&version.to_be_bytes()[..]),
+            None::<&[u8]>,
+        )?;
+        Ok(())
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.tree.scan_prefix([QUEUE]).count()
+    }
+
+    pub fn queue_depth_for(&self, tenant: &str) -> usize {
+        self.tree.scan_prefix(tenant_prefix(QUEUE, tenant)).count()
+    }
+
+    pub fn mark_failed(&self, tenant: &str, id: Uuid, failed: bool) -> Result<(), StoreError> {
+        let k = key(FAILED, tenant, id.as_bytes());
+        if failed {
+            self.tree.insert(k, &[])?;
+        } else {
+            self.tree.remove(k)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every record of the tenant and queues nothing: the caller drops its index documents.
+    pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
+        for kind in [ENTITY, SOURCE, HASH, QUEUE, FAILED] {
+            let mut batch = sled::Batch::default();
+            for item in self.tree.scan_prefix(tenant_prefix(kind, tenant)) {
+                batch.remove(item?.0);
+            }
+            self.tree.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn entity(tenant: &str, name: &str) -> Entity {
+        Entity {
+            id: Uuid::now_v7(),
+            tenant_id: tenant.into(),
+            vertical: "parts".into(),
+            entity_type: "bolt".into(),
+            name: name.into(),
+            description: None,
+            source_id: None,
+            source_type: None,
+            source_name: None,
+            source_url: None,
+            status: EntityStatus::Active,
+            vertical_data: json!({"b": 1, "a": "x"}).as_object().unwrap().clone(),
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, EntityStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        (dir, EntityStore::open(&db).unwrap())
+    }
+
+    #[test]
+    fn content_hash_ignores_key_order_and_metadata() {
+        let a = entity("t", "bolt");
+        let mut b = a.clone();
+        b.vertical_data = serde_json::from_str(r#"{"a": "x", "b": 1}"#).unwrap();
+        b.id = Uuid::now_v7();
+        b.source_id = Some("s".into());
+        assert_eq!(a.content_hash(), b.content_hash());
+        b.name = "nut".into();
+        assert_ne!(a.content_hash(), b.content_hash());
+    }
+
+    #[test]
+    fn put_indexes_and_queues_then_remove_cleans_up() {
+        let (_d, s) = open();
+        let mut e = entity("t", "bolt");
+        e.source_id = Some("erp-1".into());
+        let mut c = s.changes();
+        c.put(&e, None).unwrap();
+        s.apply(c).unwrap();
+        assert_eq!(s.get("t", e.id).unwrap().unwrap(), e);
+        assert_eq!(s.by_source_id("t", "erp-1").unwrap(), Some(e.id));
+        assert_eq!(
+            s.by_content_hash("t", &e.content_hash()).unwrap(),
+            Some(e.id)
+        );
+        assert_eq!(
+            s.by_source_id("u", "erp-1").unwrap(),
+            None,
+            "tenant isolated"
+        );
+        assert_eq!(
+            s.embedding_status("t", e.id).unwrap(),
+            EmbeddingStatus::Pending
+        );
+        let q = s.queued(10).unwrap();
+        assert_eq!(q.len(), 1);
+        s.dequeue("t", e.id, q[0].2 + 1).unwrap();
+        assert_eq!(s.queue_depth(), 1, "stale version keeps the entry");
+        s.dequeue("t", e.id, q[0].2).unwrap();
+        assert_eq!(
+            s.embedding_status("t", e.id).unwrap(),
+            EmbeddingStatus::Completed
+        );
+
+        let mut c = s.changes();
+        c.remove(&e).unwrap();
+        s.apply(c).unwrap();
+        assert!(s.get("t", e.id).unwrap().is_none());
+        assert_eq!(s.by_source_id("t", "erp-1").unwrap(), None);
+        assert_eq!(s.queue_depth(), 1, "removal is queued for the index");
+    }
+
+    #[test]
+    fn update_moves_source_and_hash_entries() {
+        let (_d, s) = open();
+        let mut e = entity("t", "bolt");
+        e.source_id = Some("a".into());
+        let mut c = s.changes();
+        c.put(&e, None).unwrap();
+        s.apply(c).unwrap();
+        let mut next = e.clone();
+        next.source_id = Some("b".into());
+        next.name = "bolt 2".into();
+        let mut c = s.changes();
+        c.put(&next, Some(&e)).unwrap();
+        s.apply(c).unwrap();
+        assert_eq!(s.by_source_id("t", "a").unwrap(), None);
+        assert_eq!(s.by_source_id("t", "b").unwrap(), Some(e.id));
+        assert_eq!(s.by_content_hash("t", &e.content_hash()).unwrap(), None);
+        assert_eq!(
+            s.by_content_hash("t", &next.content_hash()).unwrap(),
+            Some(e.id)
+        );
+    }
+
+    #[test]
+    fn scan_pages_in_creation_order_within_the_tenant() {
+        let (_d, s) = open();
+        let mut c = s.changes();
+        let items: Vec<_> = (0..5).map(|i| entity("t", &format!("e{i}"))).collect();
+        for e in &items {
+            c.put(e, None).unwrap();
+        }
+        c.put(&entity("t2", "other"), None).unwrap();
+        s.apply(c).unwrap();
+        let all: Vec<_> = s.scan("t", None).map(|e| e.unwrap().id).collect();
+        assert_eq!(all, items.iter().map(|e| e.id).collect::<Vec<_>>());
+        let after: Vec<_> = s
+            .scan("t", Some(items[1].id))
+            .map(|e| e.unwrap().id)
+            .collect();
+        assert_eq!(after, items[2..].iter().map(|e| e.id).collect::<Vec<_>>());
+        s.delete_tenant("t").unwrap();
+        assert_eq!(s.scan("t", None).count(), 0);
+        assert_eq!(s.scan("t2", None).count(), 1);
+    }
+}
