@@ -2,6 +2,7 @@
 //! the server future. `main` and the tests go through the same [`Application::build`].
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -13,6 +14,8 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::plans::Plans;
 use crate::ratelimit::{AuthFailureLimiter, RateLimiter};
+use crate::search::indexer::Indexer;
+use crate::search::SearchIndex;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::telemetry::request_context;
@@ -109,7 +112,21 @@ impl Application {
         let hasher = secrets::load_key_hasher(config.api_key_salt.as_deref(), &config.data_dir)?;
         let (master_key, master_source) =
             secrets::load_master_key(config.master_key.as_deref(), &config.data_dir)?;
-        let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
+        let store = Arc::new(Store::open(&config.data_dir).map_err(|e| e.to_string())?);
+        let (search, created) =
+            SearchIndex::open(&config.data_dir.join("index")).map_err(|e| e.to_string())?;
+        let search = Arc::new(search);
+        if created {
+            let queued = store.queue_all_entities().map_err(|e| e.to_string())?;
+            if queued > 0 {
+                log::warn!("search index was missing: rebuilding it from {queued} stored entities");
+            }
+        }
+        let queued = store.entities.queue_depth();
+        if queued > 0 {
+            log::info!("index queue holds {queued} entities: replaying");
+        }
+        let indexer = Indexer::spawn(Arc::clone(&store), Arc::clone(&search));
 
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .map_err(|e| format!("cannot bind {}:{}: {e}", config.host, config.port))?;
@@ -135,6 +152,8 @@ impl Application {
         let state = web::Data::new(AppState {
             config,
             store,
+            search,
+            indexer,
             auth,
             limiter: RateLimiter::default(),
             plans,
@@ -191,6 +210,8 @@ impl Application {
         let result = self.server.await;
         janitor.abort();
         stopper.abort();
+        let state = self.state.clone();
+        let _ = web::block(move || state.indexer.stop()).await;
         match self.state.store.flush().await {
             Ok(()) => log::info!("storage flushed; stopped"),
             Err(e) => log::error!("flush at shutdown failed: {e}"),

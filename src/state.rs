@@ -2,16 +2,23 @@
 
 use std::sync::Arc;
 
+use actix_web::web;
+
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::plans::{Plan, Plans};
 use crate::ratelimit::{BucketKind, Decision, RateLimiter};
+use crate::search::indexer::Indexer;
+use crate::search::SearchIndex;
 use crate::store::{Store, Tenant};
 
 pub struct AppState {
     pub config: Config,
-    pub store: Store,
+    pub store: Arc<Store>,
+    pub search: Arc<SearchIndex>,
+    pub indexer: Indexer,
     pub auth: Authenticator,
     pub limiter: RateLimiter,
     pub plans: Plans,
@@ -19,6 +26,23 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The write path of every mutating route: runs `f` on the blocking pool (sled work is
+    /// synchronous), flushes to disk, then wakes the indexer. A caller that answers 2xx after
+    /// this has kept the durability promise.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        let out = web::block(move || f(&store))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??;
+        self.store.flush().await?;
+        self.indexer.notify();
+        Ok(out)
+    }
+
     /// The tenant's plan; a plan removed from `PLANS_FILE` since the tenant got it falls back to
     /// the default plan rather than locking the tenant out.
     pub fn plan_of(&self, tenant: &Tenant) -> &Arc<Plan> {

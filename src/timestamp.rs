@@ -49,6 +49,17 @@ pub mod serde_rfc3339 {
         }
     }
 
+    pub mod millis_option {
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+            match ms {
+                Some(v) => s.serialize_str(&super::super::ms_to_rfc3339(*v)),
+                None => s.serialize_none(),
+            }
+        }
+    }
+
     pub mod option {
         use serde::Serializer;
 

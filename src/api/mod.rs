@@ -1,8 +1,12 @@
 //! Routes. Each resource has its own module; every route under `/api/v1` is guarded by
 //! [`crate::auth::middleware::guard`], which takes its rule from [`crate::auth::access`].
 
+pub mod admin;
+pub mod entities;
 pub mod health;
+pub mod ingest;
 pub mod keys;
+pub mod search;
 pub mod tenants;
 
 use actix_web::{web, HttpResponse, Resource};
@@ -22,6 +26,36 @@ pub(crate) fn resource(path: &str) -> Resource {
     }))
 }
 
+/// Reads a request body up to `limit` bytes, answering 413 in the API's shape beyond it (a
+/// declared Content-Length over the limit is refused before reading anything).
+pub async fn read_body(
+    req: &actix_web::HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let too_large =
+        || ApiError::PayloadTooLarge(format!("Request body exceeds the limit of {limit} bytes."));
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::BadRequest(format!("Could not read the request body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("Not found.".into()))
 }
@@ -39,7 +73,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v1")
             .configure(keys::routes)
-            .configure(tenants::routes),
+            .configure(tenants::routes)
+            .configure(admin::routes)
+            .configure(entities::routes)
+            .configure(search::routes)
+            .configure(ingest::routes),
     )
     .default_service(web::to(not_found));
 }

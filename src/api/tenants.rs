@@ -199,6 +199,12 @@ async fn delete(
     if !state.store.delete_tenant(&id).await? {
         return Err(ApiError::not_found("Tenant"));
     }
+    let search = std::sync::Arc::clone(&state.search);
+    let tenant = id.clone();
+    web::block(move || search.delete_tenant(&tenant))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     state.limiter.forget(&id);
     log::info!("tenant '{}' deleted with all its data", id.as_str());
     Ok(HttpResponse::NoContent().finish())

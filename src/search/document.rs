@@ -7,7 +7,7 @@ use tantivy::schema::OwnedValue;
 use tantivy::TantivyDocument;
 
 use super::identifiers;
-use super::schema::{json_key, Fields};
+use super::schema::{json_key, split_dimensions, Fields};
 use crate::store::Entity;
 
 /// Scalar text of every value, nested ones included, for full-text matching.
@@ -79,15 +79,17 @@ pub fn build(f: &Fields, e: &Entity) -> TantivyDocument {
     if let Some(st) = &e.source_type {
         doc.add_text(f.source_type, st);
     }
-    doc.add_text(f.name, &e.name);
-    doc.add_text(f.name_words, &e.name);
+    let name = split_dimensions(&e.name);
+    doc.add_text(f.name, &name);
+    doc.add_text(f.name_words, &name);
     doc.add_text(f.name_sort, &e.name);
     if let Some(d) = &e.description {
-        doc.add_text(f.description, d);
+        doc.add_text(f.description, split_dimensions(d));
     }
     let mut text = String::new();
     let data = Value::Object(e.vertical_data.clone());
     flatten_text(&data, &mut text);
+    let text = split_dimensions(&text);
     doc.add_text(f.data_text, &text);
     doc.add_text(f.data_words, &text);
 

@@ -8,13 +8,15 @@
 use std::ops::Bound;
 
 use serde_json::{Map, Value};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::sort_key::NaturalComparator;
+use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
+use tantivy::columnar::ColumnType;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, FuzzyTermQuery, Occur,
     Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
-use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal};
+use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal, SegmentReader};
 use uuid::Uuid;
 
 use super::schema::{self, json_key};
@@ -155,6 +157,9 @@ pub fn parse_filters(filters: &Map<String, Value>) -> Result<Vec<Filter>, String
     }
     Ok(out)
 }
+
+/// A page of documents with their normalized score and whether they matched an identifier.
+type Ranked = Vec<(f32, bool, DocAddress)>;
 
 /// What a search asks for, already validated.
 #[derive(Clone, Debug)]
@@ -329,36 +334,42 @@ impl SearchIndex {
         }
     }
 
-    /// BM25 over the text fields, one optional clause per query word.
+    /// BM25 over the text fields: any query word matches; documents holding every word get
+    /// their text score again as a bonus, so full matches outrank short partial ones.
     fn text_query(&self, query: &str) -> Option<Box<dyn Query>> {
         let f = &self.fields;
         let words = schema::analyze(&self.index, schema::TEXT, query);
-        let clauses: Vec<(Occur, Box<dyn Query>)> = words
+        let word_query = |w: &str| -> Box<dyn Query> {
+            let term = |field| {
+                TermQuery::new(
+                    Term::from_field_text(field, w),
+                    IndexRecordOption::WithFreqs,
+                )
+            };
+            Box::new(BooleanQuery::new(vec![
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(term(f.name)), NAME_BOOST)) as Box<dyn Query>,
+                ),
+                (Occur::Should, Box::new(term(f.description))),
+                (Occur::Should, Box::new(term(f.data_text))),
+            ]))
+        };
+        if words.is_empty() {
+            return None;
+        }
+        let any: Vec<(Occur, Box<dyn Query>)> = words
             .iter()
-            .flat_map(|w| {
-                let name: Box<dyn Query> = Box::new(BoostQuery::new(
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(f.name, w),
-                        IndexRecordOption::WithFreqs,
-                    )),
-                    NAME_BOOST,
-                ));
-                let desc = TermQuery::new(
-                    Term::from_field_text(f.description, w),
-                    IndexRecordOption::WithFreqs,
-                );
-                let data = TermQuery::new(
-                    Term::from_field_text(f.data_text, w),
-                    IndexRecordOption::WithFreqs,
-                );
-                [
-                    (Occur::Should, name),
-                    (Occur::Should, Box::new(desc) as Box<dyn Query>),
-                    (Occur::Should, Box::new(data) as Box<dyn Query>),
-                ]
-            })
+            .map(|w| (Occur::Should, word_query(w)))
             .collect();
-        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Should, Box::new(BooleanQuery::new(any)))];
+        if words.len() > 1 {
+            let all: Vec<(Occur, Box<dyn Query>)> =
+                words.iter().map(|w| (Occur::Must, word_query(w))).collect();
+            clauses.push((Occur::Should, Box::new(BooleanQuery::new(all))));
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
     }
 
     /// Typo-tolerant variant: unstemmed words within an edit distance scaled by word length.
@@ -422,7 +433,7 @@ impl SearchIndex {
         p: &SearchParams,
         matcher: Option<Box<dyn Query>>,
         filters: &[Filter],
-    ) -> Result<(Vec<(f32, bool, DocAddress)>, usize), SearchError> {
+    ) -> Result<(Ranked, usize), SearchError> {
         let scored = matcher.is_some();
         let mut clauses = self.scope_clauses(p, filters);
         clauses.push((Occur::Must, matcher.unwrap_or_else(|| Box::new(AllQuery))));
@@ -473,10 +484,8 @@ impl SearchIndex {
             SortField::Data(key) => {
                 let column = format!("data.{}", json_key(key));
                 if self.is_numeric_column(searcher, &column) {
-                    let (d, n) = searcher.search(
-                        &query,
-                        &(top.order_by_fast_field::<f64>(column, order), Count),
-                    )?;
+                    let (d, n) = searcher
+                        .search(&query, &(top.order_by((NumericPath(column), order)), Count))?;
                     (d.into_iter().map(|(_, a)| a).collect(), n)
                 } else {
                     let (d, n) = searcher.search(
@@ -577,7 +586,7 @@ impl SearchIndex {
     fn outcome(
         &self,
         searcher: &Searcher,
-        hits: Vec<(f32, bool, DocAddress)>,
+        hits: Ranked,
         total: usize,
         query_type: Option<QueryType>,
         search_mode: &'static str,
@@ -599,6 +608,44 @@ impl SearchIndex {
             search_mode,
             fallback,
         })
+    }
+}
+
+/// Sort key of a numeric vertical_data key. tantivy's own fast-value sorter wants a schema
+/// field; a JSON path is only a column, and segments without it simply have no value.
+struct NumericPath(String);
+
+struct NumericPathSegment(Option<tantivy::columnar::Column<u64>>);
+
+impl SortKeyComputer for NumericPath {
+    type SortKey = Option<u64>;
+    type Child = NumericPathSegment;
+    type Comparator = NaturalComparator;
+
+    fn segment_sort_key_computer(
+        &self,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<NumericPathSegment> {
+        // Numbers are indexed as f64 (see `document`), whose u64 mapping keeps their order.
+        let column = reader
+            .fast_fields()
+            .u64_lenient_for_type(Some(&[ColumnType::F64]), &self.0)?
+            .map(|(c, _)| c);
+        Ok(NumericPathSegment(column))
+    }
+}
+
+impl SegmentSortKeyComputer for NumericPathSegment {
+    type SortKey = Option<u64>;
+    type SegmentSortKey = Option<u64>;
+    type SegmentComparator = NaturalComparator;
+
+    fn segment_sort_key(&mut self, doc: DocId, _score: Score) -> Option<u64> {
+        self.0.as_ref()?.first(doc)
+    }
+
+    fn convert_segment_sort_key(&self, key: Option<u64>) -> Option<u64> {
+        key
     }
 }
 

@@ -123,7 +123,8 @@ pub fn analyze(index: &Index, analyzer: &str, text: &str) -> Vec<String> {
     let Some(mut a) = index.tokenizers().get(analyzer) else {
         return Vec::new();
     };
-    let mut stream = a.token_stream(text);
+    let text = split_dimensions(text);
+    let mut stream = a.token_stream(&text);
     let mut out = Vec::new();
     while stream.advance() {
         let t = stream.token().text.clone();
@@ -134,9 +135,45 @@ pub fn analyze(index: &Index, analyzer: &str, text: &str) -> Vec<String> {
     out
 }
 
+/// Splits dimension notation so its parts are words: `M8x40` → `M8 40`, `20x35x7` → `20 35 7`.
+/// Applied to indexed text and to queries alike, so `M8` finds "Hex bolt M8x40".
+pub fn split_dimensions(text: &str) -> std::borrow::Cow<'_, str> {
+    let chars: Vec<char> = text.chars().collect();
+    let is_sep = |c: char| matches!(c, 'x' | 'X' | '×' | '*');
+    let splits = (1..chars.len().saturating_sub(1)).any(|i| {
+        is_sep(chars[i]) && chars[i - 1].is_ascii_digit() && chars[i + 1].is_ascii_digit()
+    });
+    if !splits {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let between_digits = i > 0
+            && i + 1 < chars.len()
+            && chars[i - 1].is_ascii_digit()
+            && chars[i + 1].is_ascii_digit();
+        out.push(if is_sep(c) && between_digits { ' ' } else { c });
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// JSON keys become path segments: dots would split them, so they are replaced.
 pub fn json_key(key: &str) -> String {
     key.chars()
         .map(|c| if c == '.' || c.is_control() { '_' } else { c })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_dimensions;
+
+    #[test]
+    fn dimensions_split_only_between_digits() {
+        assert_eq!(split_dimensions("Hex bolt M8x40"), "Hex bolt M8 40");
+        assert_eq!(split_dimensions("Seal 20x35x7 NBR"), "Seal 20 35 7 NBR");
+        assert_eq!(split_dimensions("box 2×3"), "box 2 3");
+        assert_eq!(split_dimensions("xenon 8x"), "xenon 8x");
+        assert_eq!(split_dimensions("Hex nut"), "Hex nut");
+    }
 }

@@ -79,6 +79,24 @@ impl Store {
         Ok(())
     }
 
+    /// Queues every stored entity for indexing (the search index was lost or is new).
+    pub fn queue_all_entities(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        let mut changes = self.entities.changes();
+        for e in self.entities.scan_all() {
+            let e = e?;
+            changes.enqueue(&e.tenant_id, e.id)?;
+            n += 1;
+            if n % 10_000 == 0 {
+                self.entities
+                    .apply(std::mem::replace(&mut changes, self.entities.changes()))?;
+            }
+        }
+        self.entities.apply(changes)?;
+        self.flush_blocking()?;
+        Ok(n)
+    }
+
     /// Removes every record of the tenant held in this store (its search documents are the
     /// index's to drop).
     pub async fn delete_tenant(&self, tenant: &str) -> Result<bool, StoreError> {

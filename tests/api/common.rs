@@ -349,3 +349,72 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Polls `f` every 20 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Server {
+    /// Dev-mode batch ingestion for `tenant`; returns the response body.
+    pub fn ingest(&self, tenant: &str, vertical: &str, entity_type: &str, body: &Value) -> Value {
+        let r = self
+            .post(&format!("/api/v1/ingest/{vertical}/{entity_type}/batch"))
+            .tenant(tenant)
+            .json(body)
+            .send();
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+    }
+
+    /// Waits until every listed entity is indexed (embedding_status completed).
+    pub fn wait_indexed(&self, tenant: &str, ids: &[Value]) {
+        let ok = wait_for(Duration::from_secs(20), || {
+            ids.iter().all(|id| {
+                let r = self
+                    .get(&format!("/api/v1/entities/{}", id.as_str().unwrap()))
+                    .tenant(tenant)
+                    .send();
+                r.status == 200 && r.json()["embedding_status"] == "completed"
+            })
+        });
+        assert!(ok, "entities were not indexed in time");
+    }
+
+    /// Ingests the fixture catalog into `parts/item` for `tenant` and waits until searchable.
+    pub fn load_catalog(&self, tenant: &str) -> Value {
+        let body: Value = serde_json::from_str(include_str!("../fixtures/catalog.json")).unwrap();
+        let r = self.ingest(tenant, "parts", "item", &body);
+        self.wait_indexed(tenant, r["entity_ids"].as_array().unwrap());
+        r
+    }
+
+    /// Dev-mode POST search; returns the response.
+    pub fn search(&self, tenant: &str, vertical: &str, body: &Value) -> Resp {
+        self.post(&format!("/api/v1/search/{vertical}"))
+            .tenant(tenant)
+            .json(body)
+            .send()
+    }
+
+    /// Names of the results of a successful search.
+    pub fn search_names(&self, tenant: &str, body: &Value) -> Vec<String> {
+        let r = self.search(tenant, "parts", body);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}

@@ -3,10 +3,13 @@
 mod common;
 
 mod auth;
+mod entities;
+mod ingest;
 mod keys;
 mod ops;
 mod persistence;
 mod ratelimit;
 mod scopes;
+mod search;
 mod secrets;
 mod tenants;

@@ -1,0 +1,532 @@
+//! `/entities` (API.md §5): CRUD, cursor listing, soft and permanent delete, bulk operations.
+//! Ids of other tenants behave exactly like ids that do not exist.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::entity_input::{self, FieldError, MAX_SOURCE_CHARS, MAX_TEXT_CHARS};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{EmbeddingStatus, Entity, EntityStatus, Store};
+use crate::timestamp::{self, serde_rfc3339};
+
+pub const MAX_BULK: usize = 1_000;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/entities")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(super::resource("/entities/bulk").route(web::patch().to(bulk_update)))
+    .service(super::resource("/entities/bulk-delete").route(web::post().to(bulk_delete)))
+    .service(
+        super::resource("/entities/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
+}
+
+/// An entity as the API shows it.
+#[derive(Serialize)]
+pub struct EntityView {
+    id: Uuid,
+    tenant_id: String,
+    vertical: String,
+    entity_type: String,
+    name: String,
+    description: Option<String>,
+    source_id: Option<String>,
+    source_type: Option<String>,
+    source_name: Option<String>,
+    source_url: Option<String>,
+    status: EntityStatus,
+    vertical_data: Map<String, Value>,
+    embedding_status: EmbeddingStatus,
+    #[serde(with = "serde_rfc3339::millis")]
+    created_at: i64,
+    #[serde(with = "serde_rfc3339::millis")]
+    updated_at: i64,
+}
+
+pub fn view(store: &Store, e: Entity) -> Result<EntityView, ApiError> {
+    let embedding_status = store.entities.embedding_status(&e.tenant_id, e.id)?;
+    Ok(EntityView {
+        id: e.id,
+        tenant_id: e.tenant_id,
+        vertical: e.vertical,
+        entity_type: e.entity_type,
+        name: e.name,
+        description: e.description,
+        source_id: e.source_id,
+        source_type: e.source_type,
+        source_name: e.source_name,
+        source_url: e.source_url,
+        status: e.status,
+        vertical_data: e.vertical_data,
+        embedding_status,
+        created_at: e.created_at,
+        updated_at: e.updated_at,
+    })
+}
+
+fn invalid(e: FieldError) -> ApiError {
+    ApiError::Validation(e.to_string())
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("Entity"))
+}
+
+fn parse_status(raw: &str) -> Result<EntityStatus, FieldError> {
+    EntityStatus::parse(raw).ok_or_else(|| {
+        FieldError::new(
+            "status",
+            "invalid_value",
+            "must be active, draft or archived",
+        )
+    })
+}
+
+fn optional_string(field: &str, v: &Value, max: usize) -> Result<Option<String>, FieldError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => entity_input::text(field, s, max).map(Some),
+        _ => Err(FieldError::new(
+            field,
+            "invalid_type",
+            "must be a string or null",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateEntity {
+    name: String,
+    vertical: String,
+    entity_type: String,
+    #[serde(default)]
+    vertical_data: Option<Map<String, Value>>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    source_id: Option<Value>,
+    #[serde(default)]
+    source_type: Option<String>,
+    #[serde(default)]
+    source_name: Option<String>,
+    #[serde(default)]
+    source_url: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+fn new_entity(tenant: &str, b: CreateEntity) -> Result<Entity, FieldError> {
+    let now = timestamp::now_ms();
+    let text = |field: &str, v: Option<String>, max| {
+        v.map(|s| entity_input::text(field, &s, max)).transpose()
+    };
+    Ok(Entity {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.to_owned(),
+        vertical: entity_input::slug("vertical", &b.vertical)?,
+        entity_type: entity_input::slug("entity_type", &b.entity_type)?,
+        name: entity_input::name(&b.name)?,
+        description: text("description", b.description, MAX_TEXT_CHARS)?,
+        source_id: match &b.source_id {
+            Some(v) => entity_input::string_like("source_id", v)?
+                .map(|s| entity_input::text("source_id", &s, MAX_SOURCE_CHARS))
+                .transpose()?,
+            None => None,
+        },
+        source_type: text("source_type", b.source_type, MAX_SOURCE_CHARS)?,
+        source_name: text("source_name", b.source_name, MAX_SOURCE_CHARS)?,
+        source_url: text("source_url", b.source_url, MAX_SOURCE_CHARS)?,
+        status: b
+            .status
+            .as_deref()
+            .map(parse_status)
+            .transpose()?
+            .unwrap_or(EntityStatus::Active),
+        vertical_data: entity_input::vertical_data(b.vertical_data.unwrap_or_default())?,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Fails when another entity of the tenant already has this source id.
+fn check_source_free(store: &Store, e: &Entity) -> Result<(), ApiError> {
+    if let Some(sid) = &e.source_id {
+        if let Some(owner) = store.entities.by_source_id(&e.tenant_id, sid)? {
+            if owner != e.id {
+                return Err(ApiError::Conflict(format!(
+                    "Another entity already has source_id '{sid}'."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateEntity>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let entity = new_entity(&tenant, body.into_inner()).map_err(invalid)?;
+    let stored = state
+        .write(move |store| {
+            let lock = store.entities.tenant_lock(&entity.tenant_id);
+            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
+            check_source_free(store, &entity)?;
+            let mut changes = store.entities.changes();
+            changes.put(&entity, None)?;
+            store.entities.apply(changes)?;
+            Ok(entity)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view(&state.store, stored)?))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    vertical: Option<String>,
+    entity_type: Option<String>,
+    q: Option<String>,
+    status: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ListPage {
+    items: Vec<EntityView>,
+    cursor: Option<String>,
+    has_more: bool,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::validation("limit must be between 1 and 100"));
+    }
+    let status = match q.status.as_deref() {
+        None => Some(EntityStatus::Active),
+        Some("all") => None,
+        Some(s) => Some(parse_status(s).map_err(invalid)?),
+    };
+    let vertical = q.vertical.map(|v| v.to_ascii_lowercase());
+    let entity_type = q.entity_type.map(|v| v.to_ascii_lowercase());
+    let words: Vec<String> =
+        q.q.unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+    let after = q
+        .cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            Uuid::parse_str(&c).map_err(|_| ApiError::BadRequest("cursor is not valid".into()))
+        })
+        .transpose()?;
+    let limit = limit as usize;
+    let store = std::sync::Arc::clone(&state.store);
+    let (items, has_more) = web::block(move || -> Result<_, ApiError> {
+        let mut items = Vec::with_capacity(limit + 1);
+        for e in store.entities.scan(&tenant, after) {
+            let e = e?;
+            let keep = status.is_none_or(|s| s == e.status)
+                && vertical.as_ref().is_none_or(|v| *v == e.vertical)
+                && entity_type.as_ref().is_none_or(|t| *t == e.entity_type)
+                && (words.is_empty() || {
+                    let name = e.name.to_lowercase();
+                    words.iter().all(|w| name.contains(w.as_str()))
+                });
+            if keep {
+                items.push(e);
+                if items.len() > limit {
+                    break;
+                }
+            }
+        }
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        let views = items
+            .into_iter()
+            .map(|e| view(&store, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((views, has_more))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let cursor = has_more
+        .then(|| items.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(ListPage {
+        items,
+        cursor,
+        has_more,
+    }))
+}
+
+fn load(store: &Store, tenant: &str, id: Uuid) -> Result<Entity, ApiError> {
+    store
+        .entities
+        .get(tenant, id)?
+        .ok_or_else(|| ApiError::not_found("Entity"))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = &caller.tenant()?.id;
+    let e = load(&state.store, tenant, parse_id(&id)?)?;
+    Ok(HttpResponse::Ok().json(view(&state.store, e)?))
+}
+
+/// Applies a PATCH body to an entity: top-level fields replace, `vertical_data` merges (RFC 7396).
+fn apply_patch(e: &mut Entity, patch: &Map<String, Value>) -> Result<(), FieldError> {
+    for (k, v) in patch {
+        match k.as_str() {
+            "name" => {
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| FieldError::new("name", "invalid_type", "must be a string"))?;
+                e.name = entity_input::name(s)?;
+            }
+            "vertical" | "entity_type" => {
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| FieldError::new(k, "invalid_type", "must be a string"))?;
+                let slug = entity_input::slug(k, s)?;
+                if k == "vertical" {
+                    e.vertical = slug;
+                } else {
+                    e.entity_type = slug;
+                }
+            }
+            "description" => e.description = optional_string(k, v, MAX_TEXT_CHARS)?,
+            "source_id" => {
+                e.source_id = entity_input::string_like(k, v)?
+                    .map(|s| entity_input::text(k, &s, MAX_SOURCE_CHARS))
+                    .transpose()?
+            }
+            "source_type" => e.source_type = optional_string(k, v, MAX_SOURCE_CHARS)?,
+            "source_name" => e.source_name = optional_string(k, v, MAX_SOURCE_CHARS)?,
+            "source_url" => e.source_url = optional_string(k, v, MAX_SOURCE_CHARS)?,
+            "status" => {
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| FieldError::new("status", "invalid_type", "must be a string"))?;
+                e.status = parse_status(s)?;
+            }
+            "vertical_data" => match v {
+                Value::Null => e.vertical_data.clear(),
+                Value::Object(p) => entity_input::merge_patch(&mut e.vertical_data, p),
+                _ => {
+                    return Err(FieldError::new(
+                        k,
+                        "invalid_type",
+                        "must be a JSON object or null",
+                    ))
+                }
+            },
+            other => {
+                return Err(FieldError::new(
+                    other,
+                    "unknown_field",
+                    "is not an entity field",
+                ));
+            }
+        }
+    }
+    e.vertical_data = entity_input::vertical_data(std::mem::take(&mut e.vertical_data))?;
+    e.updated_at = timestamp::now_ms().max(e.updated_at + 1);
+    Ok(())
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let id = parse_id(&id)?;
+    let patch = body.into_inner();
+    let updated = state
+        .write(move |store| {
+            let lock = store.entities.tenant_lock(&tenant);
+            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let prev = load(store, &tenant, id)?;
+            let mut next = prev.clone();
+            apply_patch(&mut next, &patch).map_err(invalid)?;
+            check_source_free(store, &next)?;
+            let mut changes = store.entities.changes();
+            changes.put(&next, Some(&prev))?;
+            store.entities.apply(changes)?;
+            Ok(next)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view(&state.store, updated)?))
+}
+
+#[derive(Deserialize)]
+struct DeleteQuery {
+    #[serde(default)]
+    permanent: bool,
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let id = parse_id(&id)?;
+    let permanent = query.permanent;
+    let archived = state
+        .write(move |store| {
+            let lock = store.entities.tenant_lock(&tenant);
+            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let prev = load(store, &tenant, id)?;
+            let mut changes = store.entities.changes();
+            let out = if permanent {
+                changes.remove(&prev)?;
+                None
+            } else {
+                let mut next = prev.clone();
+                next.status = EntityStatus::Archived;
+                next.updated_at = timestamp::now_ms().max(prev.updated_at + 1);
+                changes.put(&next, Some(&prev))?;
+                Some(next)
+            };
+            store.entities.apply(changes)?;
+            Ok(out)
+        })
+        .await?;
+    match archived {
+        Some(e) => Ok(HttpResponse::Ok().json(view(&state.store, e)?)),
+        None => Ok(HttpResponse::NoContent().finish()),
+    }
+}
+
+fn parse_ids(ids: &[Value]) -> Result<Vec<Uuid>, ApiError> {
+    if ids.is_empty() || ids.len() > MAX_BULK {
+        return Err(ApiError::validation(format!(
+            "entity_ids must hold 1 to {MAX_BULK} ids"
+        )));
+    }
+    // Malformed ids cannot exist, so like unknown ids they are simply not counted.
+    let mut out: Vec<Uuid> = Vec::with_capacity(ids.len());
+    for id in ids
+        .iter()
+        .filter_map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()))
+    {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkUpdate {
+    entity_ids: Vec<Value>,
+    update: Map<String, Value>,
+}
+
+async fn bulk_update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<BulkUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let BulkUpdate { entity_ids, update } = body.into_inner();
+    let ids = parse_ids(&entity_ids)?;
+    if update.contains_key("source_id") {
+        return Err(ApiError::validation(
+            "source_id cannot be set by a bulk update: it must stay unique",
+        ));
+    }
+    let updated = state
+        .write(move |store| {
+            let lock = store.entities.tenant_lock(&tenant);
+            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pairs = Vec::new();
+            for id in ids {
+                if let Some(prev) = store.entities.get(&tenant, id)? {
+                    let mut next = prev.clone();
+                    apply_patch(&mut next, &update).map_err(invalid)?;
+                    pairs.push((prev, next));
+                }
+            }
+            let mut changes = store.entities.changes();
+            for (prev, next) in &pairs {
+                changes.put(next, Some(prev))?;
+            }
+            store.entities.apply(changes)?;
+            Ok(pairs.into_iter().map(|(_, n)| n).collect::<Vec<_>>())
+        })
+        .await?;
+    let views = updated
+        .into_iter()
+        .map(|e| view(&state.store, e))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkDelete {
+    entity_ids: Vec<Value>,
+}
+
+async fn bulk_delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<BulkDelete>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let ids = parse_ids(&body.entity_ids)?;
+    let archived = state
+        .write(move |store| {
+            let lock = store.entities.tenant_lock(&tenant);
+            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let mut changes = store.entities.changes();
+            let mut n = 0usize;
+            let now = timestamp::now_ms();
+            for id in ids {
+                match store.entities.get(&tenant, id)? {
+                    Some(prev) if prev.status != EntityStatus::Archived => {
+                        let mut next = prev.clone();
+                        next.status = EntityStatus::Archived;
+                        next.updated_at = now.max(prev.updated_at + 1);
+                        changes.put(&next, Some(&prev))?;
+                        n += 1;
+                    }
+                    _ => {}
+                }
+            }
+            store.entities.apply(changes)?;
+            Ok(n)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "archived": archived })))
+}

@@ -1,0 +1,247 @@
+//! `POST /search/{vertical}` and `GET /search/{vertical}` (API.md §6).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::search::format::{self, Row};
+use crate::search::query::{parse_filters, SearchParams, Sort};
+use crate::state::AppState;
+use crate::store::{Entity, EntityStatus};
+use crate::timestamp::serde_rfc3339;
+
+const MAX_QUERY_CHARS: usize = 500;
+const MAX_OFFSET: usize = 10_000;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/search/{vertical}")
+            .route(web::post().to(search_post))
+            .route(web::get().to(search_get)),
+    );
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SearchBody {
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: Option<i64>,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    filters: Option<Map<String, Value>>,
+    #[serde(default)]
+    sort: Option<String>,
+    /// Accepted for compatibility; there is no reranker.
+    #[serde(default)]
+    #[allow(dead_code)]
+    rerank: Option<bool>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Compact,
+    Yaml,
+}
+
+struct Request {
+    params: SearchParams,
+    format: Format,
+}
+
+fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiError> {
+    let query = b.query.filter(|q| !q.trim().is_empty());
+    if let Some(q) = &query {
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(ApiError::validation(format!(
+                "query must be at most {MAX_QUERY_CHARS} characters"
+            )));
+        }
+    }
+    let filters = parse_filters(&b.filters.unwrap_or_default()).map_err(ApiError::Validation)?;
+    if query.is_none() && filters.is_empty() {
+        return Err(ApiError::validation(
+            "query must be 1-500 characters, or filters must be given",
+        ));
+    }
+    let limit = b.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::validation("limit must be between 1 and 100"));
+    }
+    let offset = b.offset.unwrap_or(0);
+    if !(0..=MAX_OFFSET as i64).contains(&offset) {
+        return Err(ApiError::validation(format!(
+            "offset must be between 0 and {MAX_OFFSET}"
+        )));
+    }
+    let format = match b.format.as_deref().unwrap_or("json") {
+        "json" => Format::Json,
+        "compact" => Format::Compact,
+        "yaml" => Format::Yaml,
+        other => {
+            return Err(ApiError::validation(format!(
+                "format '{other}' is not json, compact or yaml"
+            )))
+        }
+    };
+    let sort = b
+        .sort
+        .as_deref()
+        .map(Sort::parse)
+        .transpose()
+        .map_err(ApiError::Validation)?;
+    Ok(Request {
+        params: SearchParams {
+            tenant: tenant.to_owned(),
+            vertical: vertical.to_ascii_lowercase(),
+            query,
+            filters,
+            sort,
+            limit: limit as usize,
+            offset: offset as usize,
+        },
+        format,
+    })
+}
+
+async fn search_post(
+    state: web::Data<AppState>,
+    caller: Caller,
+    vertical: web::Path<String>,
+    body: web::Json<SearchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let req = validate(&caller.tenant()?.id, &vertical, body.into_inner())?;
+    run(&state, req)
+}
+
+/// GET takes `q`, `limit`, `offset`, `format` and `sort`; any other parameter is a filter.
+async fn search_get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    vertical: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let mut q = query.into_inner();
+    let number = |v: Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
+        v.map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer")))
+        })
+        .transpose()
+    };
+    let body = SearchBody {
+        query: q.remove("q").or_else(|| q.remove("query")),
+        limit: number(q.remove("limit"), "limit")?,
+        offset: number(q.remove("offset"), "offset")?,
+        format: q.remove("format"),
+        sort: q.remove("sort"),
+        rerank: q.remove("rerank").map(|v| v == "true"),
+        filters: Some(q.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+    };
+    let req = validate(&caller.tenant()?.id, &vertical, body)?;
+    run(&state, req)
+}
+
+#[derive(Serialize)]
+struct ResultView<'a> {
+    entity_id: Uuid,
+    name: &'a str,
+    score: f32,
+    vertical: &'a str,
+    entity_type: &'a str,
+    vertical_data: &'a Map<String, Value>,
+    description: Option<&'a str>,
+    source_type: Option<&'a str>,
+    #[serde(with = "serde_rfc3339::millis")]
+    updated_at: i64,
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let p = &req.params;
+    let outcome = state
+        .search
+        .search(p)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let search_done = Instant::now();
+    // Hydrate from the store, the source of truth: an entity archived or deleted since it was
+    // indexed is dropped rather than shown stale.
+    let mut hits: Vec<(f32, Entity)> = Vec::with_capacity(outcome.hits.len());
+    for h in &outcome.hits {
+        if let Some(e) = state.store.entities.get(&p.tenant, h.id)? {
+            if e.status == EntityStatus::Active && e.vertical == p.vertical {
+                hits.push((h.score, e));
+            }
+        }
+    }
+    let hydrated = Instant::now();
+    let has_more = p.offset + outcome.hits.len() < outcome.total;
+    match req.format {
+        Format::Compact | Format::Yaml => {
+            let rows: Vec<Row<'_>> = hits
+                .iter()
+                .map(|(score, e)| Row {
+                    name: &e.name,
+                    score: *score,
+                    data: &e.vertical_data,
+                })
+                .collect();
+            let text = if req.format == Format::Compact {
+                format::compact(&rows)
+            } else {
+                format::yaml(&rows)
+            };
+            Ok(HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .body(text))
+        }
+        Format::Json => {
+            let results: Vec<ResultView<'_>> = hits
+                .iter()
+                .map(|(score, e)| ResultView {
+                    entity_id: e.id,
+                    name: &e.name,
+                    score: *score,
+                    vertical: &e.vertical,
+                    entity_type: &e.entity_type,
+                    vertical_data: &e.vertical_data,
+                    description: e.description.as_deref(),
+                    source_type: e.source_type.as_deref(),
+                    updated_at: e.updated_at,
+                })
+                .collect();
+            Ok(HttpResponse::Ok().json(serde_json::json!({
+                "results": results,
+                "pagination": {"offset": p.offset, "limit": p.limit, "has_more": has_more},
+                "metadata": {
+                    "search_mode": outcome.search_mode,
+                    "query_type": outcome.query_type.map(|t| t.as_str()),
+                    "processing_time_ms": ms(started.elapsed()),
+                    "total_estimate": outcome.total,
+                    "zero_result_fallback_used": outcome.fallback,
+                    "reranked": false,
+                    "cache_hit": false,
+                    "timings": {
+                        "search_ms": ms(search_done - started),
+                        "hydrate_ms": ms(hydrated - search_done),
+                    },
+                },
+            })))
+        }
+    }
+}
