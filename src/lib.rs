@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod plans;
 pub mod ratelimit;
+pub mod sample_catalog;
 pub mod search;
 pub mod state;
 pub mod store;

@@ -1,4 +1,9 @@
 use clap::Parser;
+
+// mimalloc returns freed memory to the OS; glibc's per-thread arenas kept the transient
+// allocations of large ingestion batches resident (see BENCHMARKS.md, memory).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use qanatix::{Application, Config};
 
 fn main() -> std::process::ExitCode {

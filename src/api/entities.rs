@@ -163,7 +163,7 @@ fn new_entity(tenant: &str, b: CreateEntity) -> Result<Entity, FieldError> {
 fn check_source_free(store: &Store, e: &Entity) -> Result<(), ApiError> {
     if let Some(sid) = &e.source_id {
         if let Some(owner) = store.entities.by_source_id(&e.tenant_id, sid)? {
-            if owner != e.id {
+            if owner.id != e.id {
                 return Err(ApiError::Conflict(format!(
                     "Another entity already has source_id '{sid}'."
                 )));

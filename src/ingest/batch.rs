@@ -1,6 +1,7 @@
 //! Batch ingestion: validate each record, then upsert by `source_id` and skip content duplicates
-//! (within the batch and against stored entities), all in one atomic store batch. The caller
-//! flushes before answering, so every acknowledged record is on disk.
+//! (within the batch and against stored entities). The caller flushes before answering, so every
+//! acknowledged record is on disk; a batch cut short by a crash was not acknowledged, and sending
+//! it again is idempotent (upsert and dedup).
 
 use std::collections::HashMap;
 
@@ -107,10 +108,7 @@ pub fn ingest(
         let existing = match &entity.source_id {
             Some(sid) => match by_source.get(sid) {
                 Some(e) => Some(e.clone()),
-                None => match store.entities.by_source_id(&src.tenant, sid)? {
-                    Some(id) => store.entities.get(&src.tenant, id)?,
-                    None => None,
-                },
+                None => store.entities.by_source_id(&src.tenant, sid)?,
             },
             None => None,
         };
@@ -127,8 +125,8 @@ pub fn ingest(
                 changes.put(&entity, Some(&prev))?;
                 Outcome::Stored(entity.id)
             }
-        } else if let Some(id) = store.entities.by_content_hash(&src.tenant, &hash)? {
-            Outcome::Duplicate(id)
+        } else if let Some(dup) = store.entities.by_content_hash(&src.tenant, &hash)? {
+            Outcome::Duplicate(dup.id)
         } else {
             changes.put(&entity, None)?;
             Outcome::Stored(entity.id)

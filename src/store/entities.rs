@@ -1,5 +1,4 @@
-//! Entities and their secondary indexes, all in the one `entities` tree so that a batch touching
-//! entities, indexes and the search queue commits atomically (sled batches are per tree):
+//! Entities and their secondary indexes, in the one `entities` tree:
 //!
 //! | prefix | key                         | value                         |
 //! |--------|-----------------------------|-------------------------------|
@@ -11,6 +10,12 @@
 //!
 //! An entity is searchable-pending exactly while its `q` entry exists, so `embedding_status`
 //! needs no rewrite of the entity after indexing.
+//!
+//! Crash consistency comes from write order and verified reads, not from sled batches (whose
+//! per-call cost and memory made large ingestions 4x slower; see BENCHMARKS.md): a change writes
+//! its queue entry and new index entries first, then the entity, then removes stale index
+//! entries only if they still point to it. Every index lookup checks the entity it points to,
+//! so an entry left behind by a crash between two writes is never believed.
 
 use std::sync::{Arc, Mutex};
 
@@ -135,67 +140,81 @@ fn decode(bytes: &[u8]) -> Result<Entity, StoreError> {
     }
 }
 
-/// A set of changes applied atomically by [`EntityStore::apply`].
+enum Op {
+    Insert(Vec<u8>, Vec<u8>),
+    Remove(Vec<u8>),
+    /// Remove only while the key still holds this value (an index entry of this entity).
+    RemoveIf(Vec<u8>, Vec<u8>),
+}
+
+/// Ordered writes applied by [`EntityStore::apply`] (see the module docs for the order).
 pub struct Changes<'a> {
     store: &'a EntityStore,
-    batch: sled::Batch,
-    pending_ops: usize,
+    ops: Vec<Op>,
 }
 
 impl Changes<'_> {
     /// Writes `entity`, replacing `previous` (same id) if given, and queues it for indexing.
     pub fn put(&mut self, entity: &Entity, previous: Option<&Entity>) -> Result<(), StoreError> {
         let t = &entity.tenant_id;
-        if let Some(prev) = previous {
-            if prev.source_id != entity.source_id {
-                if let Some(old) = &prev.source_id {
-                    self.batch.remove(key(SOURCE, t, old.as_bytes()));
-                }
-            }
-            self.batch.remove(key(HASH, t, &prev.content_hash()));
-        }
-        if let Some(sid) = &entity.source_id {
-            self.batch.insert(
-                key(SOURCE, t, sid.as_bytes()),
-                entity.id.as_bytes().to_vec(),
-            );
-        }
-        if entity.status != EntityStatus::Archived {
-            self.batch.insert(
-                key(HASH, t, &entity.content_hash()),
-                entity.id.as_bytes().to_vec(),
-            );
-        }
-        self.batch.insert(entity_key(t, entity.id), encode(entity)?);
+        let id = entity.id.as_bytes().to_vec();
         self.enqueue(t, entity.id)?;
+        if let Some(sid) = &entity.source_id {
+            self.ops
+                .push(Op::Insert(key(SOURCE, t, sid.as_bytes()), id.clone()));
+        }
+        let hash = entity.content_hash();
+        if entity.status != EntityStatus::Archived {
+            self.ops.push(Op::Insert(key(HASH, t, &hash), id.clone()));
+        }
+        self.ops
+            .push(Op::Insert(entity_key(t, entity.id), encode(entity)?));
+        if let Some(prev) = previous {
+            if let Some(old) = prev
+                .source_id
+                .as_ref()
+                .filter(|old| entity.source_id.as_ref() != Some(*old))
+            {
+                self.ops
+                    .push(Op::RemoveIf(key(SOURCE, t, old.as_bytes()), id.clone()));
+            }
+            let old_hash = prev.content_hash();
+            if old_hash != hash || entity.status == EntityStatus::Archived {
+                self.ops.push(Op::RemoveIf(key(HASH, t, &old_hash), id));
+            }
+        }
         Ok(())
     }
 
     /// Removes the entity and its index entries for good, and queues its removal from search.
     pub fn remove(&mut self, entity: &Entity) -> Result<(), StoreError> {
         let t = &entity.tenant_id;
+        let id = entity.id.as_bytes().to_vec();
+        self.enqueue(t, entity.id)?;
+        self.ops.push(Op::Remove(entity_key(t, entity.id)));
         if let Some(sid) = &entity.source_id {
-            self.batch.remove(key(SOURCE, t, sid.as_bytes()));
+            self.ops
+                .push(Op::RemoveIf(key(SOURCE, t, sid.as_bytes()), id.clone()));
         }
-        self.batch.remove(key(HASH, t, &entity.content_hash()));
-        self.batch.remove(key(FAILED, t, entity.id.as_bytes()));
-        self.batch.remove(entity_key(t, entity.id));
-        self.enqueue(t, entity.id)
+        self.ops
+            .push(Op::RemoveIf(key(HASH, t, &entity.content_hash()), id));
+        self.ops
+            .push(Op::Remove(key(FAILED, t, entity.id.as_bytes())));
+        Ok(())
     }
 
     /// Queues an entity for (re)indexing.
     pub fn enqueue(&mut self, tenant: &str, id: Uuid) -> Result<(), StoreError> {
         let version = self.store.db.generate_id()?;
-        self.batch.insert(
+        self.ops.push(Op::Insert(
             key(QUEUE, tenant, id.as_bytes()),
             version.to_be_bytes().to_vec(),
-        );
-        self.pending_ops += 1;
+        ));
         Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pending_ops == 0
+        self.ops.is_empty()
     }
 }
 
@@ -227,14 +246,25 @@ impl EntityStore {
     pub fn changes(&self) -> Changes<'_> {
         Changes {
             store: self,
-            batch: sled::Batch::default(),
-            pending_ops: 0,
+            ops: Vec::new(),
         }
     }
 
-    /// Applies the changes atomically (not yet flushed: see [`super::Store::flush`]).
+    /// Applies the changes in order (not yet flushed: see [`super::Store::flush`]).
     pub fn apply(&self, changes: Changes<'_>) -> Result<(), StoreError> {
-        self.tree.apply_batch(changes.batch)?;
+        for op in changes.ops {
+            match op {
+                Op::Insert(k, v) => {
+                    self.tree.insert(k, v)?;
+                }
+                Op::Remove(k) => {
+                    self.tree.remove(k)?;
+                }
+                Op::RemoveIf(k, v) => {
+                    let _ = self.tree.compare_and_swap(k, Some(v), None::<&[u8]>)?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -245,22 +275,40 @@ impl EntityStore {
             .transpose()
     }
 
-    pub fn by_source_id(&self, tenant: &str, source_id: &str) -> Result<Option<Uuid>, StoreError> {
-        Ok(self
+    /// The entity that has this source id (verified: a stale index entry is not believed).
+    pub fn by_source_id(
+        &self,
+        tenant: &str,
+        source_id: &str,
+    ) -> Result<Option<Entity>, StoreError> {
+        let Some(id) = self
             .tree
             .get(key(SOURCE, tenant, source_id.as_bytes()))?
-            .and_then(|v| uuid_value(&v)))
+            .and_then(|v| uuid_value(&v))
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .get(tenant, id)?
+            .filter(|e| e.source_id.as_deref() == Some(source_id)))
     }
 
+    /// A non-archived entity with this content hash (verified like [`Self::by_source_id`]).
     pub fn by_content_hash(
         &self,
         tenant: &str,
         hash: &[u8; 32],
-    ) -> Result<Option<Uuid>, StoreError> {
-        Ok(self
+    ) -> Result<Option<Entity>, StoreError> {
+        let Some(id) = self
             .tree
             .get(key(HASH, tenant, hash))?
-            .and_then(|v| uuid_value(&v)))
+            .and_then(|v| uuid_value(&v))
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .get(tenant, id)?
+            .filter(|e| e.status != EntityStatus::Archived && e.content_hash() == *hash))
     }
 
     pub fn embedding_status(&self, tenant: &str, id: Uuid) -> Result<EmbeddingStatus, StoreError> {
@@ -344,12 +392,11 @@ impl EntityStore {
 
     /// Removes every record of the tenant and queues nothing: the caller drops its index documents.
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
-        for kind in [ENTITY, SOURCE, HASH, QUEUE, FAILED] {
-            let mut batch = sled::Batch::default();
+        // Entities last: until they go, a crash leaves the tenant whole enough to delete again.
+        for kind in [QUEUE, FAILED, SOURCE, HASH, ENTITY] {
             for item in self.tree.scan_prefix(tenant_prefix(kind, tenant)) {
-                batch.remove(item?.0);
+                self.tree.remove(item?.0)?;
             }
-            self.tree.apply_batch(batch)?;
         }
         Ok(())
     }
@@ -406,13 +453,18 @@ mod tests {
         c.put(&e, None).unwrap();
         s.apply(c).unwrap();
         assert_eq!(s.get("t", e.id).unwrap().unwrap(), e);
-        assert_eq!(s.by_source_id("t", "erp-1").unwrap(), Some(e.id));
         assert_eq!(
-            s.by_content_hash("t", &e.content_hash()).unwrap(),
+            s.by_source_id("t", "erp-1").unwrap().map(|x| x.id),
             Some(e.id)
         );
         assert_eq!(
-            s.by_source_id("u", "erp-1").unwrap(),
+            s.by_content_hash("t", &e.content_hash())
+                .unwrap()
+                .map(|x| x.id),
+            Some(e.id)
+        );
+        assert_eq!(
+            s.by_source_id("u", "erp-1").unwrap().map(|x| x.id),
             None,
             "tenant isolated"
         );
@@ -434,7 +486,7 @@ mod tests {
         c.remove(&e).unwrap();
         s.apply(c).unwrap();
         assert!(s.get("t", e.id).unwrap().is_none());
-        assert_eq!(s.by_source_id("t", "erp-1").unwrap(), None);
+        assert_eq!(s.by_source_id("t", "erp-1").unwrap().map(|x| x.id), None);
         assert_eq!(s.queue_depth(), 1, "removal is queued for the index");
     }
 
@@ -452,11 +504,18 @@ mod tests {
         let mut c = s.changes();
         c.put(&next, Some(&e)).unwrap();
         s.apply(c).unwrap();
-        assert_eq!(s.by_source_id("t", "a").unwrap(), None);
-        assert_eq!(s.by_source_id("t", "b").unwrap(), Some(e.id));
-        assert_eq!(s.by_content_hash("t", &e.content_hash()).unwrap(), None);
+        assert_eq!(s.by_source_id("t", "a").unwrap().map(|x| x.id), None);
+        assert_eq!(s.by_source_id("t", "b").unwrap().map(|x| x.id), Some(e.id));
         assert_eq!(
-            s.by_content_hash("t", &next.content_hash()).unwrap(),
+            s.by_content_hash("t", &e.content_hash())
+                .unwrap()
+                .map(|x| x.id),
+            None
+        );
+        assert_eq!(
+            s.by_content_hash("t", &next.content_hash())
+                .unwrap()
+                .map(|x| x.id),
             Some(e.id)
         );
     }
@@ -481,5 +540,50 @@ mod tests {
         s.delete_tenant("t").unwrap();
         assert_eq!(s.scan("t", None).count(), 0);
         assert_eq!(s.scan("t2", None).count(), 1);
+    }
+
+    #[test]
+    fn stale_index_entries_left_by_a_crash_are_not_believed() {
+        let (_d, s) = open();
+        let mut e = entity("t", "bolt");
+        e.source_id = Some("erp-9".into());
+        // A crash after the index entries but before the entity: pointers to nothing.
+        s.tree
+            .insert(key(SOURCE, "t", b"erp-9"), e.id.as_bytes().to_vec())
+            .unwrap();
+        s.tree
+            .insert(key(HASH, "t", &e.content_hash()), e.id.as_bytes().to_vec())
+            .unwrap();
+        assert!(s.by_source_id("t", "erp-9").unwrap().is_none());
+        assert!(s.by_content_hash("t", &e.content_hash()).unwrap().is_none());
+        // Entries pointing at an entity that no longer has that source id or content.
+        let mut c = s.changes();
+        c.put(&e, None).unwrap();
+        s.apply(c).unwrap();
+        let mut moved = e.clone();
+        moved.source_id = Some("erp-10".into());
+        moved.name = "renamed".into();
+        s.tree
+            .insert(entity_key("t", e.id), encode(&moved).unwrap())
+            .unwrap();
+        assert!(s.by_source_id("t", "erp-9").unwrap().is_none());
+        assert!(s.by_content_hash("t", &e.content_hash()).unwrap().is_none());
+    }
+
+    #[test]
+    fn removing_an_entity_keeps_another_entitys_hash_entry() {
+        let (_d, s) = open();
+        let a = entity("t", "same");
+        let mut b = a.clone();
+        b.id = Uuid::now_v7();
+        let mut c = s.changes();
+        c.put(&a, None).unwrap();
+        c.put(&b, None).unwrap();
+        s.apply(c).unwrap();
+        let mut c = s.changes();
+        c.remove(&a).unwrap();
+        s.apply(c).unwrap();
+        let found = s.by_content_hash("t", &b.content_hash()).unwrap();
+        assert_eq!(found.map(|x| x.id), Some(b.id));
     }
 }

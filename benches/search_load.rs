@@ -1,0 +1,283 @@
+//! Search benchmark driver (run by `scripts/bench-search.sh`, which starts the server).
+//!
+//! 1. generates a seeded catalog of COUNT records in memory (not timed),
+//! 2. loads it through `POST /ingest/{vertical}/{type}/batch` with LOADERS concurrent clients,
+//! 3. waits until every record is searchable,
+//! 4. runs a fixed mixed query set (keyword, identifier, filtered, filtered+sorted, natural
+//!    language) with CONCURRENCY clients for SECONDS, and reports server-side p50/p99 per kind
+//!    (from `metadata.processing_time_ms`) and HTTP requests/s.
+//!
+//! Environment: BASE (http://127.0.0.1:PORT), KEY (bearer), COUNT, LOADERS, CONCURRENCY, SECONDS.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use qanatix::sample_catalog;
+use serde_json::{json, Value};
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(120))
+        .max_idle_connections_per_host(64)
+        .build()
+}
+
+fn post(agent: &ureq::Agent, url: &str, key: &str, body: &str) -> Result<Value, String> {
+    match agent
+        .post(url)
+        .set("Authorization", &format!("Bearer {key}"))
+        .set("Content-Type", "application/json")
+        .send_string(body)
+    {
+        Ok(r) => r.into_json::<Value>().map_err(|e| e.to_string()),
+        Err(ureq::Error::Status(code, r)) => {
+            Err(format!("{code}: {}", r.into_string().unwrap_or_default()))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn main() {
+    let base: String = env("BASE", "http://127.0.0.1:18081".to_string());
+    let key: String = env("KEY", String::new());
+    let count: u64 = env("COUNT", 1_000_000);
+    let loaders: usize = env("LOADERS", 3);
+    let concurrency: usize = env("CONCURRENCY", 16);
+    let seconds: u64 = env("SECONDS", 20);
+    let vertical = "parts";
+
+    eprintln!("generating {count} records...");
+    let mut identifiers: Vec<String> = Vec::new();
+    let batches: Vec<(String, String, usize)> = sample_catalog::batches(42, count, 10_000)
+        .enumerate()
+        .map(|(i, (t, records))| {
+            if i % 7 == 0 {
+                identifiers.push(
+                    records[17 % records.len()]["vertical_data"]["part_number"]
+                        .as_str()
+                        .unwrap_or("x")
+                        .to_owned(),
+                );
+                identifiers.push(
+                    records[3 % records.len()]["vertical_data"]["ean"]
+                        .as_str()
+                        .unwrap_or("x")
+                        .to_owned(),
+                );
+            }
+            let n = records.len();
+            (t.to_owned(), json!({ "records": records }).to_string(), n)
+        })
+        .collect();
+    let bytes: usize = batches.iter().map(|b| b.1.len()).sum();
+    eprintln!(
+        "{} batches, {:.0} MB of JSON; loading with {loaders} clients...",
+        batches.len(),
+        bytes as f64 / 1e6
+    );
+
+    // Load.
+    let next = Arc::new(AtomicUsize::new(0));
+    let batches = Arc::new(batches);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..loaders)
+        .map(|_| {
+            let (next, batches, base, key) = (
+                Arc::clone(&next),
+                Arc::clone(&batches),
+                base.clone(),
+                key.clone(),
+            );
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut accepted = 0u64;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((t, body, _)) = batches.get(i) else {
+                        break;
+                    };
+                    let url = format!("{base}/api/v1/ingest/{vertical}/{t}/batch");
+                    match post(&a, &url, &key, body) {
+                        Ok(v) => accepted += v["accepted"].as_u64().unwrap_or(0),
+                        Err(e) => panic!("batch {i} failed: {e}"),
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    let accepted: u64 = handles.into_iter().map(|h| h.join().expect("loader")).sum();
+    let load_secs = started.elapsed().as_secs_f64();
+    eprintln!("loaded {accepted} records in {load_secs:.1} s; waiting until searchable...");
+
+    // Searchable: a filter-only count over every entity type.
+    let a = agent();
+    let all_types =
+        json!({"filters": {"entity_type_in": sample_catalog::ENTITY_TYPES}, "limit": 1})
+            .to_string();
+    let search_url = format!("{base}/api/v1/search/{vertical}");
+    let searchable_secs = loop {
+        let total = post(&a, &search_url, &key, &all_types)
+            .ok()
+            .and_then(|v| v["metadata"]["total_estimate"].as_u64())
+            .unwrap_or(0);
+        if total >= accepted {
+            break started.elapsed().as_secs_f64();
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            panic!("not searchable after 900 s ({total} of {accepted})");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    // Query set.
+    let mut queries: Vec<(&'static str, String)> = Vec::new();
+    for q in [
+        "stainless hex bolt",
+        "ball bearing",
+        "shaft seal FKM",
+        "induction motor",
+        "O-ring NBR",
+        "socket screw",
+        "washer",
+        "brass nut",
+    ] {
+        queries.push(("keyword", json!({"query": q}).to_string()));
+    }
+    let mut ids: Vec<String> = identifiers.iter().take(16).cloned().collect();
+    ids.extend(["DIN 933", "ISO 3601", "6204-2RS"].map(String::from));
+    for id in ids {
+        queries.push(("identifier", json!({"query": id}).to_string()));
+    }
+    for (q, f) in [
+        (
+            "hex bolt",
+            json!({"material": "stainless steel", "diameter_mm_min": 8, "diameter_mm_max": 12}),
+        ),
+        ("bearing", json!({"brand": "SKF,FAG", "in_stock": true})),
+        ("seal", json!({"material": "FKM", "shaft_mm_max": 40})),
+        (
+            "motor",
+            json!({"efficiency_class": "IE3", "power_kw_min": 2}),
+        ),
+    ] {
+        queries.push(("filtered", json!({"query": q, "filters": f}).to_string()));
+    }
+    for (q, f, s) in [
+        (
+            "hex bolt",
+            json!({"material": "stainless steel", "thread": "M8"}),
+            "price_eur",
+        ),
+        ("bearing", json!({"brand": "NSK"}), "-bore_mm"),
+        ("motor", json!({"poles": 4}), "-power_kw"),
+        (
+            "screw",
+            json!({"grade": "A4-80", "in_stock": true}),
+            "-stock",
+        ),
+    ] {
+        queries.push((
+            "filtered_sorted",
+            json!({"query": q, "filters": f, "sort": s}).to_string(),
+        ));
+    }
+    for q in [
+        "stainless steel hex bolt for outdoor use",
+        "sealed ball bearing for an electric motor",
+        "high temperature shaft seal for a gearbox",
+        "energy efficient four pole motor with 4 kW",
+    ] {
+        queries.push(("natural_language", json!({"query": q}).to_string()));
+    }
+    let queries = Arc::new(queries);
+
+    eprintln!(
+        "running {} queries in a mix with {concurrency} clients for {seconds} s...",
+        queries.len()
+    );
+    let samples: Arc<Mutex<BTreeMap<&'static str, Vec<f64>>>> = Arc::default();
+    let errors = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let qstart = Instant::now();
+    let handles: Vec<_> = (0..concurrency)
+        .map(|c| {
+            let (queries, samples, errors, done, url, key) = (
+                Arc::clone(&queries),
+                Arc::clone(&samples),
+                Arc::clone(&errors),
+                Arc::clone(&done),
+                search_url.clone(),
+                key.clone(),
+            );
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut local: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+                let mut i = c * 7;
+                while Instant::now() < deadline {
+                    let (kind, body) = &queries[i % queries.len()];
+                    i += 1;
+                    match post(&a, &url, &key, body) {
+                        Ok(v) => {
+                            local.entry(kind).or_default().push(
+                                v["metadata"]["processing_time_ms"]
+                                    .as_f64()
+                                    .unwrap_or(f64::NAN),
+                            );
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                let mut all = samples.lock().expect("samples");
+                for (k, v) in local {
+                    all.entry(k).or_default().extend(v);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("query client");
+    }
+    let qsecs = qstart.elapsed().as_secs_f64();
+    let total = done.load(Ordering::Relaxed);
+
+    println!("records loaded              : {accepted}");
+    println!(
+        "load throughput (durable)   : {:.0} records/s ({load_secs:.1} s)",
+        accepted as f64 / load_secs
+    );
+    println!("all searchable after        : {searchable_secs:.1} s from the first batch");
+    println!("search requests             : {total} in {qsecs:.1} s = {:.0} req/s over HTTP ({concurrency} clients), {} errors", total as f64 / qsecs, errors.load(Ordering::Relaxed));
+    println!("server-side processing_time_ms per query kind:");
+    println!("  {:<18} {:>8} {:>8} {:>8}", "kind", "n", "p50", "p99");
+    for (kind, mut v) in samples.lock().expect("samples").clone() {
+        v.sort_by(f64::total_cmp);
+        println!(
+            "  {kind:<18} {:>8} {:>8.3} {:>8.3}",
+            v.len(),
+            percentile(&v, 0.5),
+            percentile(&v, 0.99)
+        );
+    }
+}

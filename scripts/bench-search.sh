@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Load + search benchmark.
+#
+#   scripts/bench-search.sh [count=1000000] [seconds=20] [concurrency=16]
+#
+# Builds release, starts the server on a temp data dir with a plan that does not throttle,
+# generates COUNT catalog records, loads them through the batch endpoint, waits until all are
+# searchable, runs a fixed mixed query set, and prints load records/s, time to searchable,
+# server-side p50/p99 per query kind, HTTP req/s and server RSS. Results: bench-results/search.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${1:-1000000}
+SECONDS_=${2:-20}
+CONC=${3:-16}
+PORT=${BENCH_PORT:-18081}
+OUT=bench-results/search.txt
+mkdir -p bench-results
+
+cargo build --release --quiet --bin qanatix
+cargo bench --no-run --quiet --bench search_load 2>/dev/null
+DRIVER=$(ls -t target/release/deps/search_load-* | grep -v '\.d$' | head -1)
+
+DATA=$(mktemp -d)
+trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
+echo '{"bench": {"general_rpm": 1000000000, "search_rpm": 1000000000}}' > "$DATA/plans.json"
+MASTER="bench-master-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+RUST_LOG=warn QANATIX_MASTER_KEY="$MASTER" PLANS_FILE="$DATA/plans.json" DEFAULT_PLAN=bench \
+  ./target/release/qanatix --port "$PORT" --data-dir "$DATA/data" &
+SERVER=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+
+BASE="http://127.0.0.1:$PORT"
+curl -sf -X POST "$BASE/api/v1/admin/tenants" -H "Authorization: Bearer $MASTER" \
+  -H 'Content-Type: application/json' -d '{"tenant_id":"bench","plan":"bench"}' >/dev/null
+KEY=$(curl -sf -X POST "$BASE/api/v1/auth/keys" -H "Authorization: Bearer $MASTER" -H 'X-Tenant-Id: bench' \
+  -H 'Content-Type: application/json' -d '{"name":"bench","scopes":["search","ingest"]}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+
+RESULT=$(BASE="$BASE" KEY="$KEY" COUNT="$COUNT" SECONDS="$SECONDS_" CONCURRENCY="$CONC" "$DRIVER")
+RSS=$(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status)
+HWM=$(awk '/VmHWM/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status)
+DISK=$(du -sh "$DATA/data" | cut -f1)
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
+  echo "command: scripts/bench-search.sh $COUNT $SECONDS_ $CONC"
+  echo "$RESULT"
+  echo "server RSS now / peak       : $RSS / $HWM"
+  echo "data dir size               : $DISK"
+} | tee "$OUT"
