@@ -7,7 +7,8 @@
 //!    language) with CONCURRENCY clients for SECONDS, and reports server-side p50/p99 per kind
 //!    (from `metadata.processing_time_ms`) and HTTP requests/s.
 //!
-//! Environment: BASE (http://127.0.0.1:PORT), KEY (bearer), COUNT, LOADERS, CONCURRENCY, SECONDS.
+//! Environment: BASE (http://127.0.0.1:PORT), KEY (bearer), COUNT, LOADERS, CONCURRENCY, SECONDS,
+//! SKIP_LOAD (set: query what an earlier run loaded into the same data dir).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,8 +94,9 @@ fn main() {
         bytes as f64 / 1e6
     );
 
-    // Load.
-    let next = Arc::new(AtomicUsize::new(0));
+    // Load (SKIP_LOAD=1 reuses what a previous run loaded into the server's data dir).
+    let skip_load = std::env::var("SKIP_LOAD").is_ok();
+    let next = Arc::new(AtomicUsize::new(if skip_load { usize::MAX / 2 } else { 0 }));
     let batches = Arc::new(batches);
     let started = Instant::now();
     let handles: Vec<_> = (0..loaders)
@@ -123,7 +125,10 @@ fn main() {
             })
         })
         .collect();
-    let accepted: u64 = handles.into_iter().map(|h| h.join().expect("loader")).sum();
+    let mut accepted: u64 = handles.into_iter().map(|h| h.join().expect("loader")).sum();
+    if skip_load {
+        accepted = count;
+    }
     let load_secs = started.elapsed().as_secs_f64();
     eprintln!("loaded {accepted} records in {load_secs:.1} s; waiting until searchable...");
 
@@ -138,7 +143,7 @@ fn main() {
             .ok()
             .and_then(|v| v["metadata"]["total_estimate"].as_u64())
             .unwrap_or(0);
-        if total >= accepted {
+        if total >= accepted || skip_load {
             break started.elapsed().as_secs_f64();
         }
         if started.elapsed() > Duration::from_secs(900) {
