@@ -116,17 +116,7 @@ impl Application {
         let (search, created) =
             SearchIndex::open(&config.data_dir.join("index")).map_err(|e| e.to_string())?;
         let search = Arc::new(search);
-        if created {
-            let queued = store.queue_all_entities().map_err(|e| e.to_string())?;
-            if queued > 0 {
-                log::warn!("search index was missing: rebuilding it from {queued} stored entities");
-            }
-        }
-        let queued = store.entities.queue_depth();
-        if queued > 0 {
-            log::info!("index queue holds {queued} entities: replaying");
-        }
-        let indexer = Indexer::spawn(Arc::clone(&store), Arc::clone(&search));
+        let indexer = Indexer::spawn(Arc::clone(&store), Arc::clone(&search), created);
 
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .map_err(|e| format!("cannot bind {}:{}: {e}", config.host, config.port))?;

@@ -7,8 +7,12 @@ use tantivy::schema::OwnedValue;
 use tantivy::TantivyDocument;
 
 use super::identifiers;
-use super::schema::{json_key, split_dimensions, Fields};
+use super::schema::{json_key, scope, scoped_value, Fields};
 use crate::store::Entity;
+
+/// How many times the name is repeated in `text`: a name match weighs more than a description
+/// match without a separate field (which would stop block-max pruning).
+const NAME_REPEAT: usize = 3;
 
 /// Scalar text of every value, nested ones included, for full-text matching.
 fn flatten_text(v: &Value, out: &mut String) {
@@ -79,25 +83,33 @@ pub fn build(f: &Fields, e: &Entity) -> TantivyDocument {
     if let Some(st) = &e.source_type {
         doc.add_text(f.source_type, st);
     }
-    let name = split_dimensions(&e.name);
-    doc.add_text(f.name, &name);
-    doc.add_text(f.name_words, &name);
     doc.add_text(f.name_sort, &e.name);
-    if let Some(d) = &e.description {
-        doc.add_text(f.description, split_dimensions(d));
-    }
-    let mut text = String::new();
+    let prefix = scope(&e.tenant_id, &e.vertical);
+    let mut data_text = String::new();
     let data = Value::Object(e.vertical_data.clone());
-    flatten_text(&data, &mut text);
-    let text = split_dimensions(&text);
-    doc.add_text(f.data_text, &text);
-    doc.add_text(f.data_words, &text);
+    flatten_text(&data, &mut data_text);
+    let description = e.description.as_deref().unwrap_or("");
+    let mut text =
+        String::with_capacity(e.name.len() * NAME_REPEAT + description.len() + data_text.len() + 8);
+    for _ in 0..NAME_REPEAT {
+        text.push_str(&e.name);
+        text.push('\n');
+    }
+    let body_start = text.len() - e.name.len() - 1;
+    text.push_str(description);
+    text.push('\n');
+    text.push_str(&data_text);
+    doc.add_text(f.text, scoped_value(&e.tenant_id, &e.vertical, &text));
+    doc.add_text(
+        f.words,
+        scoped_value(&e.tenant_id, &e.vertical, &text[body_start..]),
+    );
 
     let mut idents = Vec::new();
     identifiers::index_terms(&e.name, &mut idents);
     identifier_terms(&data, &mut idents);
     for term in idents {
-        doc.add_text(f.ident, term);
+        doc.add_text(f.ident, format!("{prefix}{term}"));
     }
     doc.add_object(f.data, filter_object(&e.vertical_data));
     doc.add_i64(f.created_at, e.created_at);

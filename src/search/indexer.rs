@@ -31,12 +31,34 @@ pub struct Indexer {
 }
 
 impl Indexer {
-    pub fn spawn(store: Arc<Store>, index: Arc<SearchIndex>) -> Indexer {
+    /// Starts the indexer. `rebuild` (the index is new or was dropped) first queues every stored
+    /// entity; either way the thread then replays whatever the queue holds. This runs in the
+    /// background so the server answers while a large index is rebuilt.
+    pub fn spawn(store: Arc<Store>, index: Arc<SearchIndex>, rebuild: bool) -> Indexer {
         let signal: Arc<(Mutex<Signal>, Condvar)> = Arc::default();
         let sig = Arc::clone(&signal);
         let thread = std::thread::Builder::new()
             .name("qanatix-indexer".into())
-            .spawn(move || run(&store, &index, &sig))
+            .spawn(move || {
+                if rebuild {
+                    match store.queue_all_entities() {
+                        Ok(n) => {
+                            if n > 0 {
+                                log::warn!("search index was missing: rebuilding it from {n} stored entities");
+                            }
+                            if let Err(e) = index.mark_complete() {
+                                log::error!("cannot mark the search index complete: {e}");
+                            }
+                        }
+                        Err(e) => log::error!("cannot queue entities for the index rebuild: {e}"),
+                    }
+                }
+                let queued = store.entities.queue_depth();
+                if queued > 0 {
+                    log::info!("index queue holds {queued} entities: replaying");
+                }
+                run(&store, &index, &sig)
+            })
             .expect("spawn indexer thread");
         Indexer {
             signal,

@@ -34,13 +34,21 @@ pub struct SearchIndex {
     pub reader: IndexReader,
     pub fields: Fields,
     writer: Mutex<IndexWriter>,
+    version_file: std::path::PathBuf,
 }
 
 impl SearchIndex {
-    /// Opens the index under `dir`, creating it when absent. The flag says it was created, so
-    /// the caller must queue every stored entity for indexing.
+    /// Opens the index under `dir`, creating it when absent or of another schema version. The
+    /// flag says the caller must queue every stored entity, then call [`Self::mark_complete`].
     pub fn open(dir: &Path) -> Result<(SearchIndex, bool), SearchError> {
-        std::fs::create_dir_all(dir).map_err(|e| SearchError::Directory(e.to_string()))?;
+        let io = |e: std::io::Error| SearchError::Directory(e.to_string());
+        let version_file = dir.join("SCHEMA_VERSION");
+        let current = std::fs::read_to_string(&version_file).ok();
+        if current.as_deref().map(str::trim) != Some(schema::SCHEMA_VERSION) && dir.exists() {
+            // Derived data of another format: drop it, the caller rebuilds from the store.
+            std::fs::remove_dir_all(dir).map_err(io)?;
+        }
+        std::fs::create_dir_all(dir).map_err(io)?;
         let (schema, fields) = schema::build();
         let mmap = MmapDirectory::open(dir).map_err(|e| SearchError::Directory(e.to_string()))?;
         let created = !Index::exists(&mmap).map_err(|e| SearchError::Directory(e.to_string()))?;
@@ -51,15 +59,26 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        // Without the marker, the index is not known to be complete: rebuild it.
+        let complete = current.as_deref().map(str::trim) == Some(schema::SCHEMA_VERSION);
         Ok((
             SearchIndex {
                 index,
                 reader,
                 fields,
                 writer: Mutex::new(writer),
+                version_file,
             },
-            created,
+            created || !complete,
         ))
+    }
+
+    /// Records that every stored entity is indexed or durably queued. Written only after a
+    /// rebuild's queueing is flushed, so a crash in the middle of it means another full rebuild
+    /// rather than an index missing entities for good.
+    pub fn mark_complete(&self) -> Result<(), SearchError> {
+        std::fs::write(&self.version_file, schema::SCHEMA_VERSION)
+            .map_err(|e| SearchError::Directory(e.to_string()))
     }
 
     /// Runs `f` with the writer, then commits and makes the result visible to searches.

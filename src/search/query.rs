@@ -1,10 +1,12 @@
-//! Building and running searches. The tenant and vertical filters are added here, in
-//! [`SearchIndex::search`], for every query: callers cannot leave them out.
+//! Building and running searches. Every query is confined to the caller's tenant and vertical
+//! here, in [`SearchIndex::search`], either by scoped terms (`tenant:vertical:word`, see
+//! [`super::schema`]) or by explicit tenant and vertical clauses: callers cannot leave it out.
 //!
-//! Ranking: identifier hits first (a constant score of [`IDENT_SCORE`] plus their text score),
-//! then BM25 over name (boosted), description and vertical_data text. Reported scores are in
-//! [0, 1]: identifier hits are 1.0, others `s / (s + SCORE_HALF)` — monotonic, so order is kept.
+//! Ranking (no `sort`): identifier hits first, then documents holding every query word, then
+//! those holding some, each tier by BM25 over name (weighted by repetition), description and
+//! vertical_data text. Reported scores are in [0, 1] and never increase down a page: see [`Tier`].
 
+use std::collections::HashSet;
 use std::ops::Bound;
 
 use serde_json::{Map, Value};
@@ -12,8 +14,8 @@ use tantivy::collector::sort_key::NaturalComparator;
 use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
 use tantivy::columnar::ColumnType;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, FuzzyTermQuery, Occur,
-    Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, FuzzyTermQuery,
+    InvertedIndexRangeQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal, SegmentReader};
@@ -24,7 +26,6 @@ use super::{identifiers, SearchError, SearchIndex};
 
 pub const IDENT_SCORE: Score = 1_000_000.0;
 const SCORE_HALF: f32 = 8.0;
-const NAME_BOOST: Score = 3.0;
 pub const MAX_FILTERS: usize = 20;
 
 /// One filter value, as the client wrote it.
@@ -206,6 +207,28 @@ pub struct Outcome {
     pub fallback: Option<&'static str>,
 }
 
+/// How a hit was found: decides its place on a relevance-ordered page and its score band, so
+/// scores never increase down the page: identifiers 1.0, every word (0.5, 1), some words
+/// [0, 0.5), typo-tolerant matches [0, 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tier {
+    Identifier,
+    AllWords,
+    SomeWords,
+    Fuzzy,
+}
+
+fn tier_score(tier: Tier, raw: Score) -> f32 {
+    let s = raw.max(0.0);
+    let unit = (s / (s + SCORE_HALF)).min(0.999_999);
+    match tier {
+        Tier::Identifier => 1.0,
+        Tier::AllWords => (0.5 + 0.5 * unit).min(0.999_999),
+        Tier::SomeWords => 0.5 * unit,
+        Tier::Fuzzy => unit,
+    }
+}
+
 fn normalized_score(raw: Score) -> (f32, bool) {
     if raw >= IDENT_SCORE {
         (1.0, true)
@@ -242,13 +265,65 @@ impl SearchIndex {
         term_query(Term::from_field_text(field, &value.to_lowercase()))
     }
 
+    fn f64_term(&self, key: &str, v: f64) -> Term {
+        let mut term = json_term(self.fields.data, key);
+        term.append_type_and_fast_value(v);
+        term
+    }
+
+    fn i64_term(&self, key: &str, v: i64) -> Term {
+        let mut term = json_term(self.fields.data, key);
+        term.append_type_and_fast_value(v);
+        term
+    }
+
+    /// The term a number is indexed as: tantivy stores integral values as i64 terms and the
+    /// rest as f64 terms, so equality must look for the same form.
+    fn number_term(&self, key: &str, v: f64) -> Term {
+        if v.fract() == 0.0 && (i64::MIN as f64..=i64::MAX as f64).contains(&v) {
+            self.i64_term(key, v as i64)
+        } else {
+            self.f64_term(key, v)
+        }
+    }
+
+    /// A numeric range over the term dictionary rather than the fast-field column: catalog
+    /// attributes have few distinct values, so a handful of postings beats scanning a million
+    /// rows. Integral values are i64 terms and fractional ones f64 terms (see
+    /// [`Self::number_term`]), so this is a union of an f64 range and the i64 range of the
+    /// integers within the bounds. Open ends are closed at ±∞ (or the i64 limits) so the byte
+    /// range stays within this key's terms of one type.
     fn data_range(&self, key: &str, lo: Bound<f64>, hi: Bound<f64>) -> Box<dyn Query> {
-        let t = |v: f64| {
-            let mut term = json_term(self.fields.data, key);
-            term.append_type_and_fast_value(v);
-            term
+        let close = |b: Bound<f64>, inf: f64| match b {
+            Bound::Unbounded => Bound::Included(inf),
+            b => b,
         };
-        Box::new(RangeQuery::new(lo.map(t), hi.map(t)))
+        let f64_part = InvertedIndexRangeQuery::new(
+            close(lo, f64::NEG_INFINITY).map(|v| self.f64_term(key, v)),
+            close(hi, f64::INFINITY).map(|v| self.f64_term(key, v)),
+        );
+        // `as` saturates at the i64 limits, which is what open-ended bounds need.
+        let int_lo = match lo {
+            Bound::Unbounded => i64::MIN,
+            Bound::Included(x) => x.ceil() as i64,
+            Bound::Excluded(x) => (x.floor() as i64).saturating_add(1),
+        };
+        let int_hi = match hi {
+            Bound::Unbounded => i64::MAX,
+            Bound::Included(x) => x.floor() as i64,
+            Bound::Excluded(x) => (x.ceil() as i64).saturating_sub(1),
+        };
+        let mut parts: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(f64_part))];
+        if int_lo <= int_hi {
+            parts.push((
+                Occur::Should,
+                Box::new(InvertedIndexRangeQuery::new(
+                    Bound::Included(self.i64_term(key, int_lo)),
+                    Bound::Included(self.i64_term(key, int_hi)),
+                )),
+            ));
+        }
+        Box::new(BooleanQuery::new(parts))
     }
 
     /// Equality on a vertical_data key, in every representation the value may be stored in:
@@ -269,7 +344,7 @@ impl SearchIndex {
             Scalar::Str(s) => {
                 out.push(str_term(s));
                 if let Ok(n) = s.trim().parse::<f64>() {
-                    out.push(self.data_range(key, Bound::Included(n), Bound::Included(n)));
+                    out.push(term_query(self.number_term(key, n)));
                 }
                 match s.trim().to_ascii_lowercase().as_str() {
                     "true" => out.push(bool_term(true)),
@@ -278,7 +353,7 @@ impl SearchIndex {
                 }
             }
             Scalar::Num(n) => {
-                out.push(self.data_range(key, Bound::Included(*n), Bound::Included(*n)));
+                out.push(term_query(self.number_term(key, *n)));
                 out.push(str_term(&Value::from(*n).to_string()));
             }
             Scalar::Bool(b) => {
@@ -334,86 +409,93 @@ impl SearchIndex {
         }
     }
 
-    /// BM25 over the text fields: any query word matches; documents holding every word get
-    /// their text score again as a bonus, so full matches outrank short partial ones.
-    fn text_query(&self, query: &str) -> Option<Box<dyn Query>> {
-        let f = &self.fields;
-        let words = schema::analyze(&self.index, schema::TEXT, query);
-        let word_query = |w: &str| -> Box<dyn Query> {
-            let term = |field| {
-                TermQuery::new(
-                    Term::from_field_text(field, w),
-                    IndexRecordOption::WithFreqs,
-                )
-            };
-            Box::new(BooleanQuery::new(vec![
-                (
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(term(f.name)), NAME_BOOST)) as Box<dyn Query>,
-                ),
-                (Occur::Should, Box::new(term(f.description))),
-                (Occur::Should, Box::new(term(f.data_text))),
-            ]))
-        };
-        if words.is_empty() {
-            return None;
-        }
-        let any: Vec<(Occur, Box<dyn Query>)> = words
-            .iter()
-            .map(|w| (Occur::Should, word_query(w)))
-            .collect();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Should, Box::new(BooleanQuery::new(any)))];
-        if words.len() > 1 {
-            let all: Vec<(Occur, Box<dyn Query>)> =
-                words.iter().map(|w| (Occur::Must, word_query(w))).collect();
-            clauses.push((Occur::Should, Box::new(BooleanQuery::new(all))));
-        }
-        Some(Box::new(BooleanQuery::new(clauses)))
+    /// Query words as scoped terms of the `text` (stemmed) or `words` (unstemmed) field.
+    fn scoped_words(&self, analyzer: &str, p: &SearchParams, query: &str) -> Vec<String> {
+        let prefix = schema::scope(&p.tenant, &p.vertical);
+        schema::analyze(&self.index, analyzer, query)
+            .into_iter()
+            .map(|w| format!("{prefix}{w}"))
+            .collect()
     }
 
-    /// Typo-tolerant variant: unstemmed words within an edit distance scaled by word length.
-    fn fuzzy_query(&self, query: &str) -> Option<Box<dyn Query>> {
-        let f = &self.fields;
-        let words = schema::analyze(&self.index, schema::WORDS, query);
-        let clauses: Vec<(Occur, Box<dyn Query>)> = words
-            .iter()
-            .flat_map(|w| {
-                let d = fuzz(w);
-                [f.name_words, f.data_words].map(|field| {
-                    let q: Box<dyn Query> = Box::new(FuzzyTermQuery::new(
-                        Term::from_field_text(field, w),
-                        d,
-                        true,
-                    ));
-                    (Occur::Should, q)
+    /// A flat union (`Should`) or intersection (`Must`) of term queries on `text`: the shapes
+    /// tantivy prunes with block-max WAND.
+    fn words_query(&self, words: &[String], occur: Occur) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(
+            words
+                .iter()
+                .map(|w| {
+                    let term = Term::from_field_text(self.fields.text, w);
+                    let q: Box<dyn Query> =
+                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                    (occur, q)
                 })
-            })
-            .collect();
-        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+                .collect(),
+        ))
     }
 
-    fn ident_query(&self, candidates: &[String]) -> Option<Box<dyn Query>> {
+    fn ident_query(&self, p: &SearchParams, candidates: &[String]) -> Option<Box<dyn Query>> {
+        let prefix = schema::scope(&p.tenant, &p.vertical);
         let clauses: Vec<(Occur, Box<dyn Query>)> = candidates
             .iter()
             .map(|c| {
                 (
                     Occur::Should,
-                    term_query(Term::from_field_text(self.fields.ident, c)),
+                    term_query(Term::from_field_text(
+                        self.fields.ident,
+                        &format!("{prefix}{c}"),
+                    )),
                 )
             })
             .collect();
-        (!clauses.is_empty()).then(|| {
-            Box::new(ConstScoreQuery::new(
-                Box::new(BooleanQuery::new(clauses)),
-                IDENT_SCORE,
-            )) as Box<dyn Query>
-        })
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
 
-    /// Tenant + vertical + the given filters, as non-scoring clauses.
-    fn scope_clauses(&self, p: &SearchParams, filters: &[Filter]) -> Vec<(Occur, Box<dyn Query>)> {
-        let mut clauses = vec![
+    /// Typo-tolerant variant: unstemmed words within an edit distance scaled by word length.
+    /// Edit distance could cross into a similarly named tenant's scoped terms, so this path
+    /// always runs with the tenant and vertical filters.
+    fn fuzzy_query(&self, p: &SearchParams, query: &str) -> Option<Box<dyn Query>> {
+        let prefix_len = schema::scope(&p.tenant, &p.vertical).chars().count();
+        let clauses: Vec<(Occur, Box<dyn Query>)> = self
+            .scoped_words(schema::WORDS, p, query)
+            .iter()
+            .map(|w| {
+                let d = fuzz(&w.chars().skip(prefix_len).collect::<String>());
+                let q: Box<dyn Query> = Box::new(FuzzyTermQuery::new(
+                    Term::from_field_text(self.fields.words, w),
+                    d,
+                    true,
+                ));
+                (Occur::Should, q)
+            })
+            .collect();
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+
+    /// `q` restricted by the filters, and by tenant and vertical when `q` is not scoped itself.
+    fn restrict(
+        &self,
+        q: Box<dyn Query>,
+        p: &SearchParams,
+        filters: &[Filter],
+        scoped: bool,
+    ) -> Box<dyn Query> {
+        if filters.is_empty() && scoped {
+            return q;
+        }
+        let mut clauses = if scoped {
+            Vec::new()
+        } else {
+            self.scope_clauses(p)
+        };
+        clauses.push((Occur::Must, q));
+        clauses.extend(filters.iter().map(|f| filter_clause(self.filter_query(f))));
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// Tenant and vertical, as non-scoring clauses.
+    fn scope_clauses(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
+        vec![
             filter_clause(term_query(Term::from_field_text(
                 self.fields.tenant,
                 &p.tenant,
@@ -422,40 +504,25 @@ impl SearchIndex {
                 self.fields.vertical,
                 &p.vertical,
             ))),
-        ];
-        clauses.extend(filters.iter().map(|f| filter_clause(self.filter_query(f))));
-        clauses
+        ]
     }
 
-    fn run(
+    /// A page ordered by a field (or newest first for filter-only queries): exhaustive, so the
+    /// count is exact. Relevance scores are computed for the page when there is a text query.
+    fn run_sorted(
         &self,
         searcher: &Searcher,
         p: &SearchParams,
         matcher: Option<Box<dyn Query>>,
         filters: &[Filter],
+        sort: &Sort,
     ) -> Result<(Ranked, usize), SearchError> {
         let scored = matcher.is_some();
-        let mut clauses = self.scope_clauses(p, filters);
+        let mut clauses = self.scope_clauses(p);
         clauses.push((Occur::Must, matcher.unwrap_or_else(|| Box::new(AllQuery))));
+        clauses.extend(filters.iter().map(|f| filter_clause(self.filter_query(f))));
         let query = BooleanQuery::new(clauses);
         let top = TopDocs::with_limit(p.limit).and_offset(p.offset);
-        let sort = p.sort.clone().or_else(|| {
-            (!scored).then_some(Sort {
-                field: SortField::UpdatedAt,
-                descending: true,
-            })
-        });
-        let Some(sort) = sort else {
-            let (docs, total) = searcher.search(&query, &(top.order_by_score(), Count))?;
-            let hits = docs
-                .into_iter()
-                .map(|(s, d)| {
-                    let (score, ident) = normalized_score(s);
-                    (score, ident, d)
-                })
-                .collect();
-            return Ok((hits, total));
-        };
         let order = if sort.descending {
             Order::Desc
         } else {
@@ -511,6 +578,90 @@ impl SearchIndex {
         ))
     }
 
+    /// A relevance-ordered page: identifier hits, then documents holding every word, then
+    /// documents holding some words. Each tier is one pruned top-k query; later tiers run only
+    /// when earlier ones do not fill the page.
+    fn run_ranked(
+        &self,
+        searcher: &Searcher,
+        p: &SearchParams,
+        words: &[String],
+        idents: &[String],
+        filters: &[Filter],
+    ) -> Result<(Ranked, usize), SearchError> {
+        let need = p.offset + p.limit + 1;
+        let filtered = !filters.is_empty();
+        let mut found: Ranked = Vec::new();
+        let mut seen: HashSet<DocAddress> = HashSet::new();
+        // With filters every tier is evaluated exhaustively anyway, so it is counted in the
+        // same pass; without, counting would forfeit block-max pruning.
+        let mut take =
+            |found: &mut Ranked, q: Box<dyn Query>, tier: Tier| -> Result<usize, SearchError> {
+                let q = self.restrict(q, p, filters, true);
+                let top = TopDocs::with_limit(need + seen.len()).order_by_score();
+                let (docs, count) = if filtered {
+                    searcher.search(&q, &(top, Count))?
+                } else {
+                    (searcher.search(&q, &top)?, 0)
+                };
+                for (raw, doc) in docs {
+                    if found.len() >= need {
+                        break;
+                    }
+                    if seen.insert(doc) {
+                        found.push((tier_score(tier, raw), tier == Tier::Identifier, doc));
+                    }
+                }
+                Ok(count)
+            };
+        let mut ident_count = 0;
+        if let Some(q) = self.ident_query(p, idents) {
+            ident_count = take(&mut found, q, Tier::Identifier)?;
+        }
+        let mut words_count = 0;
+        let mut partial = false;
+        if found.len() < need && !words.is_empty() {
+            words_count = take(
+                &mut found,
+                self.words_query(words, Occur::Must),
+                Tier::AllWords,
+            )?;
+        }
+        if found.len() < need && words.len() > 1 {
+            partial = true;
+            words_count = take(
+                &mut found,
+                self.words_query(words, Occur::Should),
+                Tier::SomeWords,
+            )?;
+        }
+        // The number of documents in the tiers this page draws from.
+        let total = if found.len() < need {
+            found.len()
+        } else if filtered {
+            ident_count + words_count
+        } else {
+            // Word document frequencies are per tenant and vertical (terms are scoped): the
+            // rarest word bounds the every-word tier from above, the most frequent the union
+            // from below. Deleted documents not yet merged away still count: an estimate.
+            let prefix = schema::scope(&p.tenant, &p.vertical);
+            let df = |field, t: &str| {
+                searcher
+                    .doc_freq(&Term::from_field_text(field, t))
+                    .unwrap_or(0) as usize
+            };
+            let dfs = words.iter().map(|w| df(self.fields.text, w));
+            let words_df = if partial { dfs.max() } else { dfs.min() }.unwrap_or(0);
+            let ident_df: usize = idents
+                .iter()
+                .map(|c| df(self.fields.ident, &format!("{prefix}{c}")))
+                .sum();
+            found.len().max(words_df + ident_df)
+        };
+        let page = found.into_iter().skip(p.offset).take(p.limit).collect();
+        Ok((page, total))
+    }
+
     /// Whether any segment stores numbers under this column.
     fn is_numeric_column(&self, searcher: &Searcher, column: &str) -> bool {
         searcher.segment_readers().iter().any(|r| {
@@ -524,12 +675,16 @@ impl SearchIndex {
         })
     }
 
-    /// Runs a search: exact and identifier matching first, then the fallbacks of API.md §6.
+    /// Runs a search: identifiers and words first, then the fallbacks of API.md §6.
     pub fn search(&self, p: &SearchParams) -> Result<Outcome, SearchError> {
         let searcher = self.reader.searcher();
         let query_text = p.query.as_deref().map(str::trim).filter(|q| !q.is_empty());
         let Some(q) = query_text else {
-            let (hits, total) = self.run(&searcher, p, None, &p.filters)?;
+            let sort = p.sort.clone().unwrap_or(Sort {
+                field: SortField::UpdatedAt,
+                descending: true,
+            });
+            let (hits, total) = self.run_sorted(&searcher, p, None, &p.filters, &sort)?;
             return self.outcome(&searcher, hits, total, None, "filter", None);
         };
 
@@ -540,32 +695,67 @@ impl SearchIndex {
                 candidates.push(whole);
             }
         }
-        let words = q.split_whitespace().count();
-        let word_type = if words >= 4 {
+        let words = self.scoped_words(schema::TEXT, p, q);
+        let word_count = q.split_whitespace().count();
+        let word_type = if word_count >= 4 {
             QueryType::NaturalLanguage
         } else {
             QueryType::Keyword
         };
 
-        let primary = |filters: &[Filter]| -> Result<_, SearchError> {
-            let matcher = match (self.ident_query(&candidates), self.text_query(q)) {
-                (Some(i), Some(t)) => Some(Box::new(BooleanQuery::new(vec![
-                    (Occur::Should, i),
-                    (Occur::Should, t),
-                ])) as Box<dyn Query>),
-                (i, t) => i.or(t),
-            };
-            match matcher {
-                Some(m) => self.run(&searcher, p, Some(m), filters),
-                None => Ok((Vec::new(), 0)),
+        let primary = |filters: &[Filter]| -> Result<(Ranked, usize), SearchError> {
+            match &p.sort {
+                None => self.run_ranked(&searcher, p, &words, &candidates, filters),
+                Some(sort) => {
+                    let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                    if !words.is_empty() {
+                        any.push((Occur::Should, self.words_query(&words, Occur::Should)));
+                    }
+                    if let Some(iq) = self.ident_query(p, &candidates) {
+                        any.push((
+                            Occur::Should,
+                            Box::new(ConstScoreQuery::new(iq, IDENT_SCORE)),
+                        ));
+                    }
+                    if any.is_empty() {
+                        return Ok((Vec::new(), 0));
+                    }
+                    self.run_sorted(
+                        &searcher,
+                        p,
+                        Some(Box::new(BooleanQuery::new(any))),
+                        filters,
+                        sort,
+                    )
+                }
             }
         };
 
         let (mut hits, mut total) = primary(&p.filters)?;
         let mut fallback = None;
         if total == 0 {
-            if let Some(fq) = self.fuzzy_query(q) {
-                (hits, total) = self.run(&searcher, p, Some(fq), &p.filters)?;
+            if let Some(fq) = self.fuzzy_query(p, q) {
+                (hits, total) = match &p.sort {
+                    Some(sort) => self.run_sorted(&searcher, p, Some(fq), &p.filters, sort)?,
+                    None => {
+                        let fq = self.restrict(fq, p, &p.filters, false);
+                        let (docs, n) = searcher.search(
+                            &fq,
+                            &(
+                                TopDocs::with_limit(p.limit)
+                                    .and_offset(p.offset)
+                                    .order_by_score(),
+                                Count,
+                            ),
+                        )?;
+                        (
+                            docs.into_iter()
+                                .map(|(s, d)| (tier_score(Tier::Fuzzy, s), false, d))
+                                .collect(),
+                            n,
+                        )
+                    }
+                };
                 fallback = (total > 0).then_some("fuzzy");
             }
         }
@@ -774,6 +964,18 @@ mod tests {
         );
         assert_eq!(Sort::parse("name").unwrap().field, SortField::Name);
         assert!(Sort::parse("-").is_err());
+    }
+
+    #[test]
+    fn tiers_keep_scores_ordered() {
+        let ident = tier_score(Tier::Identifier, 0.0);
+        let all_low = tier_score(Tier::AllWords, 0.01);
+        let all_high = tier_score(Tier::AllWords, 1e9);
+        let some_high = tier_score(Tier::SomeWords, 1e9);
+        assert_eq!(ident, 1.0);
+        assert!(all_high < 1.0 && all_low > 0.5 && all_low < all_high);
+        assert!(some_high < 0.5 && some_high < all_low);
+        assert_eq!(tier_score(Tier::SomeWords, 0.0), 0.0);
     }
 
     #[test]

@@ -458,3 +458,35 @@ fn search_validation_errors() {
         200
     );
 }
+
+#[test]
+fn typo_tolerance_never_reaches_a_similarly_named_tenant() {
+    let srv = common::start_dev(&[]);
+    // "acme" and "acmf" are one edit apart, and so are their scoped terms.
+    let r = srv.ingest(
+        "acme",
+        "parts",
+        "item",
+        &json!({"records": [{"name": "Zeppelin valve"}]}),
+    );
+    srv.wait_indexed("acme", r["entity_ids"].as_array().unwrap());
+    let r = srv.ingest(
+        "acmf",
+        "parts",
+        "item",
+        &json!({"records": [{"name": "Unrelated gasket"}]}),
+    );
+    srv.wait_indexed("acmf", r["entity_ids"].as_array().unwrap());
+    for q in ["zeppelin", "zepelin", "zeppelin valve", "valve"] {
+        let body = srv.search("acmf", "parts", &json!({"query": q})).json();
+        assert_eq!(body["results"], json!([]), "{q}: {body}");
+    }
+    assert_eq!(
+        srv.search_names("acme", &json!({"query": "zepelin"})),
+        vec!["Zeppelin valve"]
+    );
+    assert_eq!(
+        srv.search_names("acmf", &json!({"query": "gaskt"})),
+        vec!["Unrelated gasket"]
+    );
+}
