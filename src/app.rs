@@ -113,8 +113,16 @@ impl Application {
         let (master_key, master_source) =
             secrets::load_master_key(config.master_key.as_deref(), &config.data_dir)?;
         let store = Arc::new(Store::open(&config.data_dir).map_err(|e| e.to_string())?);
-        let (search, created) =
-            SearchIndex::open(&config.data_dir.join("index")).map_err(|e| e.to_string())?;
+        // Opened from a lower-priority thread: tantivy's indexing and merge threads are spawned
+        // here and inherit it (see `indexer::lower_priority`).
+        let index_dir = config.data_dir.join("index");
+        let (search, created) = std::thread::spawn(move || {
+            crate::search::indexer::lower_priority();
+            SearchIndex::open(&index_dir)
+        })
+        .join()
+        .map_err(|_| "search index thread panicked".to_string())?
+        .map_err(|e| e.to_string())?;
         let search = Arc::new(search);
         let indexer = Indexer::spawn(Arc::clone(&store), Arc::clone(&search), created);
 

@@ -81,13 +81,17 @@ pub fn vertical_data(data: Map<String, Value>) -> Result<Map<String, Value>, Fie
         .map(|v| v.len())
         .unwrap_or(usize::MAX);
     if size > MAX_VERTICAL_DATA_BYTES {
-        return Err(FieldError::new(
-            "vertical_data",
-            "too_large",
-            format!("vertical_data is {size} bytes serialized; at most {MAX_VERTICAL_DATA_BYTES}"),
-        ));
+        return Err(vertical_data_too_large(size));
     }
     Ok(data)
+}
+
+pub fn vertical_data_too_large(size: usize) -> FieldError {
+    FieldError::new(
+        "vertical_data",
+        "too_large",
+        format!("vertical_data is {size} bytes serialized; at most {MAX_VERTICAL_DATA_BYTES}"),
+    )
 }
 
 /// A string field that may arrive as a number (ERP ids often do).

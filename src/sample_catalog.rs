@@ -259,7 +259,7 @@ mod tests {
         let mut ids = std::collections::HashSet::new();
         for (t, records) in batches(1, 400, 25) {
             for r in records {
-                assert!(crate::ingest::record::parse(&r).is_ok(), "{t}: {r}");
+                assert!(crate::ingest::record::parse(r.clone()).is_ok(), "{t}: {r}");
                 assert!(ids.insert(r["source_id"].as_str().unwrap().to_owned()));
                 let ean = r["vertical_data"]["ean"].as_str().unwrap();
                 let digits: Vec<u32> = ean.chars().map(|c| c.to_digit(10).unwrap()).collect();

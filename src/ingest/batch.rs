@@ -63,9 +63,9 @@ pub fn ingest(
     let record_count = records.len();
 
     for (row, raw) in records.into_iter().enumerate() {
-        let input = match record::parse(&raw) {
+        let input = match record::parse(raw) {
             Ok(i) => i,
-            Err(e) => {
+            Err((e, raw)) => {
                 errors.push(RecordError {
                     row,
                     field: e.field,
@@ -76,6 +76,19 @@ pub fn ingest(
                 continue;
             }
         };
+        // Serialized once: for the size limit and for the content hash.
+        let data_json = serde_json::to_vec(&input.vertical_data).unwrap_or_default();
+        if data_json.len() > crate::entity_input::MAX_VERTICAL_DATA_BYTES {
+            let e = crate::entity_input::vertical_data_too_large(data_json.len());
+            errors.push(RecordError {
+                row,
+                field: e.field,
+                error_type: e.error_type.into(),
+                message: e.message,
+                raw: record::reassemble(input),
+            });
+            continue;
+        }
         let mut entity = Entity {
             id: Uuid::now_v7(),
             tenant_id: src.tenant.clone(),
@@ -99,12 +112,12 @@ pub fn ingest(
                     field: e.field,
                     error_type: e.error_type.into(),
                     message: e.message,
-                    raw,
+                    raw: serde_json::to_value(&entity).unwrap_or_default(),
                 });
                 continue;
             }
         }
-        let hash = entity.content_hash();
+        let hash = entity.content_hash_with(&data_json);
         let existing = match &entity.source_id {
             Some(sid) => match by_source.get(sid) {
                 Some(e) => Some(e.clone()),
@@ -122,13 +135,13 @@ pub fn ingest(
                 entity.id = prev.id;
                 entity.created_at = prev.created_at;
                 entity.source_url = prev.source_url.clone();
-                changes.put(&entity, Some(&prev))?;
+                changes.put_hashed(&entity, hash, Some(&prev))?;
                 Outcome::Stored(entity.id)
             }
         } else if let Some(dup) = store.entities.by_content_hash(&src.tenant, &hash)? {
             Outcome::Duplicate(dup.id)
         } else {
-            changes.put(&entity, None)?;
+            changes.put_hashed(&entity, hash, None)?;
             Outcome::Stored(entity.id)
         };
         let id = match outcome {

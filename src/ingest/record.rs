@@ -13,7 +13,53 @@ pub struct RecordInput {
     pub vertical_data: Map<String, Value>,
 }
 
-pub fn parse(raw: &Value) -> Result<RecordInput, FieldError> {
+/// Validates and takes apart a record. On success nothing is copied; on error the record is
+/// handed back untouched, for the dead-letter entry.
+pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
+    let checked = check(&raw);
+    let ((name, source_id, description), Value::Object(mut obj)) = (
+        match checked {
+            Ok(c) => c,
+            Err(e) => return Err((e, raw)),
+        },
+        raw,
+    ) else {
+        unreachable!("check() accepts only objects")
+    };
+    let mut data = match obj.remove("vertical_data") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    for (k, v) in obj {
+        if !matches!(k.as_str(), "name" | "source_id" | "description") {
+            data.entry(k).or_insert(v);
+        }
+    }
+    Ok(RecordInput {
+        name,
+        source_id,
+        description,
+        vertical_data: data,
+    })
+}
+
+/// The record as a JSON object again (for a dead-letter entry after parsing).
+pub fn reassemble(r: RecordInput) -> Value {
+    let mut obj = Map::new();
+    obj.insert("name".into(), Value::String(r.name));
+    if let Some(s) = r.source_id {
+        obj.insert("source_id".into(), Value::String(s));
+    }
+    if let Some(d) = r.description {
+        obj.insert("description".into(), Value::String(d));
+    }
+    obj.insert("vertical_data".into(), Value::Object(r.vertical_data));
+    Value::Object(obj)
+}
+
+/// Everything about a record that can be wrong, except the size of its vertical_data (checked
+/// where it is serialized anyway).
+fn check(raw: &Value) -> Result<(String, Option<String>, Option<String>), FieldError> {
     let Value::Object(obj) = raw else {
         return Err(FieldError {
             field: None,
@@ -46,9 +92,8 @@ pub fn parse(raw: &Value) -> Result<RecordInput, FieldError> {
             ))
         }
     };
-    let mut data = match obj.get("vertical_data") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
+    match obj.get("vertical_data") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
         Some(_) => {
             return Err(FieldError::new(
                 "vertical_data",
@@ -56,21 +101,8 @@ pub fn parse(raw: &Value) -> Result<RecordInput, FieldError> {
                 "must be a JSON object",
             ))
         }
-    };
-    for (k, v) in obj {
-        if !matches!(
-            k.as_str(),
-            "name" | "source_id" | "description" | "vertical_data"
-        ) {
-            data.entry(k.clone()).or_insert_with(|| v.clone());
-        }
     }
-    Ok(RecordInput {
-        name,
-        source_id,
-        description,
-        vertical_data: entity_input::vertical_data(data)?,
-    })
+    Ok((name, source_id, description))
 }
 
 #[cfg(test)]
@@ -78,10 +110,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn error(v: Value) -> FieldError {
+        parse(v).unwrap_err().0
+    }
+
     #[test]
     fn flat_fields_become_vertical_data() {
         let r = parse(
-            &json!({"name": "Bolt", "source_id": 42, "pn": "X-1", "vertical_data": {"pn": "Y-2"}}),
+            json!({"name": "Bolt", "source_id": 42, "pn": "X-1", "vertical_data": {"pn": "Y-2"}}),
         )
         .unwrap();
         assert_eq!(r.source_id.as_deref(), Some("42"));
@@ -89,34 +125,35 @@ mod tests {
             r.vertical_data,
             json!({"pn": "Y-2"}).as_object().unwrap().clone()
         );
-        let r = parse(&json!({"name": "Bolt", "material": "A2"})).unwrap();
+        let r = parse(json!({"name": "Bolt", "material": "A2"})).unwrap();
         assert_eq!(r.vertical_data["material"], "A2");
     }
 
     #[test]
-    fn errors_name_the_field() {
-        assert_eq!(parse(&json!("x")).unwrap_err().error_type, "invalid_type");
+    fn errors_name_the_field_and_hand_back_the_record() {
+        assert_eq!(error(json!("x")).error_type, "invalid_type");
+        assert_eq!(error(json!({})).field.as_deref(), Some("name"));
+        assert_eq!(error(json!({"name": ["a"]})).error_type, "invalid_type");
         assert_eq!(
-            parse(&json!({})).unwrap_err().field.as_deref(),
-            Some("name")
-        );
-        assert_eq!(
-            parse(&json!({"name": ["a"]})).unwrap_err().error_type,
-            "invalid_type"
-        );
-        assert_eq!(
-            parse(&json!({"name": "a", "vertical_data": 3}))
-                .unwrap_err()
+            error(json!({"name": "a", "vertical_data": 3}))
                 .field
                 .as_deref(),
             Some("vertical_data")
         );
         assert_eq!(
-            parse(&json!({"name": "a", "description": 3}))
-                .unwrap_err()
+            error(json!({"name": "a", "description": 3}))
                 .field
                 .as_deref(),
             Some("description")
         );
+        let raw = json!({"name": "", "keep": [1, 2]});
+        assert_eq!(parse(raw.clone()).unwrap_err().1, raw);
+    }
+
+    #[test]
+    fn reassembled_records_parse_back_the_same() {
+        let r =
+            parse(json!({"name": "Nut", "source_id": "s", "description": "d", "m": 1})).unwrap();
+        assert_eq!(parse(reassemble(r.clone())).unwrap(), r);
     }
 }

@@ -40,6 +40,7 @@ impl Indexer {
         let thread = std::thread::Builder::new()
             .name("qanatix-indexer".into())
             .spawn(move || {
+                lower_priority();
                 if rebuild {
                     match store.queue_all_entities() {
                         Ok(n) => {
@@ -86,6 +87,20 @@ impl Indexer {
         }
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();
+        }
+    }
+}
+
+/// Runs the calling thread (and threads it spawns later) at a lower CPU priority: indexing
+/// may trail writes by up to a second or so, but must not slow acknowledged writes or searches
+/// when the cores are busy. Best effort: without permission the thread simply keeps its priority.
+pub fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls on the calling thread's own id; no memory is shared.
+        unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, 10);
         }
     }
 }

@@ -26,7 +26,7 @@ pub enum SearchError {
 }
 
 /// Indexing memory for all writer threads together.
-const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+const WRITER_MEMORY: usize = 96 * 1024 * 1024;
 const WRITER_THREADS: usize = 2;
 
 pub struct SearchIndex {

@@ -78,15 +78,34 @@ impl Entity {
     /// Hash of the content that makes two records "the same" for dedup (API.md §7).
     /// serde_json maps are ordered by key, so equal content serializes identically.
     pub fn content_hash(&self) -> [u8; 32] {
-        let content = (
-            &self.name,
-            &self.vertical,
-            &self.entity_type,
-            &self.vertical_data,
-            &self.description,
-        );
-        let bytes = serde_json::to_vec(&content).unwrap_or_default();
-        *blake3::hash(&bytes).as_bytes()
+        let data = serde_json::to_vec(&self.vertical_data).unwrap_or_default();
+        self.content_hash_with(&data)
+    }
+
+    /// [`Self::content_hash`] given `vertical_data` already serialized (by serde_json, whose
+    /// maps are ordered by key, so equal content gives equal bytes).
+    pub fn content_hash_with(&self, vertical_data_json: &[u8]) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        for part in [
+            self.name.as_bytes(),
+            self.vertical.as_bytes(),
+            self.entity_type.as_bytes(),
+        ] {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        h.update(&(vertical_data_json.len() as u64).to_le_bytes());
+        h.update(vertical_data_json);
+        match &self.description {
+            Some(d) => {
+                h.update(&[1]);
+                h.update(d.as_bytes());
+            }
+            None => {
+                h.update(&[0]);
+            }
+        }
+        *h.finalize().as_bytes()
     }
 }
 
@@ -159,6 +178,16 @@ pub struct Changes<'a> {
 impl Changes<'_> {
     /// Writes `entity`, replacing `previous` (same id) if given, and queues it for indexing.
     pub fn put(&mut self, entity: &Entity, previous: Option<&Entity>) -> Result<(), StoreError> {
+        self.put_hashed(entity, entity.content_hash(), previous)
+    }
+
+    /// [`Self::put`] with the entity's content hash already computed.
+    pub fn put_hashed(
+        &mut self,
+        entity: &Entity,
+        hash: [u8; 32],
+        previous: Option<&Entity>,
+    ) -> Result<(), StoreError> {
         let t = &entity.tenant_id;
         let id = entity.id.as_bytes().to_vec();
         self.enqueue(t, entity.id)?;
@@ -166,7 +195,6 @@ impl Changes<'_> {
             self.ops
                 .push(Op::Insert(key(SOURCE, t, sid.as_bytes()), id.clone()));
         }
-        let hash = entity.content_hash();
         if entity.status != EntityStatus::Archived {
             self.ops.push(Op::Insert(key(HASH, t, &hash), id.clone()));
         }

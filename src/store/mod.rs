@@ -57,7 +57,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(dir.join("db"))
-            .cache_capacity(128 * 1024 * 1024)
+            .cache_capacity(64 * 1024 * 1024)
             .open()?;
         Ok(Store {
             tenants: TenantStore::open(&db)?,
