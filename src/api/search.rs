@@ -167,6 +167,39 @@ struct ResultView<'a> {
     updated_at: i64,
 }
 
+/// The JSON response, serialized straight from borrowed results (no intermediate `Value`).
+#[derive(Serialize)]
+struct SearchResponse<'a> {
+    results: Vec<ResultView<'a>>,
+    pagination: Pagination,
+    metadata: Metadata,
+}
+
+#[derive(Serialize)]
+struct Pagination {
+    offset: usize,
+    limit: usize,
+    has_more: bool,
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    search_mode: &'static str,
+    query_type: Option<&'static str>,
+    processing_time_ms: f64,
+    total_estimate: usize,
+    zero_result_fallback_used: Option<&'static str>,
+    reranked: bool,
+    cache_hit: bool,
+    timings: Timings,
+}
+
+#[derive(Serialize)]
+struct Timings {
+    search_ms: f64,
+    hydrate_ms: f64,
+}
+
 fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
@@ -225,23 +258,27 @@ fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
                     updated_at: e.updated_at,
                 })
                 .collect();
-            Ok(HttpResponse::Ok().json(serde_json::json!({
-                "results": results,
-                "pagination": {"offset": p.offset, "limit": p.limit, "has_more": has_more},
-                "metadata": {
-                    "search_mode": outcome.search_mode,
-                    "query_type": outcome.query_type.map(|t| t.as_str()),
-                    "processing_time_ms": ms(started.elapsed()),
-                    "total_estimate": outcome.total,
-                    "zero_result_fallback_used": outcome.fallback,
-                    "reranked": false,
-                    "cache_hit": false,
-                    "timings": {
-                        "search_ms": ms(search_done - started),
-                        "hydrate_ms": ms(hydrated - search_done),
+            Ok(HttpResponse::Ok().json(SearchResponse {
+                results,
+                pagination: Pagination {
+                    offset: p.offset,
+                    limit: p.limit,
+                    has_more,
+                },
+                metadata: Metadata {
+                    search_mode: outcome.search_mode,
+                    query_type: outcome.query_type.map(|t| t.as_str()),
+                    processing_time_ms: ms(started.elapsed()),
+                    total_estimate: outcome.total,
+                    zero_result_fallback_used: outcome.fallback,
+                    reranked: false,
+                    cache_hit: false,
+                    timings: Timings {
+                        search_ms: ms(search_done - started),
+                        hydrate_ms: ms(hydrated - search_done),
                     },
                 },
-            })))
+            }))
         }
     }
 }
