@@ -38,17 +38,17 @@ struct TenantView<'a> {
     created_at: i64,
 }
 
-fn view(t: &Tenant) -> TenantView<'_> {
-    TenantView {
+fn view<'a>(state: &AppState, t: &'a Tenant) -> Result<TenantView<'a>, ApiError> {
+    let (entity_count, verticals) = state.store.entities.summary(&t.id)?;
+    Ok(TenantView {
         tenant_id: &t.id,
         name: &t.name,
         plan: &t.plan,
         status: t.status,
-        // No entity store yet: a tenant holds no entities.
-        entity_count: 0,
-        verticals: Vec::new(),
+        entity_count,
+        verticals,
         created_at: t.created_at,
-    }
+    })
 }
 
 /// The tenants this caller may see with this id: any for the master key, its own otherwise.
@@ -91,7 +91,10 @@ async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse
     } else {
         vec![Arc::clone(caller.tenant()?)]
     };
-    let views: Vec<_> = tenants.iter().map(|t| view(t)).collect();
+    let views = tenants
+        .iter()
+        .map(|t| view(&state, t))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -101,7 +104,7 @@ async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = visible(&state, &caller, &id)?;
-    Ok(HttpResponse::Ok().json(view(&tenant)))
+    Ok(HttpResponse::Ok().json(view(&state, &tenant)?))
 }
 
 #[derive(Deserialize)]
@@ -143,7 +146,7 @@ async fn create(
         })?;
     state.store.flush().await?;
     log::info!("tenant '{}' created on plan '{}'", created.id, created.plan);
-    Ok(HttpResponse::Created().json(view(&created)))
+    Ok(HttpResponse::Created().json(view(&state, &created)?))
 }
 
 #[derive(Deserialize)]
@@ -187,7 +190,7 @@ async fn update(
         })?
         .ok_or_else(|| ApiError::not_found("Tenant"))?;
     state.store.flush().await?;
-    Ok(HttpResponse::Ok().json(view(&updated)))
+    Ok(HttpResponse::Ok().json(view(&state, &updated)?))
 }
 
 async fn delete(

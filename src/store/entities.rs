@@ -376,6 +376,21 @@ impl EntityStore {
             .map(|item| decode(&item?.1))
     }
 
+    /// How many entities the tenant stores (every status) and in which verticals, sorted.
+    /// A scan: O(entities of the tenant).
+    pub fn summary(&self, tenant: &str) -> Result<(u64, Vec<String>), StoreError> {
+        let mut count = 0;
+        let mut verticals = std::collections::BTreeSet::new();
+        for e in self.scan(tenant, None) {
+            let e = e?;
+            count += 1;
+            if !verticals.contains(&e.vertical) {
+                verticals.insert(e.vertical);
+            }
+        }
+        Ok((count, verticals.into_iter().collect()))
+    }
+
     /// Every entity of every tenant (used to rebuild a lost search index).
     pub fn scan_all(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
         self.tree.scan_prefix([ENTITY]).map(|item| decode(&item?.1))

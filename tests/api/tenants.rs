@@ -143,3 +143,46 @@ fn tenant_keys_see_only_their_own_tenant() {
         .send()
         .expect_error(404, "not_found");
 }
+
+#[test]
+fn tenant_views_count_entities_and_list_verticals() {
+    let srv = common::start_dev(&[]);
+    srv.ingest(
+        "acme",
+        "tools",
+        "drill",
+        &json!({"records": [{"name": "Drill"}]}),
+    );
+    srv.ingest(
+        "acme",
+        "parts",
+        "bolt",
+        &json!({"records": [{"name": "Bolt"}, {"name": "Nut"}]}),
+    );
+    srv.ingest(
+        "rival",
+        "parts",
+        "bolt",
+        &json!({"records": [{"name": "Other"}]}),
+    );
+    let t = srv
+        .get("/api/v1/admin/tenants/acme")
+        .tenant("acme")
+        .send()
+        .json();
+    assert_eq!(t["entity_count"], 3);
+    assert_eq!(t["verticals"], json!(["parts", "tools"]));
+    let all = srv
+        .get("/api/v1/admin/tenants")
+        .bearer(&srv.master_key())
+        .send()
+        .json();
+    let rival = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tenant_id"] == "rival")
+        .unwrap()
+        .clone();
+    assert_eq!(rival["entity_count"], 1);
+}
