@@ -182,13 +182,13 @@ async fn create(
     let entity = new_entity(&tenant, body.into_inner()).map_err(invalid)?;
     let stored = state
         .write(move |store| {
-            let lock = store.entities.tenant_lock(&entity.tenant_id);
-            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
-            check_source_free(store, &entity)?;
-            let mut changes = store.entities.changes();
-            changes.put(&entity, None)?;
-            store.entities.apply(changes)?;
-            Ok(entity)
+            store.entities.locked(&tenant, || {
+                check_source_free(store, &entity)?;
+                let mut changes = store.entities.changes();
+                changes.put(&entity, None)?;
+                store.entities.apply(changes)?;
+                Ok(entity)
+            })
         })
         .await?;
     Ok(HttpResponse::Created().json(view(&state.store, stored)?))
@@ -370,16 +370,16 @@ async fn update(
     let patch = body.into_inner();
     let updated = state
         .write(move |store| {
-            let lock = store.entities.tenant_lock(&tenant);
-            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
-            let prev = load(store, &tenant, id)?;
-            let mut next = prev.clone();
-            apply_patch(&mut next, &patch).map_err(invalid)?;
-            check_source_free(store, &next)?;
-            let mut changes = store.entities.changes();
-            changes.put(&next, Some(&prev))?;
-            store.entities.apply(changes)?;
-            Ok(next)
+            store.entities.locked(&tenant, || {
+                let prev = load(store, &tenant, id)?;
+                let mut next = prev.clone();
+                apply_patch(&mut next, &patch).map_err(invalid)?;
+                check_source_free(store, &next)?;
+                let mut changes = store.entities.changes();
+                changes.put(&next, Some(&prev))?;
+                store.entities.apply(changes)?;
+                Ok(next)
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(view(&state.store, updated)?))
@@ -402,22 +402,22 @@ async fn delete(
     let permanent = query.permanent;
     let archived = state
         .write(move |store| {
-            let lock = store.entities.tenant_lock(&tenant);
-            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
-            let prev = load(store, &tenant, id)?;
-            let mut changes = store.entities.changes();
-            let out = if permanent {
-                changes.remove(&prev)?;
-                None
-            } else {
-                let mut next = prev.clone();
-                next.status = EntityStatus::Archived;
-                next.updated_at = timestamp::now_ms().max(prev.updated_at + 1);
-                changes.put(&next, Some(&prev))?;
-                Some(next)
-            };
-            store.entities.apply(changes)?;
-            Ok(out)
+            store.entities.locked(&tenant, || {
+                let prev = load(store, &tenant, id)?;
+                let mut changes = store.entities.changes();
+                let out = if permanent {
+                    changes.remove(&prev)?;
+                    None
+                } else {
+                    let mut next = prev.clone();
+                    next.status = EntityStatus::Archived;
+                    next.updated_at = timestamp::now_ms().max(prev.updated_at + 1);
+                    changes.put(&next, Some(&prev))?;
+                    Some(next)
+                };
+                store.entities.apply(changes)?;
+                Ok(out)
+            })
         })
         .await?;
     match archived {
@@ -467,22 +467,22 @@ async fn bulk_update(
     }
     let updated = state
         .write(move |store| {
-            let lock = store.entities.tenant_lock(&tenant);
-            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
-            let mut pairs = Vec::new();
-            for id in ids {
-                if let Some(prev) = store.entities.get(&tenant, id)? {
-                    let mut next = prev.clone();
-                    apply_patch(&mut next, &update).map_err(invalid)?;
-                    pairs.push((prev, next));
+            store.entities.locked(&tenant, || {
+                let mut pairs = Vec::new();
+                for id in ids {
+                    if let Some(prev) = store.entities.get(&tenant, id)? {
+                        let mut next = prev.clone();
+                        apply_patch(&mut next, &update).map_err(invalid)?;
+                        pairs.push((prev, next));
+                    }
                 }
-            }
-            let mut changes = store.entities.changes();
-            for (prev, next) in &pairs {
-                changes.put(next, Some(prev))?;
-            }
-            store.entities.apply(changes)?;
-            Ok(pairs.into_iter().map(|(_, n)| n).collect::<Vec<_>>())
+                let mut changes = store.entities.changes();
+                for (prev, next) in &pairs {
+                    changes.put(next, Some(prev))?;
+                }
+                store.entities.apply(changes)?;
+                Ok(pairs.into_iter().map(|(_, n)| n).collect::<Vec<_>>())
+            })
         })
         .await?;
     let views = updated
@@ -507,25 +507,25 @@ async fn bulk_delete(
     let ids = parse_ids(&body.entity_ids)?;
     let archived = state
         .write(move |store| {
-            let lock = store.entities.tenant_lock(&tenant);
-            let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
-            let mut changes = store.entities.changes();
-            let mut n = 0usize;
-            let now = timestamp::now_ms();
-            for id in ids {
-                match store.entities.get(&tenant, id)? {
-                    Some(prev) if prev.status != EntityStatus::Archived => {
-                        let mut next = prev.clone();
-                        next.status = EntityStatus::Archived;
-                        next.updated_at = now.max(prev.updated_at + 1);
-                        changes.put(&next, Some(&prev))?;
-                        n += 1;
+            store.entities.locked(&tenant, || {
+                let mut changes = store.entities.changes();
+                let mut n = 0usize;
+                let now = timestamp::now_ms();
+                for id in ids {
+                    match store.entities.get(&tenant, id)? {
+                        Some(prev) if prev.status != EntityStatus::Archived => {
+                            let mut next = prev.clone();
+                            next.status = EntityStatus::Archived;
+                            next.updated_at = now.max(prev.updated_at + 1);
+                            changes.put(&next, Some(&prev))?;
+                            n += 1;
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
-            }
-            store.entities.apply(changes)?;
-            Ok(n)
+                store.entities.apply(changes)?;
+                Ok(n)
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "archived": archived })))

@@ -50,8 +50,17 @@ pub fn ingest(
     records: Vec<Value>,
     check: Option<RecordCheck<'_>>,
 ) -> Result<BatchResult, StoreError> {
-    let lock = store.entities.tenant_lock(&src.tenant);
-    let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+    store
+        .entities
+        .locked(&src.tenant, || ingest_locked(store, src, records, check))
+}
+
+fn ingest_locked(
+    store: &Store,
+    src: &BatchSource,
+    records: Vec<Value>,
+    check: Option<RecordCheck<'_>>,
+) -> Result<BatchResult, StoreError> {
     let started = timestamp::now_ms();
     let mut changes = store.entities.changes();
     let mut errors = Vec::new();
@@ -66,13 +75,7 @@ pub fn ingest(
         let input = match record::parse(raw) {
             Ok(i) => i,
             Err((e, raw)) => {
-                errors.push(RecordError {
-                    row,
-                    field: e.field,
-                    error_type: e.error_type.into(),
-                    message: e.message,
-                    raw,
-                });
+                errors.push(RecordError::new(row, e, raw));
                 continue;
             }
         };
@@ -80,13 +83,7 @@ pub fn ingest(
         let data_json = serde_json::to_vec(&input.vertical_data).unwrap_or_default();
         if data_json.len() > crate::entity_input::MAX_VERTICAL_DATA_BYTES {
             let e = crate::entity_input::vertical_data_too_large(data_json.len());
-            errors.push(RecordError {
-                row,
-                field: e.field,
-                error_type: e.error_type.into(),
-                message: e.message,
-                raw: record::reassemble(input),
-            });
+            errors.push(RecordError::new(row, e, record::reassemble(input)));
             continue;
         }
         let mut entity = Entity {
@@ -107,13 +104,11 @@ pub fn ingest(
         };
         if let Some(check) = check {
             if let Err(e) = check(&entity) {
-                errors.push(RecordError {
+                errors.push(RecordError::new(
                     row,
-                    field: e.field,
-                    error_type: e.error_type.into(),
-                    message: e.message,
-                    raw: serde_json::to_value(&entity).unwrap_or_default(),
-                });
+                    e,
+                    serde_json::to_value(&entity).unwrap_or_default(),
+                ));
                 continue;
             }
         }

@@ -15,6 +15,7 @@ use super::{document, SearchIndex};
 use crate::store::{EntityStatus, Store};
 
 const BATCH: usize = 50_000;
+const INDEXER_NICE: libc::c_int = 5;
 /// Idle wake-up, in case a notification was missed.
 const IDLE: Duration = Duration::from_millis(250);
 
@@ -92,15 +93,17 @@ impl Indexer {
 }
 
 /// Runs the calling thread (and threads it spawns later) at a lower CPU priority: indexing
-/// may trail writes by up to a second or so, but must not slow acknowledged writes or searches
-/// when the cores are busy. Best effort: without permission the thread simply keeps its priority.
+/// may trail writes under load, but must not slow acknowledged writes or searches when the
+/// cores are busy. Nice 5 still leaves indexing about a quarter of a contended core, so another
+/// busy process cannot starve it (nice 10 could, under a parallel compile). Best effort: without
+/// permission the thread simply keeps its priority.
 pub fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: plain syscalls on the calling thread's own id; no memory is shared.
         unsafe {
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+            libc::setpriority(libc::PRIO_PROCESS, tid, INDEXER_NICE);
         }
     }
 }

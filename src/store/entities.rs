@@ -266,12 +266,16 @@ impl EntityStore {
         })
     }
 
-    /// The tenant's write lock (see the field's comment).
-    pub fn tenant_lock(&self, tenant: &str) -> Arc<Mutex<()>> {
-        if let Some(l) = self.locks.get(tenant) {
-            return Arc::clone(&l);
-        }
-        Arc::clone(&self.locks.entry(tenant.to_owned()).or_default())
+    /// Runs `f` holding the tenant's write lock (see the field's comment).
+    pub fn locked<R>(&self, tenant: &str, f: impl FnOnce() -> R) -> R {
+        let lock = match self.locks.get(tenant) {
+            Some(l) => Arc::clone(&l),
+            None => Arc::clone(&self.locks.entry(tenant.to_owned()).or_default()),
+        };
+        // A panic under the lock cannot leave sled state half-applied in a way the lock guards
+        // (writes are verified on read), so a poisoned lock is simply taken over.
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        f()
     }
 
     pub fn changes(&self) -> Changes<'_> {

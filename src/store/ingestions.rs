@@ -56,6 +56,18 @@ pub struct RecordError {
     pub raw: Value,
 }
 
+impl RecordError {
+    pub fn new(row: usize, e: crate::entity_input::FieldError, raw: Value) -> Self {
+        RecordError {
+            row,
+            field: e.field,
+            error_type: e.error_type.into(),
+            message: e.message,
+            raw,
+        }
+    }
+}
+
 fn record_key(tenant: &str, id: Uuid) -> Vec<u8> {
     let mut k = tenant.as_bytes().to_vec();
     k.push(0);

@@ -7,7 +7,7 @@ use crate::common::{self, now_secs, rfc3339};
 
 #[test]
 fn dev_mode_seed_flow_creates_tenant_and_key_usable_as_bearer() {
-    let srv = common::start_dev(&[]);
+    let srv = common::start_dev(&[("DEFAULT_PLAN", "free")]);
     let r = srv
         .post("/api/v1/auth/keys")
         .tenant("acme")

@@ -44,9 +44,14 @@ pub fn start(env: &[(&str, &str)]) -> Server {
     Server::spawn(Arc::new(tempfile::tempdir().unwrap()), env)
 }
 
-/// A development-mode server (X-Tenant-Id authenticates) with extra environment.
+/// A development-mode server (X-Tenant-Id authenticates) with extra environment. Tenants it
+/// creates get the `enterprise` plan unless `DEFAULT_PLAN` is given, so tests that poll do not
+/// run into the free plan's rate limits by accident.
 pub fn start_dev(env: &[(&str, &str)]) -> Server {
     let mut all = vec![("ENV", "development")];
+    if !env.iter().any(|(k, _)| *k == "DEFAULT_PLAN") {
+        all.push(("DEFAULT_PLAN", "enterprise"));
+    }
     all.extend_from_slice(env);
     start(&all)
 }

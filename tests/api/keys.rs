@@ -183,7 +183,7 @@ fn unknown_and_malformed_key_ids_are_404() {
 
 #[test]
 fn me_reports_plan_scopes_and_both_buckets() {
-    let srv = common::start_dev(&[]);
+    let srv = common::start_dev(&[("DEFAULT_PLAN", "free")]);
     let key = srv.create_key("acme", &["search"]);
     let me = srv.get("/api/v1/auth/me").bearer(&key).send();
     let body = me.json();

@@ -14,7 +14,7 @@ fn plans_file(dir: &tempfile::TempDir, body: serde_json::Value) -> String {
 
 #[test]
 fn headers_present_and_decreasing() {
-    let srv = common::start_dev(&[]);
+    let srv = common::start_dev(&[("DEFAULT_PLAN", "free")]);
     let key = srv.create_key("acme", &["admin"]);
     let mut last = u64::MAX;
     for _ in 0..5 {
@@ -121,7 +121,11 @@ fn plan_change_applies_live() {
 fn disabled_rate_limit_sends_no_headers_and_never_429s() {
     let dir = tempfile::tempdir().unwrap();
     let plans = plans_file(&dir, json!({"free": {"general_rpm": 2, "search_rpm": 1}}));
-    let srv = common::start_dev(&[("PLANS_FILE", &plans), ("RATE_LIMIT_ENABLED", "false")]);
+    let srv = common::start_dev(&[
+        ("PLANS_FILE", &plans),
+        ("RATE_LIMIT_ENABLED", "false"),
+        ("DEFAULT_PLAN", "free"),
+    ]);
     let key = srv.create_key("acme", &["admin"]);
     for _ in 0..10 {
         let r = srv.get("/api/v1/auth/me").bearer(&key).send();
