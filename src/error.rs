@@ -14,6 +14,9 @@ pub enum ApiError {
     InvalidApiKey(&'static str),
     #[error("API key has expired.")]
     KeyExpired,
+    /// Webhook body signature missing or wrong.
+    #[error("{0}")]
+    InvalidSignature(&'static str),
     #[error("{0}")]
     QuotaExceeded(String),
     #[error("{0}")]
@@ -49,6 +52,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::InvalidApiKey(_) => "invalid_api_key",
             ApiError::KeyExpired => "key_expired",
+            ApiError::InvalidSignature(_) => "invalid_signature",
             ApiError::QuotaExceeded(_) => "quota_exceeded",
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::TenantSuspended => "tenant_suspended",
@@ -75,7 +79,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::InvalidApiKey(_) | ApiError::KeyExpired => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidApiKey(_) | ApiError::KeyExpired | ApiError::InvalidSignature(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
             ApiError::InsufficientScope(_) | ApiError::TenantSuspended => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,

@@ -22,6 +22,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         super::resource("/ingest/{vertical}/{entity_type}/batch")
             .route(web::post().to(batch_route)),
     )
+    .service(
+        super::resource("/ingest/{vertical}/{entity_type}/stream")
+            .route(web::post().to(stream_route)),
+    )
+    .service(
+        super::resource("/webhooks/ingest/{vertical}/{entity_type}")
+            .route(web::post().to(webhook_route)),
+    )
+    .service(super::resource("/pipeline/status/{id}").route(web::get().to(pipeline_status)))
+    .service(super::resource("/pipeline/trigger/{id}").route(web::post().to(pipeline_trigger)))
     .service(super::resource("/ingestions/{id}").route(web::get().to(get_ingestion)))
     .service(super::resource("/ingestions/{id}/errors").route(web::get().to(get_errors)));
 }
@@ -75,18 +85,22 @@ fn batch_response(r: &BatchResult) -> HttpResponse {
     })
 }
 
-fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+/// The request's media type, lower-cased, without parameters.
+fn mime(req: &HttpRequest) -> String {
     let ct = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct
-        .split(';')
+    ct.split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    let mime = mime(req);
     if mime == "application/json" || mime.ends_with("+json") {
         Ok(())
     } else {
@@ -232,4 +246,152 @@ async fn get_errors(
     let i = load(&state, tenant, &id)?;
     let entries = state.store.ingestions.errors(tenant, i.id)?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"ingestion_id": i.id, "entries": entries})))
+}
+
+/// `POST /webhooks/ingest/{vertical}/{entity_type}`: the batch body, signed when
+/// `WEBHOOK_SECRET` is set (`X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`).
+async fn webhook_route(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
+    if let Some(secret) = &state.config.webhook_secret {
+        let sent = req
+            .headers()
+            .get("x-webhook-signature")
+            .ok_or(ApiError::InvalidSignature(
+                "Missing X-Webhook-Signature header.",
+            ))?;
+        if !crate::ingest::webhook::verify(secret.as_bytes(), &body, sent.as_bytes()) {
+            return Err(ApiError::InvalidSignature("Invalid webhook signature."));
+        }
+    }
+    require_json(&req)?;
+    let tenant = caller.tenant()?.id.clone();
+    let (vertical, entity_type) = target(&path)?;
+    let records = parse_records(&body)?;
+    let src = BatchSource {
+        tenant,
+        vertical,
+        entity_type,
+        source_type: "webhook".into(),
+        file_name: None,
+        file_size: body.len() as u64,
+        content_hash: blake3::hash(&body).to_hex().to_string(),
+    };
+    ingest(&state, src, records).await
+}
+
+/// `POST /ingest/{vertical}/{entity_type}/stream`: NDJSON, one record per line. Lines that are
+/// not JSON, or not valid records, are skipped and counted in `parse_errors`.
+async fn stream_route(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if !matches!(
+        mime(&req).as_str(),
+        "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines"
+    ) {
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Type must be application/x-ndjson.".into(),
+        ));
+    }
+    let tenant = caller.tenant()?.id.clone();
+    let (vertical, entity_type) = target(&path)?;
+    let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
+    let (records, bad_lines) = crate::ingest::ndjson::parse(&body);
+    let buffered = records.len();
+    let src = BatchSource {
+        tenant,
+        vertical,
+        entity_type,
+        source_type: "stream".into(),
+        file_name: None,
+        file_size: body.len() as u64,
+        content_hash: blake3::hash(&body).to_hex().to_string(),
+    };
+    let result = state
+        .write(move |store| Ok(batch::ingest(store, &src, records, None)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "ingestion_id": result.ingestion.id,
+        "accepted": result.ingestion.accepted,
+        "duplicate_count": result.ingestion.duplicate_count,
+        "parse_errors": bad_lines + result.ingestion.rejected,
+        "buffer_size": buffered,
+        "flushed": true,
+    })))
+}
+
+/// `GET /pipeline/status/{ingestion_id}`: where the ingestion's entities are in indexing.
+async fn pipeline_status(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let i = load(&state, &tenant, &id)?;
+    let (mut pending, mut completed, mut failed) = (0, 0, 0);
+    let mut ids = i.entity_ids.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    for eid in &ids {
+        match state.store.entities.embedding_status(&tenant, *eid)? {
+            crate::store::EmbeddingStatus::Pending => pending += 1,
+            crate::store::EmbeddingStatus::Completed => completed += 1,
+            crate::store::EmbeddingStatus::Failed => failed += 1,
+        }
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "ingestion_id": i.id,
+        "total": ids.len(),
+        "pending": pending,
+        // Indexing is one commit per round: an entity is pending until the round commits.
+        "processing": 0,
+        "completed": completed,
+        "failed": failed,
+    })))
+}
+
+/// `POST /pipeline/trigger/{ingestion_id}`: queues the ingestion's pending and failed entities
+/// for indexing again.
+async fn pipeline_trigger(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let i = load(&state, &tenant, &id)?;
+    let triggered = state
+        .write(move |store| {
+            let mut changes = store.entities.changes();
+            let mut n = 0usize;
+            let mut ids = i.entity_ids;
+            ids.sort_unstable();
+            ids.dedup();
+            for eid in ids {
+                let status = store.entities.embedding_status(&tenant, eid)?;
+                let exists = store.entities.get(&tenant, eid)?.is_some();
+                if exists && status != crate::store::EmbeddingStatus::Completed {
+                    changes.enqueue(&tenant, eid)?;
+                    n += 1;
+                }
+            }
+            store.entities.apply(changes)?;
+            Ok(n)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "triggered": triggered,
+        "message": format!("{triggered} entities queued for indexing."),
+    })))
 }

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod keys;
 pub mod search;
 pub mod tenants;
+pub mod verticals;
 
 use actix_web::{web, HttpResponse, Resource};
 
@@ -77,7 +78,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(admin::routes)
             .configure(entities::routes)
             .configure(search::routes)
-            .configure(ingest::routes),
+            .configure(ingest::routes)
+            .configure(verticals::routes),
     )
     .default_service(web::to(not_found));
 }

@@ -2,4 +2,6 @@
 //! write path every ingestion route ends in.
 
 pub mod batch;
+pub mod ndjson;
 pub mod record;
+pub mod webhook;

@@ -5,6 +5,7 @@ mod common;
 mod auth;
 mod entities;
 mod ingest;
+mod ingest_routes;
 mod keys;
 mod ops;
 mod persistence;
