@@ -186,3 +186,65 @@ fn tenant_views_count_entities_and_list_verticals() {
         .clone();
     assert_eq!(rival["entity_count"], 1);
 }
+
+#[test]
+fn deleting_a_tenant_removes_its_entities_and_search_documents_only() {
+    let srv = common::start_dev(&[]);
+    let m = srv.master_key();
+    let doomed = srv.ingest(
+        "doomed",
+        "parts",
+        "item",
+        &json!({"records": [{"name": "Vanishing sprocket"}]}),
+    );
+    let kept = srv.ingest(
+        "kept",
+        "parts",
+        "item",
+        &json!({"records": [{"name": "Vanishing sprocket twin"}]}),
+    );
+    srv.wait_indexed("doomed", doomed["entity_ids"].as_array().unwrap());
+    srv.wait_indexed("kept", kept["entity_ids"].as_array().unwrap());
+
+    let r = srv
+        .req("DELETE", "/api/v1/admin/tenants/doomed")
+        .bearer(&m)
+        .send();
+    assert_eq!(r.status, 204, "{}", r.text);
+
+    // Development mode re-creates the tenant on first use: it starts empty.
+    assert_eq!(
+        srv.get("/api/v1/entities?status=all")
+            .tenant("doomed")
+            .send()
+            .json()["items"],
+        json!([])
+    );
+    assert_eq!(
+        srv.search_names("doomed", &json!({"query": "sprocket"})),
+        Vec::<String>::new()
+    );
+    // Counted by the index itself (hydration would hide stale documents from results).
+    let count = srv
+        .search(
+            "doomed",
+            "parts",
+            &json!({"filters": {"entity_type": "item"}}),
+        )
+        .json();
+    assert_eq!(
+        count["metadata"]["total_estimate"], 0,
+        "index documents removed: {count}"
+    );
+    srv.get(&format!(
+        "/api/v1/ingestions/{}",
+        doomed["ingestion_id"].as_str().unwrap()
+    ))
+    .tenant("doomed")
+    .send()
+    .expect_error(404, "not_found");
+    assert_eq!(
+        srv.search_names("kept", &json!({"query": "sprocket"})),
+        vec!["Vanishing sprocket twin"]
+    );
+}
