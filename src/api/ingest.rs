@@ -27,6 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(stream_route)),
     )
     .service(
+        super::resource("/ingest/{vertical}/{entity_type}/upload")
+            .route(web::post().to(upload_route)),
+    )
+    .service(
         super::resource("/webhooks/ingest/{vertical}/{entity_type}")
             .route(web::post().to(webhook_route)),
     )
@@ -394,4 +398,221 @@ async fn pipeline_trigger(
         "triggered": triggered,
         "message": format!("{triggered} entities queued for indexing."),
     })))
+}
+
+/// File formats the upload route reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FileKind {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl FileKind {
+    fn source_type(self) -> &'static str {
+        match self {
+            FileKind::Csv => "csv",
+            FileKind::Json => "json",
+            FileKind::Ndjson => "ndjson",
+        }
+    }
+
+    /// By extension first, then by the part's content type.
+    fn detect(file_name: Option<&str>, content_type: Option<&str>) -> Result<FileKind, ApiError> {
+        let ext = file_name
+            .and_then(|n| n.rsplit_once('.'))
+            .map(|(_, e)| e.to_ascii_lowercase());
+        let kind = match (ext.as_deref(), content_type) {
+            (Some("csv" | "tsv"), _) | (_, Some("text/csv" | "text/tab-separated-values")) => FileKind::Csv,
+            (Some("ndjson" | "jsonl"), _) | (_, Some("application/x-ndjson" | "application/ndjson" | "application/jsonl")) => {
+                FileKind::Ndjson
+            }
+            (Some("json"), _) | (_, Some("application/json")) => FileKind::Json,
+            (Some("xml"), _) | (_, Some("application/xml" | "text/xml")) => {
+                return Err(ApiError::UnsupportedMediaType(
+                    "XML uploads (BMEcat, SAP IDoc) are not supported yet; send CSV, JSON or NDJSON.".into(),
+                ))
+            }
+            _ => {
+                return Err(ApiError::UnsupportedMediaType(
+                    "Cannot tell the file type: use a .csv, .json or .ndjson file name or content type.".into(),
+                ))
+            }
+        };
+        Ok(kind)
+    }
+}
+
+/// The last path component of a client-supplied file name, without control characters.
+fn clean_file_name(raw: &str) -> Option<String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    let clean = clean.trim().to_owned();
+    (!clean.is_empty() && clean != "." && clean != "..").then_some(clean)
+}
+
+/// `POST /ingest/{vertical}/{entity_type}/upload`: multipart with a `file` part (CSV, JSON array
+/// or NDJSON, ≤ 50 MB) and an optional `name_column` part (CSV, default `name`).
+async fn upload_route(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    use futures_util::TryStreamExt;
+
+    if !mime(&req).starts_with("multipart/form-data") {
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Type must be multipart/form-data with a 'file' part.".into(),
+        ));
+    }
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "Upload exceeds the limit of {INGEST_BODY_LIMIT} bytes."
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > INGEST_BODY_LIMIT) {
+        return Err(too_large());
+    }
+    let tenant = caller.tenant()?.id.clone();
+    let (vertical, entity_type) = target(&path)?;
+
+    let bad_multipart = |e: actix_multipart::MultipartError| {
+        ApiError::BadRequest(format!("Malformed multipart body: {e}"))
+    };
+    let mut parts = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut file: Option<(Option<String>, Option<String>, web::BytesMut)> = None;
+    let mut name_column = "name".to_owned();
+    let mut total = 0usize;
+    while let Some(mut part) = parts.try_next().await.map_err(bad_multipart)? {
+        let disposition = part.content_disposition().cloned();
+        let field = disposition
+            .as_ref()
+            .and_then(|d| d.get_name())
+            .unwrap_or("")
+            .to_owned();
+        let file_name = disposition
+            .as_ref()
+            .and_then(|d| d.get_filename())
+            .map(str::to_owned);
+        let content_type = part
+            .content_type()
+            .map(|m| m.essence_str().to_ascii_lowercase());
+        let mut buf = web::BytesMut::new();
+        while let Some(chunk) = part.try_next().await.map_err(bad_multipart)? {
+            total += chunk.len();
+            if total > INGEST_BODY_LIMIT {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        match field.as_str() {
+            "file" => file = Some((file_name, content_type, buf)),
+            "name_column" => {
+                name_column = std::str::from_utf8(&buf)
+                    .map_err(|_| ApiError::validation("name_column must be UTF-8 text"))?
+                    .trim()
+                    .to_owned();
+            }
+            _ => {}
+        }
+    }
+    let (file_name, content_type, bytes) =
+        file.ok_or_else(|| ApiError::validation("the multipart body needs a 'file' part"))?;
+    let kind = FileKind::detect(file_name.as_deref(), content_type.as_deref())?;
+    let rows: Vec<batch::Row> = match kind {
+        FileKind::Csv => {
+            crate::ingest::csv_file::parse(&bytes, &name_column).map_err(ApiError::Validation)?
+        }
+        FileKind::Json => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Array(items)) => items.into_iter().map(Ok).collect(),
+            Ok(_) => {
+                return Err(ApiError::validation(
+                    "a .json upload must hold a JSON array of records",
+                ))
+            }
+            Err(e) => {
+                return Err(ApiError::BadRequest(format!(
+                    "The file is not valid JSON: {e}"
+                )))
+            }
+        },
+        FileKind::Ndjson => bytes[..]
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .map(|l| {
+                serde_json::from_slice::<Value>(l).map_err(|e| {
+                    (
+                        crate::entity_input::FieldError {
+                            field: None,
+                            error_type: "invalid_json",
+                            message: e.to_string(),
+                        },
+                        Value::String(String::from_utf8_lossy(l).into_owned()),
+                    )
+                })
+            })
+            .collect(),
+    };
+    if rows.is_empty() {
+        return Err(ApiError::validation("the file holds no records"));
+    }
+    let src = BatchSource {
+        tenant,
+        vertical,
+        entity_type,
+        source_type: kind.source_type().into(),
+        file_name: file_name.as_deref().and_then(clean_file_name),
+        file_size: bytes.len() as u64,
+        content_hash: blake3::hash(&bytes).to_hex().to_string(),
+    };
+    let result = state
+        .write(move |store| Ok(batch::ingest_rows(store, &src, rows, None)?))
+        .await?;
+    Ok(batch_response(&result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(
+            clean_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(clean_file_name("C:\\evil\\x.csv").as_deref(), Some("x.csv"));
+        assert_eq!(
+            clean_file_name("a\u{0}b\nc.csv").as_deref(),
+            Some("abc.csv")
+        );
+        assert_eq!(clean_file_name(".."), None);
+        assert_eq!(clean_file_name(""), None);
+    }
+
+    #[test]
+    fn kinds_by_extension_then_content_type() {
+        assert_eq!(
+            FileKind::detect(Some("a.CSV"), None).unwrap(),
+            FileKind::Csv
+        );
+        assert_eq!(
+            FileKind::detect(Some("a.jsonl"), None).unwrap(),
+            FileKind::Ndjson
+        );
+        assert_eq!(
+            FileKind::detect(None, Some("application/json")).unwrap(),
+            FileKind::Json
+        );
+        assert!(FileKind::detect(Some("a.xml"), None).is_err());
+        assert!(FileKind::detect(Some("a.bin"), Some("application/octet-stream")).is_err());
+    }
 }

@@ -50,15 +50,30 @@ pub fn ingest(
     records: Vec<Value>,
     check: Option<RecordCheck<'_>>,
 ) -> Result<BatchResult, StoreError> {
+    ingest_rows(store, src, records.into_iter().map(Ok).collect(), check)
+}
+
+/// A row of an input file: a record, or what was wrong with it before it became one (a ragged
+/// CSV row, a line that is not JSON) with its raw form for the dead-letter entry.
+pub type Row = Result<Value, (crate::entity_input::FieldError, Value)>;
+
+/// [`ingest`] for rows that may already have failed to parse; `row` numbers in errors are the
+/// rows' indexes.
+pub fn ingest_rows(
+    store: &Store,
+    src: &BatchSource,
+    rows: Vec<Row>,
+    check: Option<RecordCheck<'_>>,
+) -> Result<BatchResult, StoreError> {
     store
         .entities
-        .locked(&src.tenant, || ingest_locked(store, src, records, check))
+        .locked(&src.tenant, || ingest_locked(store, src, rows, check))
 }
 
 fn ingest_locked(
     store: &Store,
     src: &BatchSource,
-    records: Vec<Value>,
+    records: Vec<Row>,
     check: Option<RecordCheck<'_>>,
 ) -> Result<BatchResult, StoreError> {
     let started = timestamp::now_ms();
@@ -72,6 +87,13 @@ fn ingest_locked(
     let record_count = records.len();
 
     for (row, raw) in records.into_iter().enumerate() {
+        let raw = match raw {
+            Ok(v) => v,
+            Err((e, raw)) => {
+                errors.push(RecordError::new(row, e, raw));
+                continue;
+            }
+        };
         let input = match record::parse(raw) {
             Ok(i) => i,
             Err((e, raw)) => {

@@ -2,6 +2,7 @@
 //! write path every ingestion route ends in.
 
 pub mod batch;
+pub mod csv_file;
 pub mod ndjson;
 pub mod record;
 pub mod webhook;

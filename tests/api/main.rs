@@ -14,3 +14,4 @@ mod scopes;
 mod search;
 mod secrets;
 mod tenants;
+mod upload;
