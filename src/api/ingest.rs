@@ -170,15 +170,7 @@ async fn batch_route(
     let tenant = caller.tenant()?.id.clone();
     let (vertical, entity_type) = target(&path)?;
     let records = parse_records(&body)?;
-    let src = BatchSource {
-        tenant,
-        vertical,
-        entity_type,
-        source_type: "batch".into(),
-        file_name: None,
-        file_size: body.len() as u64,
-        content_hash: blake3::hash(&body).to_hex().to_string(),
-    };
+    let src = BatchSource::for_body(tenant, (vertical, entity_type), "batch", None, &body);
     ingest(&state, src, records).await
 }
 
@@ -277,15 +269,7 @@ async fn webhook_route(
     let tenant = caller.tenant()?.id.clone();
     let (vertical, entity_type) = target(&path)?;
     let records = parse_records(&body)?;
-    let src = BatchSource {
-        tenant,
-        vertical,
-        entity_type,
-        source_type: "webhook".into(),
-        file_name: None,
-        file_size: body.len() as u64,
-        content_hash: blake3::hash(&body).to_hex().to_string(),
-    };
+    let src = BatchSource::for_body(tenant, (vertical, entity_type), "webhook", None, &body);
     ingest(&state, src, records).await
 }
 
@@ -312,25 +296,18 @@ async fn stream_route(
     let tenant = caller.tenant()?.id.clone();
     let (vertical, entity_type) = target(&path)?;
     let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
-    let (records, bad_lines) = crate::ingest::ndjson::parse(&body);
-    let buffered = records.len();
-    let src = BatchSource {
-        tenant,
-        vertical,
-        entity_type,
-        source_type: "stream".into(),
-        file_name: None,
-        file_size: body.len() as u64,
-        content_hash: blake3::hash(&body).to_hex().to_string(),
-    };
+    let rows = crate::ingest::ndjson::parse(&body);
+    let buffered = rows.iter().filter(|r| r.is_ok()).count();
+    let src = BatchSource::for_body(tenant, (vertical, entity_type), "stream", None, &body);
     let result = state
-        .write(move |store| Ok(batch::ingest(store, &src, records, None)?))
+        .write(move |store| Ok(batch::ingest_rows(store, &src, rows, None)?))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "ingestion_id": result.ingestion.id,
         "accepted": result.ingestion.accepted,
         "duplicate_count": result.ingestion.duplicate_count,
-        "parse_errors": bad_lines + result.ingestion.rejected,
+        // Lines that are not JSON and invalid records, all in the dead-letter entries.
+        "parse_errors": result.ingestion.rejected,
         "buffer_size": buffered,
         "flushed": true,
     })))
@@ -543,36 +520,19 @@ async fn upload_route(
                 )))
             }
         },
-        FileKind::Ndjson => bytes[..]
-            .split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-            .map(|l| {
-                serde_json::from_slice::<Value>(l).map_err(|e| {
-                    (
-                        crate::entity_input::FieldError {
-                            field: None,
-                            error_type: "invalid_json",
-                            message: e.to_string(),
-                        },
-                        Value::String(String::from_utf8_lossy(l).into_owned()),
-                    )
-                })
-            })
-            .collect(),
+        FileKind::Ndjson => crate::ingest::ndjson::parse(&bytes),
     };
     if rows.is_empty() {
         return Err(ApiError::validation("the file holds no records"));
     }
-    let src = BatchSource {
+    let file_name = file_name.as_deref().and_then(clean_file_name);
+    let src = BatchSource::for_body(
         tenant,
-        vertical,
-        entity_type,
-        source_type: kind.source_type().into(),
-        file_name: file_name.as_deref().and_then(clean_file_name),
-        file_size: bytes.len() as u64,
-        content_hash: blake3::hash(&bytes).to_hex().to_string(),
-    };
+        (vertical, entity_type),
+        kind.source_type(),
+        file_name,
+        &bytes,
+    );
     let result = state
         .write(move |store| Ok(batch::ingest_rows(store, &src, rows, None)?))
         .await?;

@@ -29,6 +29,27 @@ pub struct BatchSource {
     pub content_hash: String,
 }
 
+impl BatchSource {
+    /// The source of an ingestion whose input is `body`: size and content hash come from it.
+    pub fn for_body(
+        tenant: String,
+        (vertical, entity_type): (String, String),
+        source_type: &str,
+        file_name: Option<String>,
+        body: &[u8],
+    ) -> Self {
+        BatchSource {
+            tenant,
+            vertical,
+            entity_type,
+            source_type: source_type.to_owned(),
+            file_name,
+            file_size: body.len() as u64,
+            content_hash: blake3::hash(body).to_hex().to_string(),
+        }
+    }
+}
+
 /// Extra rule a record must pass (schema validation plugs in here).
 pub type RecordCheck<'a> =
     &'a (dyn Fn(&Entity) -> Result<(), crate::entity_input::FieldError> + Sync);

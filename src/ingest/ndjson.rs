@@ -2,21 +2,28 @@
 
 use serde_json::Value;
 
-/// The values of the good lines, and how many lines were not JSON (or not UTF-8).
-pub fn parse(body: &[u8]) -> (Vec<Value>, usize) {
-    let mut values = Vec::new();
-    let mut bad = 0;
-    for line in body.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<Value>(line) {
-            Ok(v) => values.push(v),
-            Err(_) => bad += 1,
-        }
-    }
-    (values, bad)
+use super::batch::Row;
+use crate::entity_input::FieldError;
+
+/// One row per non-blank line: the value, or an `invalid_json` error with the line as text
+/// (for the dead-letter entry).
+pub fn parse(body: &[u8]) -> Vec<Row> {
+    body.split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .map(|l| {
+            serde_json::from_slice::<Value>(l).map_err(|e| {
+                (
+                    FieldError {
+                        field: None,
+                        error_type: "invalid_json",
+                        message: e.to_string(),
+                    },
+                    Value::String(String::from_utf8_lossy(l).into_owned()),
+                )
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -24,11 +31,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn good_lines_kept_bad_lines_counted() {
+    fn good_lines_kept_bad_lines_reported() {
         let body = b"{\"name\": \"a\"}\r\n\n{broken\n\xff\xfe\n{\"name\": \"b\"}";
-        let (v, bad) = parse(body);
-        assert_eq!(v.len(), 2);
-        assert_eq!(bad, 2);
-        assert_eq!(v[1]["name"], "b");
+        let rows = parse(body);
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.iter().filter(|r| r.is_err()).count(), 2);
+        assert_eq!(rows[3].as_ref().unwrap()["name"], "b");
+        let (e, raw) = rows[1].as_ref().unwrap_err();
+        assert_eq!(
+            (e.error_type, raw),
+            ("invalid_json", &Value::String("{broken".into()))
+        );
     }
 }
