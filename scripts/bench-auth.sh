@@ -23,24 +23,10 @@ if ! command -v wrk >/dev/null; then
 fi
 
 cargo build --release --quiet
-DATA=$(mktemp -d)
-trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-cat > "$DATA/plans.json" <<'JSON'
-{"bench": {"general_rpm": 1000000000, "search_rpm": 1000000000}}
-JSON
-MASTER="bench-master-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-# Access logs off (warn): the benchmark measures the server, not terminal I/O.
-RUST_LOG=warn QANATIX_MASTER_KEY="$MASTER" PLANS_FILE="$DATA/plans.json" DEFAULT_PLAN=bench \
-  ./target/release/qanatix --port "$PORT" --data-dir "$DATA/data" &
-SERVER=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
-
-BASE="http://127.0.0.1:$PORT/api/v1"
-curl -sf -X POST "$BASE/admin/tenants" -H "Authorization: Bearer $MASTER" \
-  -H 'Content-Type: application/json' -d '{"tenant_id":"bench","plan":"bench"}' >/dev/null
-KEY=$(curl -sf -X POST "$BASE/auth/keys" -H "Authorization: Bearer $MASTER" -H 'X-Tenant-Id: bench' \
-  -H 'Content-Type: application/json' -d '{"name":"bench","scopes":["search"]}' |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+source scripts/bench-server.sh
+trap stop_bench_server EXIT
+start_bench_server "$PORT" '["search"]'
+BASE="$BASE/api/v1"
 curl -sf "$BASE/auth/me" -H "Authorization: Bearer $KEY" >/dev/null
 
 run_wrk() { # url [header] -> req/s

@@ -21,21 +21,9 @@ cargo build --release --quiet --bin qanatix
 cargo bench --no-run --quiet --bench search_load 2>/dev/null
 DRIVER=$(ls -t target/release/deps/search_load-* | grep -v '\.d$' | head -1)
 
-DATA=$(mktemp -d)
-trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-echo '{"bench": {"general_rpm": 1000000000, "search_rpm": 1000000000}}' > "$DATA/plans.json"
-MASTER="bench-master-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-RUST_LOG=warn QANATIX_MASTER_KEY="$MASTER" PLANS_FILE="$DATA/plans.json" DEFAULT_PLAN=bench \
-  ./target/release/qanatix --port "$PORT" --data-dir "$DATA/data" &
-SERVER=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
-
-BASE="http://127.0.0.1:$PORT"
-curl -sf -X POST "$BASE/api/v1/admin/tenants" -H "Authorization: Bearer $MASTER" \
-  -H 'Content-Type: application/json' -d '{"tenant_id":"bench","plan":"bench"}' >/dev/null
-KEY=$(curl -sf -X POST "$BASE/api/v1/auth/keys" -H "Authorization: Bearer $MASTER" -H 'X-Tenant-Id: bench' \
-  -H 'Content-Type: application/json' -d '{"name":"bench","scopes":["search","ingest"]}' |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+source scripts/bench-server.sh
+trap stop_bench_server EXIT
+start_bench_server "$PORT" '["search","ingest"]'
 
 RESULT=$(BASE="$BASE" KEY="$KEY" COUNT="$COUNT" SECONDS="$SECONDS_" CONCURRENCY="$CONC" "$DRIVER")
 RSS=$(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status)

@@ -1,0 +1,28 @@
+# Sourced by the bench scripts: starts a release server on a temp data dir with a plan that
+# does not throttle, and makes a key for tenant "bench".
+#   start_bench_server PORT SCOPES_JSON   → sets SERVER (pid), DATA, BASE (http://host:port), KEY
+# The caller's EXIT trap must stop "$SERVER" and remove "$DATA" (see stop_bench_server).
+
+stop_bench_server() {
+  kill "$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+  rm -rf "$DATA"
+}
+
+start_bench_server() {
+  local port=$1 scopes=$2
+  DATA=$(mktemp -d)
+  echo '{"bench": {"general_rpm": 1000000000, "search_rpm": 1000000000}}' > "$DATA/plans.json"
+  local master="bench-master-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  # Access logs off (warn): the benchmarks measure the server, not log I/O.
+  RUST_LOG=warn QANATIX_MASTER_KEY="$master" PLANS_FILE="$DATA/plans.json" DEFAULT_PLAN=bench \
+    ./target/release/qanatix --port "$port" --data-dir "$DATA/data" &
+  SERVER=$!
+  BASE="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done
+  curl -sf -X POST "$BASE/api/v1/admin/tenants" -H "Authorization: Bearer $master" \
+    -H 'Content-Type: application/json' -d '{"tenant_id":"bench","plan":"bench"}' >/dev/null
+  KEY=$(curl -sf -X POST "$BASE/api/v1/auth/keys" -H "Authorization: Bearer $master" -H 'X-Tenant-Id: bench' \
+    -H 'Content-Type: application/json' -d "{\"name\":\"bench\",\"scopes\":$scopes}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+}
