@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod plans;
 pub mod ratelimit;
 pub mod sample_catalog;
+pub mod schemas;
 pub mod search;
 pub mod state;
 pub mod store;

@@ -173,6 +173,18 @@ fn check_source_free(store: &Store, e: &Entity) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The entity against its type's schema, if the type has one: 422 naming the field.
+/// Call holding the tenant's write lock.
+fn check_schema(store: &Store, e: &Entity) -> Result<(), ApiError> {
+    match store
+        .schemas
+        .validator(&e.tenant_id, &e.vertical, &e.entity_type)?
+    {
+        Some(schema) => schema.check(e).map_err(invalid),
+        None => Ok(()),
+    }
+}
+
 async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -184,6 +196,7 @@ async fn create(
         .write(move |store| {
             store.entities.locked(&tenant, || {
                 check_source_free(store, &entity)?;
+                check_schema(store, &entity)?;
                 let mut changes = store.entities.changes();
                 changes.put(&entity, None)?;
                 store.entities.apply(changes)?;
@@ -375,6 +388,7 @@ async fn update(
                 let mut next = prev.clone();
                 apply_patch(&mut next, &patch).map_err(invalid)?;
                 check_source_free(store, &next)?;
+                check_schema(store, &next)?;
                 let mut changes = store.entities.changes();
                 changes.put(&next, Some(&prev))?;
                 store.entities.apply(changes)?;
@@ -473,6 +487,7 @@ async fn bulk_update(
                     if let Some(prev) = store.entities.get(&tenant, id)? {
                         let mut next = prev.clone();
                         apply_patch(&mut next, &update).map_err(invalid)?;
+                        check_schema(store, &next)?;
                         pairs.push((prev, next));
                     }
                 }

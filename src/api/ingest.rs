@@ -153,7 +153,7 @@ pub async fn ingest(
     records: Vec<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let result = state
-        .write(move |store| Ok(batch::ingest(store, &src, records, None)?))
+        .write(move |store| Ok(batch::ingest(store, &src, records)?))
         .await?;
     Ok(batch_response(&result))
 }
@@ -300,7 +300,7 @@ async fn stream_route(
     let buffered = rows.iter().filter(|r| r.is_ok()).count();
     let src = BatchSource::for_body(tenant, (vertical, entity_type), "stream", None, &body);
     let result = state
-        .write(move |store| Ok(batch::ingest_rows(store, &src, rows, None)?))
+        .write(move |store| Ok(batch::ingest_rows(store, &src, rows.into_iter())?))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "ingestion_id": result.ingestion.id,
@@ -534,7 +534,7 @@ async fn upload_route(
         &bytes,
     );
     let result = state
-        .write(move |store| Ok(batch::ingest_rows(store, &src, rows, None)?))
+        .write(move |store| Ok(batch::ingest_rows(store, &src, rows.into_iter())?))
         .await?;
     Ok(batch_response(&result))
 }

@@ -6,6 +6,7 @@ pub mod entities;
 pub mod health;
 pub mod ingest;
 pub mod keys;
+pub mod schemas;
 pub mod search;
 pub mod tenants;
 pub mod verticals;
@@ -79,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(entities::routes)
             .configure(search::routes)
             .configure(ingest::routes)
+            .configure(schemas::routes)
             .configure(verticals::routes),
     )
     .default_service(web::to(not_found));

@@ -50,10 +50,6 @@ impl BatchSource {
     }
 }
 
-/// Extra rule a record must pass (schema validation plugs in here).
-pub type RecordCheck<'a> =
-    &'a (dyn Fn(&Entity) -> Result<(), crate::entity_input::FieldError> + Sync);
-
 pub struct BatchResult {
     pub ingestion: Ingestion,
     pub errors: Vec<RecordError>,
@@ -65,49 +61,66 @@ enum Outcome {
 }
 
 /// Ingests `records` for the source. Holds the tenant's write lock while it looks up and writes.
+/// Records are validated against the type's schema, if it has one.
 pub fn ingest(
     store: &Store,
     src: &BatchSource,
     records: Vec<Value>,
-    check: Option<RecordCheck<'_>>,
 ) -> Result<BatchResult, StoreError> {
-    ingest_rows(store, src, records.into_iter().map(Ok).collect(), check)
+    ingest_rows(store, src, records.into_iter().map(Ok))
 }
 
 /// A row of an input file: a record, or what was wrong with it before it became one (a ragged
 /// CSV row, a line that is not JSON) with its raw form for the dead-letter entry.
 pub type Row = Result<Value, (crate::entity_input::FieldError, Value)>;
 
+/// Rows written to sled per step. Parsed rows are consumed lazily and pending writes are
+/// applied every this many rows, so memory does not grow with the size of the input.
+const APPLY_EVERY: usize = 1_000;
+
 /// [`ingest`] for rows that may already have failed to parse; `row` numbers in errors are the
-/// rows' indexes.
+/// rows' indexes. `rows` is consumed lazily.
 pub fn ingest_rows(
     store: &Store,
     src: &BatchSource,
-    rows: Vec<Row>,
-    check: Option<RecordCheck<'_>>,
+    rows: impl Iterator<Item = Row>,
 ) -> Result<BatchResult, StoreError> {
     store
         .entities
-        .locked(&src.tenant, || ingest_locked(store, src, rows, check))
+        .locked(&src.tenant, || ingest_locked(store, src, rows))
 }
 
 fn ingest_locked(
     store: &Store,
     src: &BatchSource,
-    records: Vec<Row>,
-    check: Option<RecordCheck<'_>>,
+    records: impl Iterator<Item = Row>,
 ) -> Result<BatchResult, StoreError> {
     let started = timestamp::now_ms();
+    let schema = store
+        .schemas
+        .validator(&src.tenant, &src.vertical, &src.entity_type)?;
     let mut changes = store.entities.changes();
+    let mut pending = 0usize;
     let mut errors = Vec::new();
-    let mut entity_ids = Vec::with_capacity(records.len());
+    let mut entity_ids = Vec::new();
     let (mut accepted, mut duplicates) = (0usize, 0usize);
-    // Entities written earlier in this batch, by source id and by content hash.
+    // Entities of this batch not yet applied, by source id; content hashes of every entity this
+    // batch stored (32 bytes each: kept for the whole batch).
     let mut by_source: HashMap<String, Entity> = HashMap::new();
     let mut by_hash: HashMap<[u8; 32], Uuid> = HashMap::new();
-    let record_count = records.len();
+    let mut record_count = 0usize;
 
-    for (row, raw) in records.into_iter().enumerate() {
+    for (row, raw) in records.enumerate() {
+        record_count += 1;
+        if pending >= APPLY_EVERY {
+            // Applied (not flushed) writes are visible to the store lookups below, so the
+            // unapplied-entity map can start over.
+            store
+                .entities
+                .apply(std::mem::replace(&mut changes, store.entities.changes()))?;
+            by_source.clear();
+            pending = 0;
+        }
         let raw = match raw {
             Ok(v) => v,
             Err((e, raw)) => {
@@ -145,8 +158,8 @@ fn ingest_locked(
             created_at: started,
             updated_at: started,
         };
-        if let Some(check) = check {
-            if let Err(e) = check(&entity) {
+        if let Some(schema) = &schema {
+            if let Err(e) = schema.check(&entity) {
                 errors.push(RecordError::new(
                     row,
                     e,
@@ -185,6 +198,7 @@ fn ingest_locked(
         let id = match outcome {
             Outcome::Stored(id) => {
                 accepted += 1;
+                pending += 1;
                 by_hash.insert(hash, id);
                 if let Some(sid) = &entity.source_id {
                     by_source.insert(sid.clone(), entity);

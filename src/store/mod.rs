@@ -4,6 +4,7 @@
 pub mod entities;
 pub mod ingestions;
 pub mod keys;
+pub mod schemas;
 pub mod tenants;
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use serde::Serialize;
 pub use entities::{EmbeddingStatus, Entity, EntityStatus, EntityStore};
 pub use ingestions::{Ingestion, IngestionStatus, IngestionStore, RecordError};
 pub use keys::{KeyEntry, KeyRecord, KeyStore};
+pub use schemas::{SchemaRecord, SchemaStore};
 pub use tenants::{Tenant, TenantId, TenantStatus, TenantStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,7 @@ pub struct Store {
     pub keys: KeyStore,
     pub entities: EntityStore,
     pub ingestions: IngestionStore,
+    pub schemas: SchemaStore,
 }
 
 impl Store {
@@ -64,6 +67,7 @@ impl Store {
             keys: KeyStore::open(&db)?,
             entities: EntityStore::open(&db)?,
             ingestions: IngestionStore::open(&db)?,
+            schemas: SchemaStore::open(&db)?,
             db,
         })
     }
@@ -103,6 +107,7 @@ impl Store {
         self.keys.delete_tenant(tenant)?;
         self.entities.delete_tenant(tenant)?;
         self.ingestions.delete_tenant(tenant)?;
+        self.schemas.delete_tenant(tenant)?;
         let existed = self.tenants.delete(tenant)?;
         self.flush().await?;
         Ok(existed)

@@ -423,3 +423,43 @@ impl Server {
             .collect()
     }
 }
+
+pub const BOUNDARY: &str = "qanatix-test-boundary-7MA4YWxkTrZu0gW";
+
+/// One multipart part: field name, file name, content type, bytes.
+pub type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+/// A multipart body of the parts.
+pub fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file_name, content_type, data) in parts {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
+        );
+        if let Some(f) = file_name {
+            body.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        if let Some(ct) = content_type {
+            body.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+impl Server {
+    /// Posts a multipart body of `parts` to `path` as `tenant` (dev mode).
+    pub fn upload(&self, tenant: &str, path: &str, parts: &[Part<'_>]) -> Resp {
+        self.post(path)
+            .tenant(tenant)
+            .raw(
+                multipart(parts),
+                &format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .send()
+    }
+}

@@ -10,6 +10,7 @@ mod keys;
 mod ops;
 mod persistence;
 mod ratelimit;
+mod schemas;
 mod scopes;
 mod search;
 mod secrets;

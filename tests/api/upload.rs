@@ -2,43 +2,10 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{self, Server};
-
-const BOUNDARY: &str = "qanatix-test-boundary-7MA4YWxkTrZu0gW";
-
-/// One multipart part: field name, file name, content type, bytes.
-type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
-
-/// A multipart body of the parts.
-fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, file_name, content_type, data) in parts {
-        body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
-        );
-        if let Some(f) = file_name {
-            body.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
-        }
-        body.extend_from_slice(b"\r\n");
-        if let Some(ct) = content_type {
-            body.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
-        }
-        body.extend_from_slice(b"\r\n");
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
+use crate::common::{self, Part, Server, BOUNDARY};
 
 fn upload(srv: &Server, parts: &[Part<'_>]) -> common::Resp {
-    srv.post("/api/v1/ingest/parts/item/upload")
-        .tenant("acme")
-        .raw(
-            multipart(parts),
-            &format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .send()
+    srv.upload("acme", "/api/v1/ingest/parts/item/upload", parts)
 }
 
 const CSV: &[u8] = b"\xEF\xBB\xBFTitle;source_id;part_number;price_eur;in_stock;notes\n\

@@ -1,0 +1,127 @@
+//! Schemas (API.md §8): `POST /schemas` stores a new version of a type's JSON Schema; every
+//! later write of that type is validated against it.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::schemas::{self, MAX_SCHEMA_BYTES};
+use crate::state::AppState;
+use crate::store::SchemaRecord;
+use crate::timestamp::{self, serde_rfc3339};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/schemas")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(super::resource("/schemas/{vertical}/{entity_type}").route(web::get().to(latest)));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSchema {
+    vertical: String,
+    entity_type: String,
+    schema: Value,
+}
+
+#[derive(serde::Serialize)]
+struct SchemaView<'a> {
+    vertical: &'a str,
+    entity_type: &'a str,
+    version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<&'a Value>,
+    #[serde(with = "serde_rfc3339::millis")]
+    created_at: i64,
+}
+
+fn view(r: &SchemaRecord, with_schema: bool) -> SchemaView<'_> {
+    SchemaView {
+        vertical: &r.vertical,
+        entity_type: &r.entity_type,
+        version: r.version,
+        schema: with_schema.then_some(&r.schema),
+        created_at: r.created_at,
+    }
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = super::read_body(&req, payload, super::BODY_LIMIT).await?;
+    let parsed: CreateSchema = serde_json::from_slice(&body).map_err(|e| {
+        if e.is_data() {
+            ApiError::Validation(format!("Invalid body: {e}"))
+        } else {
+            ApiError::BadRequest(format!("Malformed JSON: {e}"))
+        }
+    })?;
+    let tenant = caller.tenant()?.id.clone();
+    let (vertical, entity_type) = super::ingest::target(&(parsed.vertical, parsed.entity_type))?;
+    let size = serde_json::to_vec(&parsed.schema).map_or(0, |b| b.len());
+    if size > MAX_SCHEMA_BYTES {
+        return Err(ApiError::validation(format!(
+            "schema is {size} bytes; the limit is {MAX_SCHEMA_BYTES}"
+        )));
+    }
+    let schema = parsed.schema;
+    let record = state
+        .write(move |store| {
+            store.entities.locked(&tenant, || {
+                let version = store
+                    .schemas
+                    .next_version(&tenant, &vertical, &entity_type)?;
+                let compiled = schemas::compile(&schema, version).map_err(ApiError::Validation)?;
+                Ok(store.schemas.put(
+                    &tenant,
+                    &vertical,
+                    &entity_type,
+                    (schema, compiled),
+                    timestamp::now_ms(),
+                )?)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view(&record, false)))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    vertical: Option<String>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = &caller.tenant()?.id;
+    let records = state
+        .store
+        .schemas
+        .list_latest(tenant, query.vertical.as_deref())?;
+    let views: Vec<_> = records.iter().map(|r| view(r, true)).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+async fn latest(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = &caller.tenant()?.id;
+    let record = state
+        .store
+        .schemas
+        .latest(tenant, &path.0, &path.1)?
+        .ok_or_else(|| ApiError::not_found("Schema"))?;
+    Ok(HttpResponse::Ok().json(view(&record, true)))
+}
