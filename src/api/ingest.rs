@@ -383,17 +383,10 @@ enum FileKind {
     Csv,
     Json,
     Ndjson,
+    Xml,
 }
 
 impl FileKind {
-    fn source_type(self) -> &'static str {
-        match self {
-            FileKind::Csv => "csv",
-            FileKind::Json => "json",
-            FileKind::Ndjson => "ndjson",
-        }
-    }
-
     /// By extension first, then by the part's content type.
     fn detect(file_name: Option<&str>, content_type: Option<&str>) -> Result<FileKind, ApiError> {
         let ext = file_name
@@ -405,18 +398,71 @@ impl FileKind {
                 FileKind::Ndjson
             }
             (Some("json"), _) | (_, Some("application/json")) => FileKind::Json,
-            (Some("xml"), _) | (_, Some("application/xml" | "text/xml")) => {
-                return Err(ApiError::UnsupportedMediaType(
-                    "XML uploads (BMEcat, SAP IDoc) are not supported yet; send CSV, JSON or NDJSON.".into(),
-                ))
-            }
+            (Some("xml"), _) | (_, Some("application/xml" | "text/xml")) => FileKind::Xml,
             _ => {
                 return Err(ApiError::UnsupportedMediaType(
-                    "Cannot tell the file type: use a .csv, .json or .ndjson file name or content type.".into(),
+                    "Cannot tell the file type: use a .csv, .json, .ndjson or .xml file name or content type.".into(),
                 ))
             }
         };
         Ok(kind)
+    }
+}
+
+/// Ingests `rows`, refusing a file that holds none.
+fn ingest_file(
+    store: &crate::store::Store,
+    src: &BatchSource,
+    rows: impl Iterator<Item = batch::Row>,
+) -> Result<BatchResult, ApiError> {
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
+        return Err(ApiError::validation("the file holds no records"));
+    }
+    Ok(batch::ingest_rows(store, src, rows)?)
+}
+
+/// Parses an uploaded file as it is ingested: whole-file problems (no header, malformed JSON
+/// or XML) are found before anything is stored, then rows are read one at a time.
+fn ingest_upload(
+    store: &crate::store::Store,
+    mut src: BatchSource,
+    kind: FileKind,
+    bytes: &[u8],
+    name_column: &str,
+) -> Result<BatchResult, ApiError> {
+    use crate::ingest::{csv_file, json_array, ndjson, xml_file};
+    match kind {
+        FileKind::Csv => {
+            src.source_type = "csv".into();
+            let rows = csv_file::rows(bytes, name_column).map_err(ApiError::Validation)?;
+            ingest_file(store, &src, rows)
+        }
+        FileKind::Json => {
+            src.source_type = "json".into();
+            json_array::check(bytes).map_err(|e| match e {
+                json_array::JsonFileError::Malformed(m) => {
+                    ApiError::BadRequest(format!("The file is not valid JSON: {m}"))
+                }
+                json_array::JsonFileError::NotAnArray => {
+                    ApiError::validation("a .json upload must hold a JSON array of records")
+                }
+            })?;
+            ingest_file(store, &src, json_array::rows(bytes))
+        }
+        FileKind::Ndjson => {
+            src.source_type = "ndjson".into();
+            ingest_file(store, &src, ndjson::rows(bytes))
+        }
+        FileKind::Xml => {
+            let text = xml_file::text(bytes).map_err(ApiError::BadRequest)?;
+            let xml_kind = xml_file::inspect(&text).map_err(|e| match e {
+                xml_file::XmlError::Malformed(m) => ApiError::BadRequest(m),
+                xml_file::XmlError::Unsupported(m) => ApiError::Validation(m),
+            })?;
+            src.source_type = xml_kind.source_type().into();
+            ingest_file(store, &src, xml_file::records(&text, xml_kind))
+        }
     }
 }
 
@@ -428,8 +474,8 @@ fn clean_file_name(raw: &str) -> Option<String> {
     (!clean.is_empty() && clean != "." && clean != "..").then_some(clean)
 }
 
-/// `POST /ingest/{vertical}/{entity_type}/upload`: multipart with a `file` part (CSV, JSON array
-/// or NDJSON, ≤ 50 MB) and an optional `name_column` part (CSV, default `name`).
+/// `POST /ingest/{vertical}/{entity_type}/upload`: multipart with a `file` part (CSV, JSON array,
+/// NDJSON, BMEcat or IDoc XML; ≤ 50 MB) and an optional `name_column` part (CSV, default `name`).
 async fn upload_route(
     state: web::Data<AppState>,
     caller: Caller,
@@ -481,7 +527,12 @@ async fn upload_route(
         let content_type = part
             .content_type()
             .map(|m| m.essence_str().to_ascii_lowercase());
-        let mut buf = web::BytesMut::new();
+        // The file part is sized up front so it is not reallocated (and briefly doubled) as it
+        // grows.
+        let mut buf = match (field.as_str(), declared) {
+            ("file", Some(n)) => web::BytesMut::with_capacity(n),
+            _ => web::BytesMut::new(),
+        };
         while let Some(chunk) = part.try_next().await.map_err(bad_multipart)? {
             total += chunk.len();
             if total > INGEST_BODY_LIMIT {
@@ -503,38 +554,11 @@ async fn upload_route(
     let (file_name, content_type, bytes) =
         file.ok_or_else(|| ApiError::validation("the multipart body needs a 'file' part"))?;
     let kind = FileKind::detect(file_name.as_deref(), content_type.as_deref())?;
-    let rows: Vec<batch::Row> = match kind {
-        FileKind::Csv => {
-            crate::ingest::csv_file::parse(&bytes, &name_column).map_err(ApiError::Validation)?
-        }
-        FileKind::Json => match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Array(items)) => items.into_iter().map(Ok).collect(),
-            Ok(_) => {
-                return Err(ApiError::validation(
-                    "a .json upload must hold a JSON array of records",
-                ))
-            }
-            Err(e) => {
-                return Err(ApiError::BadRequest(format!(
-                    "The file is not valid JSON: {e}"
-                )))
-            }
-        },
-        FileKind::Ndjson => crate::ingest::ndjson::parse(&bytes),
-    };
-    if rows.is_empty() {
-        return Err(ApiError::validation("the file holds no records"));
-    }
     let file_name = file_name.as_deref().and_then(clean_file_name);
-    let src = BatchSource::for_body(
-        tenant,
-        (vertical, entity_type),
-        kind.source_type(),
-        file_name,
-        &bytes,
-    );
+    let bytes = bytes.freeze();
+    let src = BatchSource::for_body(tenant, (vertical, entity_type), "upload", file_name, &bytes);
     let result = state
-        .write(move |store| Ok(batch::ingest_rows(store, &src, rows.into_iter())?))
+        .write(move |store| ingest_upload(store, src, kind, &bytes, &name_column))
         .await?;
     Ok(batch_response(&result))
 }
@@ -572,7 +596,10 @@ mod tests {
             FileKind::detect(None, Some("application/json")).unwrap(),
             FileKind::Json
         );
-        assert!(FileKind::detect(Some("a.xml"), None).is_err());
+        assert_eq!(
+            FileKind::detect(None, Some("text/xml")).unwrap(),
+            FileKind::Xml
+        );
         assert!(FileKind::detect(Some("a.bin"), Some("application/octet-stream")).is_err());
     }
 }

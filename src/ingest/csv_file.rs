@@ -3,7 +3,9 @@
 //! name, `source_id` and `description` columns their fields, every other non-empty cell goes to
 //! `vertical_data`, typed (integers and decimals as numbers, `true`/`false` as booleans).
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
+
+use super::record::typed;
 
 use super::batch::Row;
 use crate::entity_input::FieldError;
@@ -30,27 +32,6 @@ fn sniff_delimiter(bytes: &[u8]) -> u8 {
         .map_or(b',', |(d, _)| *d)
 }
 
-/// A cell as a JSON value: numbers and booleans typed, codes with leading zeros kept as text.
-fn typed(cell: &str) -> Value {
-    let t = cell.trim();
-    let leading_zero = t.len() > 1 && t.starts_with('0') && !t.starts_with("0.");
-    if !leading_zero && !t.starts_with('+') {
-        if let Ok(i) = t.parse::<i64>() {
-            return Value::Number(i.into());
-        }
-        if t.contains(['.', 'e', 'E']) {
-            if let Some(n) = t.parse::<f64>().ok().and_then(Number::from_f64) {
-                return Value::Number(n);
-            }
-        }
-    }
-    match t.to_ascii_lowercase().as_str() {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => Value::String(cell.to_owned()),
-    }
-}
-
 fn raw_row(cells: &csv::ByteRecord) -> Value {
     Value::Array(
         cells
@@ -60,8 +41,12 @@ fn raw_row(cells: &csv::ByteRecord) -> Value {
     )
 }
 
-/// Rows of a CSV file, or why the file as a whole cannot be read.
-pub fn parse(bytes: &[u8], name_column: &str) -> Result<Vec<Row>, String> {
+/// Rows of a CSV file, read lazily, or why the file as a whole cannot be read (no header, no
+/// name column).
+pub fn rows<'a>(
+    bytes: &'a [u8],
+    name_column: &str,
+) -> Result<impl Iterator<Item = Row> + 'a, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(sniff_delimiter(bytes))
@@ -90,69 +75,61 @@ pub fn parse(bytes: &[u8], name_column: &str) -> Result<Vec<Row>, String> {
                 headers.join(", ")
             )
         })?;
-    let mut rows = Vec::new();
-    for result in reader.byte_records() {
-        let cells = match result {
-            Ok(c) => c,
-            Err(e) => {
-                rows.push(Err((
-                    FieldError {
-                        field: None,
-                        error_type: "invalid_csv",
-                        message: e.to_string(),
-                    },
-                    Value::Null,
-                )));
-                continue;
-            }
-        };
-        if cells.len() != headers.len() {
-            rows.push(Err((
+    Ok(reader
+        .into_byte_records()
+        .map(move |result| row(&headers, name_at, result)))
+}
+
+fn row(headers: &[String], name_at: usize, result: csv::Result<csv::ByteRecord>) -> Row {
+    let cells = match result {
+        Ok(c) => c,
+        Err(e) => {
+            return Err((
                 FieldError {
                     field: None,
-                    error_type: "ragged_row",
-                    message: format!(
-                        "row has {} fields; the header has {}",
-                        cells.len(),
-                        headers.len()
-                    ),
+                    error_type: "invalid_csv",
+                    message: e.to_string(),
                 },
+                Value::Null,
+            ))
+        }
+    };
+    if cells.len() != headers.len() {
+        return Err((
+            FieldError {
+                field: None,
+                error_type: "ragged_row",
+                message: format!(
+                    "row has {} fields; the header has {}",
+                    cells.len(),
+                    headers.len()
+                ),
+            },
+            raw_row(&cells),
+        ));
+    }
+    let mut record = Map::new();
+    let mut data = Map::new();
+    for (i, (h, cell)) in headers.iter().zip(cells.iter()).enumerate() {
+        let Ok(cell) = std::str::from_utf8(cell) else {
+            return Err((
+                FieldError::new(h, "invalid_utf8", "cell is not valid UTF-8"),
                 raw_row(&cells),
-            )));
+            ));
+        };
+        if cell.trim().is_empty() {
             continue;
         }
-        let mut record = Map::new();
-        let mut data = Map::new();
-        let mut bad = None;
-        for (i, (h, cell)) in headers.iter().zip(cells.iter()).enumerate() {
-            let Ok(cell) = std::str::from_utf8(cell) else {
-                bad = Some(FieldError::new(
-                    h,
-                    "invalid_utf8",
-                    "cell is not valid UTF-8",
-                ));
-                break;
-            };
-            if cell.trim().is_empty() {
-                continue;
-            }
-            if i == name_at {
-                record.insert("name".into(), Value::String(cell.trim().to_owned()));
-            } else if h.eq_ignore_ascii_case("source_id") || h.eq_ignore_ascii_case("description") {
-                record.insert(h.to_ascii_lowercase(), Value::String(cell.to_owned()));
-            } else {
-                data.insert(h.clone(), typed(cell));
-            }
-        }
-        match bad {
-            Some(e) => rows.push(Err((e, raw_row(&cells)))),
-            None => {
-                record.insert("vertical_data".into(), Value::Object(data));
-                rows.push(Ok(Value::Object(record)));
-            }
+        if i == name_at {
+            record.insert("name".into(), Value::String(cell.trim().to_owned()));
+        } else if h.eq_ignore_ascii_case("source_id") || h.eq_ignore_ascii_case("description") {
+            record.insert(h.to_ascii_lowercase(), Value::String(cell.to_owned()));
+        } else {
+            data.insert(h.clone(), typed(cell));
         }
     }
-    Ok(rows)
+    record.insert("vertical_data".into(), Value::Object(data));
+    Ok(Value::Object(record))
 }
 
 #[cfg(test)]
@@ -169,22 +146,11 @@ mod tests {
     }
 
     #[test]
-    fn types_cells() {
-        assert_eq!(typed("42"), json!(42));
-        assert_eq!(typed("4.5"), json!(4.5));
-        assert_eq!(typed("TRUE"), json!(true));
-        assert_eq!(typed("00123"), json!("00123"));
-        assert_eq!(typed("+49 30"), json!("+49 30"));
-        assert_eq!(typed("M8"), json!("M8"));
-        assert_eq!(typed("0.5"), json!(0.5));
-    }
-
-    #[test]
     fn bom_semicolons_quotes_and_ragged_rows() {
         let csv = "\u{feff}Name;part_number;price;in_stock;notes\n\"Bolt; hex\";SS-1;0,5;true;\"said \"\"hi\"\"\nthere\"\nNut;N-1;2;false;\nbad;row\n";
-        let rows = parse(csv.as_bytes(), "name").unwrap();
-        assert_eq!(rows.len(), 3);
-        let first = rows[0].as_ref().unwrap();
+        let got: Vec<_> = rows(csv.as_bytes(), "name").unwrap().collect();
+        assert_eq!(got.len(), 3);
+        let first = got[0].as_ref().unwrap();
         assert_eq!(first["name"], "Bolt; hex");
         assert_eq!(first["vertical_data"]["part_number"], "SS-1");
         assert_eq!(
@@ -193,19 +159,20 @@ mod tests {
         );
         assert_eq!(first["vertical_data"]["in_stock"], true);
         assert_eq!(first["vertical_data"]["notes"], "said \"hi\"\nthere");
-        let second = rows[1].as_ref().unwrap();
+        let second = got[1].as_ref().unwrap();
         assert_eq!(second["vertical_data"]["price"], 2);
-        let (e, raw) = rows[2].as_ref().unwrap_err();
+        let (e, raw) = got[2].as_ref().unwrap_err();
         assert_eq!(e.error_type, "ragged_row");
         assert_eq!(raw, &json!(["bad", "row"]));
     }
 
     #[test]
     fn name_column_is_chosen_and_required() {
-        let rows = parse(b"title,sku\nWidget,W-1\n", "title").unwrap();
-        assert_eq!(rows[0].as_ref().unwrap()["name"], "Widget");
-        assert!(parse(b"title,sku\nWidget,W-1\n", "name")
-            .unwrap_err()
+        let got: Vec<_> = rows(b"title,sku\nWidget,W-1\n", "title").unwrap().collect();
+        assert_eq!(got[0].as_ref().unwrap()["name"], "Widget");
+        assert!(rows(b"title,sku\nWidget,W-1\n", "name")
+            .err()
+            .unwrap()
             .contains("no 'name' column"));
     }
 }

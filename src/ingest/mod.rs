@@ -3,6 +3,8 @@
 
 pub mod batch;
 pub mod csv_file;
+pub mod json_array;
 pub mod ndjson;
 pub mod record;
 pub mod webhook;
+pub mod xml_file;

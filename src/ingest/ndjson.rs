@@ -8,6 +8,11 @@ use crate::entity_input::FieldError;
 /// One row per non-blank line: the value, or an `invalid_json` error with the line as text
 /// (for the dead-letter entry).
 pub fn parse(body: &[u8]) -> Vec<Row> {
+    rows(body).collect()
+}
+
+/// [`parse`], lazily.
+pub fn rows(body: &[u8]) -> impl Iterator<Item = Row> + '_ {
     body.split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
@@ -23,7 +28,6 @@ pub fn parse(body: &[u8]) -> Vec<Row> {
                 )
             })
         })
-        .collect()
 }
 
 #[cfg(test)]

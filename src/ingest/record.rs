@@ -1,7 +1,7 @@
 //! One input record (`{name, source_id?, vertical_data?, description?}`) made into entity fields.
 //! Other top-level fields of a flat record become `vertical_data` (explicit `vertical_data` keys win).
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 use crate::entity_input::{self, FieldError, MAX_SOURCE_CHARS, MAX_TEXT_CHARS};
 
@@ -41,6 +41,29 @@ pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
         description,
         vertical_data: data,
     })
+}
+
+/// A text value from a file (a CSV cell, an XML element) as JSON: numbers and booleans typed, codes with leading zeros kept as text.
+pub fn typed(cell: &str) -> Value {
+    let t = cell.trim();
+    let leading_zero = t.len() > 1 && t.starts_with('0') && !t.starts_with("0.");
+    // Long digit strings are codes (EAN-13, GTIN-14, ERP numbers), not quantities.
+    let code = t.len() > 12 && t.bytes().all(|b| b.is_ascii_digit());
+    if !leading_zero && !code && !t.starts_with('+') {
+        if let Ok(i) = t.parse::<i64>() {
+            return Value::Number(i.into());
+        }
+        if t.contains(['.', 'e', 'E']) {
+            if let Some(n) = t.parse::<f64>().ok().and_then(Number::from_f64) {
+                return Value::Number(n);
+            }
+        }
+    }
+    match t.to_ascii_lowercase().as_str() {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => Value::String(cell.to_owned()),
+    }
 }
 
 /// The record as a JSON object again (for a dead-letter entry after parsing).
@@ -109,6 +132,19 @@ fn check(raw: &Value) -> Result<(String, Option<String>, Option<String>), FieldE
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn types_cells() {
+        assert_eq!(typed("42"), json!(42));
+        assert_eq!(typed("4.5"), json!(4.5));
+        assert_eq!(typed("TRUE"), json!(true));
+        assert_eq!(typed("00123"), json!("00123"));
+        assert_eq!(typed("+49 30"), json!("+49 30"));
+        assert_eq!(typed("M8"), json!("M8"));
+        assert_eq!(typed("0.5"), json!(0.5));
+        assert_eq!(typed("4012345000017"), json!("4012345000017"));
+        assert_eq!(typed("123456789012"), json!(123456789012_i64));
+    }
 
     fn error(v: Value) -> FieldError {
         parse(v).unwrap_err().0

@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod entities;
+mod file_formats;
 mod ingest;
 mod ingest_routes;
 mod keys;

@@ -174,7 +174,7 @@ fn bad_uploads_get_clear_4xx() {
         .expect_error(415, "unsupported_media_type");
     upload(&srv, &[("name_column", None, None, b"name")]).expect_error(422, "validation_error");
     upload(&srv, &[("file", Some("cat.xml"), None, b"<BMECAT/>")])
-        .expect_error(415, "unsupported_media_type");
+        .expect_error(422, "validation_error");
     upload(
         &srv,
         &[(
