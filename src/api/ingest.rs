@@ -28,7 +28,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         super::resource("/ingest/{vertical}/{entity_type}/upload")
-            .route(web::post().to(upload_route)),
+            .route(web::post().to(super::upload::upload_route)),
+    )
+    .service(
+        super::resource("/ingest/{vertical}/{entity_type}/pdf")
+            .route(web::post().to(super::upload::pdf_route)),
     )
     .service(
         super::resource("/webhooks/ingest/{vertical}/{entity_type}")
@@ -66,7 +70,7 @@ struct BatchResponse<'a> {
     errors: Vec<ErrorView<'a>>,
 }
 
-fn batch_response(r: &BatchResult) -> HttpResponse {
+pub(super) fn batch_response(r: &BatchResult) -> HttpResponse {
     let i = &r.ingestion;
     HttpResponse::Ok().json(BatchResponse {
         ingestion_id: i.id,
@@ -90,7 +94,7 @@ fn batch_response(r: &BatchResult) -> HttpResponse {
 }
 
 /// The request's media type, lower-cased, without parameters.
-fn mime(req: &HttpRequest) -> String {
+pub(super) fn mime(req: &HttpRequest) -> String {
     let ct = req
         .headers()
         .get(CONTENT_TYPE)
@@ -375,231 +379,4 @@ async fn pipeline_trigger(
         "triggered": triggered,
         "message": format!("{triggered} entities queued for indexing."),
     })))
-}
-
-/// File formats the upload route reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FileKind {
-    Csv,
-    Json,
-    Ndjson,
-    Xml,
-}
-
-impl FileKind {
-    /// By extension first, then by the part's content type.
-    fn detect(file_name: Option<&str>, content_type: Option<&str>) -> Result<FileKind, ApiError> {
-        let ext = file_name
-            .and_then(|n| n.rsplit_once('.'))
-            .map(|(_, e)| e.to_ascii_lowercase());
-        let kind = match (ext.as_deref(), content_type) {
-            (Some("csv" | "tsv"), _) | (_, Some("text/csv" | "text/tab-separated-values")) => FileKind::Csv,
-            (Some("ndjson" | "jsonl"), _) | (_, Some("application/x-ndjson" | "application/ndjson" | "application/jsonl")) => {
-                FileKind::Ndjson
-            }
-            (Some("json"), _) | (_, Some("application/json")) => FileKind::Json,
-            (Some("xml"), _) | (_, Some("application/xml" | "text/xml")) => FileKind::Xml,
-            _ => {
-                return Err(ApiError::UnsupportedMediaType(
-                    "Cannot tell the file type: use a .csv, .json, .ndjson or .xml file name or content type.".into(),
-                ))
-            }
-        };
-        Ok(kind)
-    }
-}
-
-/// Ingests `rows`, refusing a file that holds none.
-fn ingest_file(
-    store: &crate::store::Store,
-    src: &BatchSource,
-    rows: impl Iterator<Item = batch::Row>,
-) -> Result<BatchResult, ApiError> {
-    let mut rows = rows.peekable();
-    if rows.peek().is_none() {
-        return Err(ApiError::validation("the file holds no records"));
-    }
-    Ok(batch::ingest_rows(store, src, rows)?)
-}
-
-/// Parses an uploaded file as it is ingested: whole-file problems (no header, malformed JSON
-/// or XML) are found before anything is stored, then rows are read one at a time.
-fn ingest_upload(
-    store: &crate::store::Store,
-    mut src: BatchSource,
-    kind: FileKind,
-    bytes: &[u8],
-    name_column: &str,
-) -> Result<BatchResult, ApiError> {
-    use crate::ingest::{csv_file, json_array, ndjson, xml_file};
-    match kind {
-        FileKind::Csv => {
-            src.source_type = "csv".into();
-            let rows = csv_file::rows(bytes, name_column).map_err(ApiError::Validation)?;
-            ingest_file(store, &src, rows)
-        }
-        FileKind::Json => {
-            src.source_type = "json".into();
-            json_array::check(bytes).map_err(|e| match e {
-                json_array::JsonFileError::Malformed(m) => {
-                    ApiError::BadRequest(format!("The file is not valid JSON: {m}"))
-                }
-                json_array::JsonFileError::NotAnArray => {
-                    ApiError::validation("a .json upload must hold a JSON array of records")
-                }
-            })?;
-            ingest_file(store, &src, json_array::rows(bytes))
-        }
-        FileKind::Ndjson => {
-            src.source_type = "ndjson".into();
-            ingest_file(store, &src, ndjson::rows(bytes))
-        }
-        FileKind::Xml => {
-            let text = xml_file::text(bytes).map_err(ApiError::BadRequest)?;
-            let xml_kind = xml_file::inspect(&text).map_err(|e| match e {
-                xml_file::XmlError::Malformed(m) => ApiError::BadRequest(m),
-                xml_file::XmlError::Unsupported(m) => ApiError::Validation(m),
-            })?;
-            src.source_type = xml_kind.source_type().into();
-            ingest_file(store, &src, xml_file::records(&text, xml_kind))
-        }
-    }
-}
-
-/// The last path component of a client-supplied file name, without control characters.
-fn clean_file_name(raw: &str) -> Option<String> {
-    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let clean: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
-    let clean = clean.trim().to_owned();
-    (!clean.is_empty() && clean != "." && clean != "..").then_some(clean)
-}
-
-/// `POST /ingest/{vertical}/{entity_type}/upload`: multipart with a `file` part (CSV, JSON array,
-/// NDJSON, BMEcat or IDoc XML; ≤ 50 MB) and an optional `name_column` part (CSV, default `name`).
-async fn upload_route(
-    state: web::Data<AppState>,
-    caller: Caller,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    use futures_util::TryStreamExt;
-
-    if !mime(&req).starts_with("multipart/form-data") {
-        return Err(ApiError::UnsupportedMediaType(
-            "Content-Type must be multipart/form-data with a 'file' part.".into(),
-        ));
-    }
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "Upload exceeds the limit of {INGEST_BODY_LIMIT} bytes."
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > INGEST_BODY_LIMIT) {
-        return Err(too_large());
-    }
-    let tenant = caller.tenant()?.id.clone();
-    let (vertical, entity_type) = target(&path)?;
-
-    let bad_multipart = |e: actix_multipart::MultipartError| {
-        ApiError::BadRequest(format!("Malformed multipart body: {e}"))
-    };
-    let mut parts = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut file: Option<(Option<String>, Option<String>, web::BytesMut)> = None;
-    let mut name_column = "name".to_owned();
-    let mut total = 0usize;
-    while let Some(mut part) = parts.try_next().await.map_err(bad_multipart)? {
-        let disposition = part.content_disposition().cloned();
-        let field = disposition
-            .as_ref()
-            .and_then(|d| d.get_name())
-            .unwrap_or("")
-            .to_owned();
-        let file_name = disposition
-            .as_ref()
-            .and_then(|d| d.get_filename())
-            .map(str::to_owned);
-        let content_type = part
-            .content_type()
-            .map(|m| m.essence_str().to_ascii_lowercase());
-        // The file part is sized up front so it is not reallocated (and briefly doubled) as it
-        // grows.
-        let mut buf = match (field.as_str(), declared) {
-            ("file", Some(n)) => web::BytesMut::with_capacity(n),
-            _ => web::BytesMut::new(),
-        };
-        while let Some(chunk) = part.try_next().await.map_err(bad_multipart)? {
-            total += chunk.len();
-            if total > INGEST_BODY_LIMIT {
-                return Err(too_large());
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        match field.as_str() {
-            "file" => file = Some((file_name, content_type, buf)),
-            "name_column" => {
-                name_column = std::str::from_utf8(&buf)
-                    .map_err(|_| ApiError::validation("name_column must be UTF-8 text"))?
-                    .trim()
-                    .to_owned();
-            }
-            _ => {}
-        }
-    }
-    let (file_name, content_type, bytes) =
-        file.ok_or_else(|| ApiError::validation("the multipart body needs a 'file' part"))?;
-    let kind = FileKind::detect(file_name.as_deref(), content_type.as_deref())?;
-    let file_name = file_name.as_deref().and_then(clean_file_name);
-    let bytes = bytes.freeze();
-    let src = BatchSource::for_body(tenant, (vertical, entity_type), "upload", file_name, &bytes);
-    let result = state
-        .write(move |store| ingest_upload(store, src, kind, &bytes, &name_column))
-        .await?;
-    Ok(batch_response(&result))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_lose_paths_and_control_characters() {
-        assert_eq!(
-            clean_file_name("../../etc/passwd").as_deref(),
-            Some("passwd")
-        );
-        assert_eq!(clean_file_name("C:\\evil\\x.csv").as_deref(), Some("x.csv"));
-        assert_eq!(
-            clean_file_name("a\u{0}b\nc.csv").as_deref(),
-            Some("abc.csv")
-        );
-        assert_eq!(clean_file_name(".."), None);
-        assert_eq!(clean_file_name(""), None);
-    }
-
-    #[test]
-    fn kinds_by_extension_then_content_type() {
-        assert_eq!(
-            FileKind::detect(Some("a.CSV"), None).unwrap(),
-            FileKind::Csv
-        );
-        assert_eq!(
-            FileKind::detect(Some("a.jsonl"), None).unwrap(),
-            FileKind::Ndjson
-        );
-        assert_eq!(
-            FileKind::detect(None, Some("application/json")).unwrap(),
-            FileKind::Json
-        );
-        assert_eq!(
-            FileKind::detect(None, Some("text/xml")).unwrap(),
-            FileKind::Xml
-        );
-        assert!(FileKind::detect(Some("a.bin"), Some("application/octet-stream")).is_err());
-    }
 }

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod schemas;
 pub mod search;
 pub mod tenants;
+pub mod upload;
 pub mod verticals;
 
 use actix_web::{web, HttpResponse, Resource};

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod csv_file;
 pub mod json_array;
 pub mod ndjson;
+pub mod pdf_file;
 pub mod record;
 pub mod webhook;
 pub mod xml_file;

@@ -247,3 +247,103 @@ fn hostile_xml_is_refused_with_a_clear_4xx() {
     // The server is fine afterwards.
     assert_eq!(srv.get("/health").send().status, 200);
 }
+
+fn pdf_upload(srv: &Server, file_name: &str, bytes: &[u8]) -> common::Resp {
+    srv.upload(
+        "acme",
+        "/api/v1/ingest/docs/datasheet/pdf",
+        &[("file", Some(file_name), Some("application/pdf"), bytes)],
+    )
+}
+
+#[test]
+fn pdfs_are_chunked_by_page_count_and_searchable() {
+    let srv = common::start_dev(&[]);
+    let r = pdf_upload(&srv, "datasheet_2p.pdf", &fixture("datasheet_2p.pdf"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = r.json();
+    assert_eq!(r["accepted"], 1, "2 pages are one entity: {r}");
+    srv.wait_indexed("acme", r["entity_ids"].as_array().unwrap());
+    let hit = top(&srv, "docs", "rated torque servo");
+    assert_eq!(hit["name"], "datasheet_2p");
+    let d = &hit["vertical_data"];
+    assert_eq!(
+        (d["page_start"].clone(), d["page_end"].clone()),
+        (json!(1), json!(2))
+    );
+    assert_eq!(d["page_count"], 2);
+    assert_eq!(d["file_name"], "datasheet_2p.pdf");
+    assert!(
+        d["text"]
+            .as_str()
+            .unwrap()
+            .contains("Part number SM-4820-B"),
+        "{d}"
+    );
+    let ing = srv
+        .get(&format!(
+            "/api/v1/ingestions/{}",
+            r["ingestion_id"].as_str().unwrap()
+        ))
+        .tenant("acme")
+        .send()
+        .json();
+    assert_eq!(ing["source_type"], "pdf");
+
+    let r = pdf_upload(&srv, "catalogue_5p.pdf", &fixture("catalogue_5p.pdf")).json();
+    assert_eq!(r["accepted"], 5, "5 pages are five entities: {r}");
+    srv.wait_indexed("acme", r["entity_ids"].as_array().unwrap());
+    let hit = top(&srv, "docs", "grease nipple lubrication");
+    assert_eq!(hit["name"], "catalogue_5p — page 4");
+    assert_eq!(hit["vertical_data"]["page"], 4);
+    assert_eq!(hit["vertical_data"]["page_count"], 5);
+    // The standard on page 4 is found as an identifier.
+    assert_eq!(
+        top(&srv, "docs", "DIN 71412")["name"],
+        "catalogue_5p — page 4"
+    );
+
+    // The same file again: duplicates only.
+    let again = pdf_upload(&srv, "catalogue_5p.pdf", &fixture("catalogue_5p.pdf")).json();
+    assert_eq!(
+        (
+            again["accepted"].as_u64(),
+            again["duplicate_count"].as_u64()
+        ),
+        (Some(0), Some(5))
+    );
+}
+
+#[test]
+fn bad_pdfs_get_clear_4xx() {
+    let srv = common::start_dev(&[]);
+    let r = pdf_upload(&srv, "notes.pdf", b"name,price\nBolt,1\n");
+    r.expect_error(415, "unsupported_media_type");
+    let r = pdf_upload(&srv, "locked.pdf", &fixture("encrypted.pdf"));
+    r.expect_error(422, "validation_error");
+    assert!(
+        r.json()["detail"].as_str().unwrap().contains("encrypted"),
+        "{}",
+        r.text
+    );
+    let r = pdf_upload(&srv, "scan.pdf", &fixture("scanned.pdf"));
+    r.expect_error(422, "validation_error");
+    assert!(
+        r.json()["detail"].as_str().unwrap().contains("scan"),
+        "{}",
+        r.text
+    );
+    pdf_upload(&srv, "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog")
+        .expect_error(422, "validation_error");
+    srv.post("/api/v1/ingest/docs/datasheet/pdf")
+        .tenant("acme")
+        .raw(fixture("datasheet_2p.pdf"), "application/pdf")
+        .send()
+        .expect_error(415, "unsupported_media_type");
+    let list = srv
+        .get("/api/v1/entities?vertical=docs")
+        .tenant("acme")
+        .send()
+        .json();
+    assert_eq!(list["items"], json!([]), "{list}");
+}
