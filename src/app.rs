@@ -19,12 +19,14 @@ use crate::search::SearchIndex;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::telemetry::request_context;
+use crate::usage::Meter;
 
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
     stop_signals: StopSignals,
+    usage_persister: std::thread::JoinHandle<()>,
 }
 
 /// SIGTERM and SIGINT handlers, installed before the address is announced so that a signal
@@ -125,6 +127,23 @@ impl Application {
         .map_err(|e| e.to_string())?;
         let search = Arc::new(search);
         let indexer = Indexer::spawn(Arc::clone(&store), Arc::clone(&search), created);
+        let clock = match config.usage_clock_start.as_deref() {
+            Some(start) => {
+                let t = time::OffsetDateTime::parse(
+                    start,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_err(|e| format!("QANATIX_USAGE_CLOCK_START: {e}"))?;
+                crate::usage::clock_starting_at(t.unix_timestamp())
+            }
+            None => crate::usage::system_clock(),
+        };
+        let meter = Arc::new(Meter::new(
+            Arc::clone(&store),
+            clock,
+            config.metering_enabled,
+        ));
+        let usage_persister = meter.spawn_persister(Duration::from_secs(1));
 
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .map_err(|e| format!("cannot bind {}:{}: {e}", config.host, config.port))?;
@@ -156,6 +175,7 @@ impl Application {
             limiter: RateLimiter::default(),
             plans,
             metrics: Metrics::default(),
+            meter,
         });
         log_first_steps(&master_source, &addr.to_string());
 
@@ -180,6 +200,7 @@ impl Application {
             server,
             state,
             stop_signals,
+            usage_persister,
         })
     }
 
@@ -210,6 +231,9 @@ impl Application {
         stopper.abort();
         let state = self.state.clone();
         let _ = web::block(move || state.indexer.stop()).await;
+        let state = self.state.clone();
+        let persister = self.usage_persister;
+        let _ = web::block(move || state.meter.stop(persister)).await;
         match self.state.store.flush().await {
             Ok(()) => log::info!("storage flushed; stopped"),
             Err(e) => log::error!("flush at shutdown failed: {e}"),

@@ -65,6 +65,15 @@ pub struct Config {
     #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
     pub auth_failures_per_minute: u32,
 
+    /// `false` turns usage metering off (`GET /usage` then reports zeros; quotas on monthly
+    /// counts are not enforced). For measuring metering's cost.
+    #[arg(long, env = "METERING_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub metering_enabled: bool,
+
+    /// Testing only: the usage meter's clock starts at this RFC 3339 time and runs from there.
+    #[arg(long, env = "QANATIX_USAGE_CLOCK_START", hide = true)]
+    pub usage_clock_start: Option<String>,
+
     /// HTTP worker threads (default: number of cores).
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,

@@ -13,6 +13,7 @@ use crate::ratelimit::{BucketKind, Decision, RateLimiter};
 use crate::search::indexer::Indexer;
 use crate::search::SearchIndex;
 use crate::store::{Store, Tenant};
+use crate::usage::Meter;
 
 pub struct AppState {
     pub config: Config,
@@ -23,6 +24,7 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub plans: Plans,
     pub metrics: Metrics,
+    pub meter: Arc<Meter>,
 }
 
 impl AppState {

@@ -1,4 +1,5 @@
-//! `/admin/reindex/*` (API.md §9): rebuild search documents from stored entities.
+//! `/admin/reindex/*` (API.md §9): rebuild search documents from stored entities; and
+//! `/admin/stats`.
 
 use actix_web::{web, HttpResponse};
 use uuid::Uuid;
@@ -11,7 +12,60 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/admin/reindex/entity/{id}").route(web::post().to(reindex_entity)),
     )
-    .service(super::resource("/admin/reindex/{vertical}").route(web::post().to(reindex_vertical)));
+    .service(super::resource("/admin/reindex/{vertical}").route(web::post().to(reindex_vertical)))
+    .service(super::resource("/admin/stats").route(web::get().to(stats)));
+}
+
+/// `GET /admin/stats`: entity counts by status and by indexing state, and the index queue, for
+/// the caller's tenant; for the master key without `X-Tenant-Id`, over all tenants. A scan of
+/// the entities: O(entities).
+async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    use crate::store::{EmbeddingStatus, EntityStatus};
+
+    let tenant = match (&caller.tenant, caller.is_master()) {
+        (Some(t), _) => Some(t.id.clone()),
+        (None, true) => None,
+        (None, false) => caller.tenant().map(|t| t.id.clone()).map(Some)?,
+    };
+    let store = std::sync::Arc::clone(&state.store);
+    let body = web::block(move || -> Result<serde_json::Value, ApiError> {
+        let mut by_status = [0u64; 3];
+        let mut by_index = [0u64; 3];
+        let entities: Box<dyn Iterator<Item = _>> = match &tenant {
+            Some(t) => Box::new(store.entities.scan(t, None)),
+            None => Box::new(store.entities.scan_all()),
+        };
+        for e in entities {
+            let e = e?;
+            by_status[match e.status {
+                EntityStatus::Active => 0,
+                EntityStatus::Archived => 1,
+                EntityStatus::Draft => 2,
+            }] += 1;
+            by_index[match store.entities.embedding_status(&e.tenant_id, e.id)? {
+                EmbeddingStatus::Completed => 0,
+                EmbeddingStatus::Pending => 1,
+                EmbeddingStatus::Failed => 2,
+            }] += 1;
+        }
+        let queue_depth = match &tenant {
+            Some(t) => store.entities.queue_depth_for(t),
+            None => store.entities.queue_depth(),
+        };
+        Ok(serde_json::json!({
+            "total_entities": by_status.iter().sum::<u64>(),
+            "entities_by_status": {
+                "active": by_status[0], "archived": by_status[1], "draft": by_status[2],
+            },
+            "embedding_status": {
+                "completed": by_index[0], "pending": by_index[1], "failed": by_index[2],
+            },
+            "queue_depth": queue_depth,
+        }))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 async fn reindex_vertical(

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::entity_input::{self, FieldError, MAX_SOURCE_CHARS, MAX_TEXT_CHARS};
 use crate::error::ApiError;
+use crate::quota::WriteQuota;
 use crate::state::AppState;
 use crate::store::{EmbeddingStatus, Entity, EntityStatus, Store};
 use crate::timestamp::{self, serde_rfc3339};
@@ -190,6 +191,7 @@ async fn create(
     caller: Caller,
     body: web::Json<CreateEntity>,
 ) -> Result<HttpResponse, ApiError> {
+    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
     let entity = new_entity(&tenant, body.into_inner()).map_err(invalid)?;
     let stored = state
@@ -197,9 +199,12 @@ async fn create(
             store.entities.locked(&tenant, || {
                 check_source_free(store, &entity)?;
                 check_schema(store, &entity)?;
+                quota.check_vertical(store, &tenant, &entity.vertical)?;
+                quota.check_totals(quota.stored_entities(store, &tenant)?, 1, 0)?;
                 let mut changes = store.entities.changes();
                 changes.put(&entity, None)?;
                 store.entities.apply(changes)?;
+                quota.record(1, 0);
                 Ok(entity)
             })
         })
@@ -378,6 +383,7 @@ async fn update(
     id: web::Path<String>,
     body: web::Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
+    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
     let id = parse_id(&id)?;
     let patch = body.into_inner();
@@ -389,6 +395,9 @@ async fn update(
                 apply_patch(&mut next, &patch).map_err(invalid)?;
                 check_source_free(store, &next)?;
                 check_schema(store, &next)?;
+                if next.vertical != prev.vertical {
+                    quota.check_vertical(store, &tenant, &next.vertical)?;
+                }
                 let mut changes = store.entities.changes();
                 changes.put(&next, Some(&prev))?;
                 store.entities.apply(changes)?;
@@ -471,6 +480,7 @@ async fn bulk_update(
     caller: Caller,
     body: web::Json<BulkUpdate>,
 ) -> Result<HttpResponse, ApiError> {
+    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
     let BulkUpdate { entity_ids, update } = body.into_inner();
     let ids = parse_ids(&entity_ids)?;
@@ -488,6 +498,9 @@ async fn bulk_update(
                         let mut next = prev.clone();
                         apply_patch(&mut next, &update).map_err(invalid)?;
                         check_schema(store, &next)?;
+                        if next.vertical != prev.vertical {
+                            quota.check_vertical(store, &tenant, &next.vertical)?;
+                        }
                         pairs.push((prev, next));
                     }
                 }

@@ -10,6 +10,7 @@ use crate::auth::Caller;
 use crate::entity_input;
 use crate::error::ApiError;
 use crate::ingest::batch::{self, BatchResult, BatchSource, MAX_RECORDS};
+use crate::quota::WriteQuota;
 use crate::state::AppState;
 use crate::store::{Ingestion, IngestionStatus};
 use crate::timestamp::serde_rfc3339;
@@ -155,9 +156,10 @@ pub async fn ingest(
     state: &AppState,
     src: BatchSource,
     records: Vec<Value>,
+    quota: WriteQuota,
 ) -> Result<HttpResponse, ApiError> {
     let result = state
-        .write(move |store| Ok(batch::ingest(store, &src, records)?))
+        .write(move |store| Ok(batch::ingest(store, &src, records, &quota)?))
         .await?;
     Ok(batch_response(&result))
 }
@@ -171,11 +173,12 @@ async fn batch_route(
 ) -> Result<HttpResponse, ApiError> {
     require_json(&req)?;
     let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
+    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
     let (vertical, entity_type) = target(&path)?;
     let records = parse_records(&body)?;
     let src = BatchSource::for_body(tenant, (vertical, entity_type), "batch", None, &body);
-    ingest(&state, src, records).await
+    ingest(&state, src, records, quota).await
 }
 
 #[derive(Serialize)]
@@ -270,11 +273,12 @@ async fn webhook_route(
         }
     }
     require_json(&req)?;
+    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
     let (vertical, entity_type) = target(&path)?;
     let records = parse_records(&body)?;
     let src = BatchSource::for_body(tenant, (vertical, entity_type), "webhook", None, &body);
-    ingest(&state, src, records).await
+    ingest(&state, src, records, quota).await
 }
 
 /// `POST /ingest/{vertical}/{entity_type}/stream`: NDJSON, one record per line. Lines that are
@@ -297,6 +301,7 @@ async fn stream_route(
             "Content-Type must be application/x-ndjson.".into(),
         ));
     }
+    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
     let (vertical, entity_type) = target(&path)?;
     let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
@@ -304,7 +309,7 @@ async fn stream_route(
     let buffered = rows.iter().filter(|r| r.is_ok()).count();
     let src = BatchSource::for_body(tenant, (vertical, entity_type), "stream", None, &body);
     let result = state
-        .write(move |store| Ok(batch::ingest_rows(store, &src, rows.into_iter())?))
+        .write(move |store| Ok(batch::ingest_rows(store, &src, rows.into_iter(), &quota)?))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "ingestion_id": result.ingestion.id,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod entities;
+pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod keys;
@@ -10,6 +11,7 @@ pub mod schemas;
 pub mod search;
 pub mod tenants;
 pub mod upload;
+pub mod usage;
 pub mod verticals;
 
 use actix_web::{web, HttpResponse, Resource};
@@ -82,7 +84,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(search::routes)
             .configure(ingest::routes)
             .configure(schemas::routes)
-            .configure(verticals::routes),
+            .configure(verticals::routes)
+            .configure(usage::routes)
+            .configure(export::routes),
     )
     .default_service(web::to(not_found));
 }

@@ -122,6 +122,7 @@ async fn search_post(
     body: web::Json<SearchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let req = validate(&caller.tenant()?.id, &vertical, body.into_inner())?;
+    crate::quota::count_search(&state, caller.tenant()?)?;
     run(&state, req)
 }
 
@@ -150,6 +151,7 @@ async fn search_get(
         filters: Some(q.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
     };
     let req = validate(&caller.tenant()?.id, &vertical, body)?;
+    crate::quota::count_search(&state, caller.tenant()?)?;
     run(&state, req)
 }
 

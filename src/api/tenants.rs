@@ -199,6 +199,8 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_master()?;
+    // Usage counts leave memory first, so none is written back after the stored ones go.
+    state.meter.forget_tenant(&id);
     if !state.store.delete_tenant(&id).await? {
         return Err(ApiError::not_found("Tenant"));
     }

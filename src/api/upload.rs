@@ -8,6 +8,7 @@ use super::ingest::{batch_response, mime, target, INGEST_BODY_LIMIT};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ingest::batch::{self, BatchResult, BatchSource};
+use crate::quota::WriteQuota;
 use crate::state::AppState;
 
 /// File formats the upload route reads.
@@ -47,12 +48,13 @@ fn ingest_file(
     store: &crate::store::Store,
     src: &BatchSource,
     rows: impl Iterator<Item = batch::Row>,
+    quota: &WriteQuota,
 ) -> Result<BatchResult, ApiError> {
     let mut rows = rows.peekable();
     if rows.peek().is_none() {
         return Err(ApiError::validation("the file holds no records"));
     }
-    Ok(batch::ingest_rows(store, src, rows)?)
+    Ok(batch::ingest_rows(store, src, rows, quota)?)
 }
 
 /// Parses an uploaded file as it is ingested: whole-file problems (no header, malformed JSON
@@ -63,13 +65,14 @@ fn ingest_upload(
     kind: FileKind,
     bytes: &[u8],
     name_column: &str,
+    quota: &WriteQuota,
 ) -> Result<BatchResult, ApiError> {
     use crate::ingest::{csv_file, json_array, ndjson, xml_file};
     match kind {
         FileKind::Csv => {
             src.source_type = "csv".into();
             let rows = csv_file::rows(bytes, name_column).map_err(ApiError::Validation)?;
-            ingest_file(store, &src, rows)
+            ingest_file(store, &src, rows, quota)
         }
         FileKind::Json => {
             src.source_type = "json".into();
@@ -81,11 +84,11 @@ fn ingest_upload(
                     ApiError::validation("a .json upload must hold a JSON array of records")
                 }
             })?;
-            ingest_file(store, &src, json_array::rows(bytes))
+            ingest_file(store, &src, json_array::rows(bytes), quota)
         }
         FileKind::Ndjson => {
             src.source_type = "ndjson".into();
-            ingest_file(store, &src, ndjson::rows(bytes))
+            ingest_file(store, &src, ndjson::rows(bytes), quota)
         }
         FileKind::Xml => {
             let text = xml_file::text(bytes).map_err(ApiError::BadRequest)?;
@@ -94,7 +97,7 @@ fn ingest_upload(
                 xml_file::XmlError::Unsupported(m) => ApiError::Validation(m),
             })?;
             src.source_type = xml_kind.source_type().into();
-            ingest_file(store, &src, xml_file::records(&text, xml_kind))
+            ingest_file(store, &src, xml_file::records(&text, xml_kind), quota)
         }
     }
 }
@@ -201,6 +204,7 @@ pub async fn upload_route(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
     let (vertical, entity_type) = target(&path)?;
     let up = read_upload(&req, payload).await?;
@@ -215,7 +219,7 @@ pub async fn upload_route(
     );
     let (bytes, name_column) = (up.bytes, up.name_column);
     let result = state
-        .write(move |store| ingest_upload(store, src, kind, &bytes, &name_column))
+        .write(move |store| ingest_upload(store, src, kind, &bytes, &name_column, &quota))
         .await?;
     Ok(batch_response(&result))
 }
@@ -231,6 +235,7 @@ pub async fn pdf_route(
 ) -> Result<HttpResponse, ApiError> {
     use crate::ingest::pdf_file::{self, PdfError};
 
+    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
     let (vertical, entity_type) = target(&path)?;
     let up = read_upload(&req, payload).await?;
@@ -244,7 +249,7 @@ pub async fn pdf_route(
                 _ => ApiError::Validation(e.to_string()),
             })?;
             let records = pdf_file::records(src.file_name.as_deref(), &pages);
-            Ok(batch::ingest(store, &src, records)?)
+            Ok(batch::ingest(store, &src, records, &quota)?)
         })
         .await?;
     Ok(batch_response(&result))

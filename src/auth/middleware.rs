@@ -70,6 +70,11 @@ pub async fn guard(
     let mut res = match refusal {
         Some(err) => req.error_response(err).map_into_right_body(),
         None => {
+            if let Some(tenant) = &caller.tenant {
+                state
+                    .meter
+                    .add(&tenant.id, crate::usage::Counter::Requests, 1);
+            }
             req.extensions_mut().insert::<Caller>(caller);
             next.call(req).await?.map_into_left_body()
         }

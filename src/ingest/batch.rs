@@ -9,9 +9,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::record;
-use crate::store::{
-    Entity, EntityStatus, Ingestion, IngestionStatus, RecordError, Store, StoreError,
-};
+use crate::quota::{WriteError, WriteQuota};
+use crate::store::{Entity, EntityStatus, Ingestion, IngestionStatus, RecordError, Store};
 use crate::timestamp;
 
 pub const MAX_RECORDS: usize = 10_000;
@@ -66,8 +65,9 @@ pub fn ingest(
     store: &Store,
     src: &BatchSource,
     records: Vec<Value>,
-) -> Result<BatchResult, StoreError> {
-    ingest_rows(store, src, records.into_iter().map(Ok))
+    quota: &WriteQuota,
+) -> Result<BatchResult, WriteError> {
+    ingest_rows(store, src, records.into_iter().map(Ok), quota)
 }
 
 /// A row of an input file: a record, or what was wrong with it before it became one (a ragged
@@ -80,22 +80,31 @@ const APPLY_EVERY: usize = 1_000;
 
 /// [`ingest`] for rows that may already have failed to parse; `row` numbers in errors are the
 /// rows' indexes. `rows` is consumed lazily.
+///
+/// Under a capped plan the whole input is checked against the caps before anything is
+/// applied: a batch that would cross one is refused whole (402) and stores nothing.
 pub fn ingest_rows(
     store: &Store,
     src: &BatchSource,
     rows: impl Iterator<Item = Row>,
-) -> Result<BatchResult, StoreError> {
+    quota: &WriteQuota,
+) -> Result<BatchResult, WriteError> {
     store
         .entities
-        .locked(&src.tenant, || ingest_locked(store, src, rows))
+        .locked(&src.tenant, || ingest_locked(store, src, rows, quota))
 }
 
 fn ingest_locked(
     store: &Store,
     src: &BatchSource,
     records: impl Iterator<Item = Row>,
-) -> Result<BatchResult, StoreError> {
+    quota: &WriteQuota,
+) -> Result<BatchResult, WriteError> {
     let started = timestamp::now_ms();
+    quota.check_vertical(store, &src.tenant, &src.vertical)?;
+    let capped = quota.caps_writes();
+    let stored_before = quota.stored_entities(store, &src.tenant)?;
+    let mut created = 0u64;
     let schema = store
         .schemas
         .validator(&src.tenant, &src.vertical, &src.entity_type)?;
@@ -112,7 +121,7 @@ fn ingest_locked(
 
     for (row, raw) in records.enumerate() {
         record_count += 1;
-        if pending >= APPLY_EVERY {
+        if pending >= APPLY_EVERY && !capped {
             // Applied (not flushed) writes are visible to the store lookups below, so the
             // unapplied-entity map can start over.
             store
@@ -193,6 +202,7 @@ fn ingest_locked(
             Outcome::Duplicate(dup.id)
         } else {
             changes.put_hashed(&entity, hash, None)?;
+            created += 1;
             Outcome::Stored(entity.id)
         };
         let id = match outcome {
@@ -212,7 +222,9 @@ fn ingest_locked(
         };
         entity_ids.push(id);
     }
+    quota.check_totals(stored_before, created, accepted as u64)?;
     store.entities.apply(changes)?;
+    quota.record(created, accepted as u64);
     let ingestion = Ingestion {
         id: Uuid::now_v7(),
         tenant_id: src.tenant.clone(),

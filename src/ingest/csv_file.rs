@@ -32,6 +32,18 @@ fn sniff_delimiter(bytes: &[u8]) -> u8 {
         .map_or(b',', |(d, _)| *d)
 }
 
+/// A cell typed; a cell holding a JSON object or array (as exports write nested values) is
+/// that value.
+fn cell_value(cell: &str) -> Value {
+    let t = cell.trim();
+    if t.starts_with('{') || t.starts_with('[') {
+        if let Ok(v @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(t) {
+            return v;
+        }
+    }
+    typed(cell)
+}
+
 fn raw_row(cells: &csv::ByteRecord) -> Value {
     Value::Array(
         cells
@@ -125,7 +137,9 @@ fn row(headers: &[String], name_at: usize, result: csv::Result<csv::ByteRecord>)
         } else if h.eq_ignore_ascii_case("source_id") || h.eq_ignore_ascii_case("description") {
             record.insert(h.to_ascii_lowercase(), Value::String(cell.to_owned()));
         } else {
-            data.insert(h.clone(), typed(cell));
+            // `vertical_data.<key>` is how an export names a key that clashes with a field.
+            let key = h.strip_prefix("vertical_data.").unwrap_or(h);
+            data.insert(key.to_owned(), cell_value(cell));
         }
     }
     record.insert("vertical_data".into(), Value::Object(data));
@@ -164,6 +178,16 @@ mod tests {
         let (e, raw) = got[2].as_ref().unwrap_err();
         assert_eq!(e.error_type, "ragged_row");
         assert_eq!(raw, &json!(["bad", "row"]));
+    }
+
+    #[test]
+    fn json_cells_and_prefixed_keys() {
+        let csv = "name,dims,vertical_data.name,note\nA,\"{\"\"d\"\": 8}\",inner,[not json\n";
+        let got: Vec<_> = rows(csv.as_bytes(), "name").unwrap().collect();
+        let d = &got[0].as_ref().unwrap()["vertical_data"];
+        assert_eq!(d["dims"], json!({"d": 8}));
+        assert_eq!(d["name"], "inner");
+        assert_eq!(d["note"], "[not json");
     }
 
     #[test]

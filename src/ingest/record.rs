@@ -13,6 +13,21 @@ pub struct RecordInput {
     pub vertical_data: Map<String, Value>,
 }
 
+/// Entity fields an export carries besides the record fields.
+const ENTITY_METADATA: &[&str] = &[
+    "id",
+    "tenant_id",
+    "vertical",
+    "entity_type",
+    "status",
+    "source_type",
+    "source_name",
+    "source_url",
+    "embedding_status",
+    "created_at",
+    "updated_at",
+];
+
 /// Validates and takes apart a record. On success nothing is copied; on error the record is
 /// handed back untouched, for the dead-letter entry.
 pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
@@ -27,7 +42,14 @@ pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
         unreachable!("check() accepts only objects")
     };
     let mut data = match obj.remove("vertical_data") {
-        Some(Value::Object(m)) => m,
+        Some(Value::Object(m)) => {
+            // An exported entity (an `id` beside a `vertical_data` object): its metadata is
+            // not data, so an export re-imports as the same content.
+            if obj.contains_key("id") {
+                obj.retain(|k, _| !ENTITY_METADATA.contains(&k.as_str()));
+            }
+            m
+        }
         _ => Map::new(),
     };
     for (k, v) in obj {
@@ -163,6 +185,16 @@ mod tests {
         );
         let r = parse(json!({"name": "Bolt", "material": "A2"})).unwrap();
         assert_eq!(r.vertical_data["material"], "A2");
+        // A flat record keeps a field called status; an exported entity's metadata is dropped.
+        let r = parse(json!({"name": "Bolt", "status": "discontinued"})).unwrap();
+        assert_eq!(r.vertical_data["status"], "discontinued");
+        let r = parse(json!({"id": "0192", "name": "Bolt", "status": "active",
+                             "created_at": "2026-11-27T10:00:00Z", "vertical_data": {"pn": "X"}}))
+        .unwrap();
+        assert_eq!(
+            r.vertical_data,
+            json!({"pn": "X"}).as_object().unwrap().clone()
+        );
     }
 
     #[test]

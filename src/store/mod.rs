@@ -6,6 +6,7 @@ pub mod ingestions;
 pub mod keys;
 pub mod schemas;
 pub mod tenants;
+pub mod usage;
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ pub use ingestions::{Ingestion, IngestionStatus, IngestionStore, RecordError};
 pub use keys::{KeyEntry, KeyRecord, KeyStore};
 pub use schemas::{SchemaRecord, SchemaStore};
 pub use tenants::{Tenant, TenantId, TenantStatus, TenantStore};
+pub use usage::{UsageCounts, UsageStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,6 +56,7 @@ pub struct Store {
     pub entities: EntityStore,
     pub ingestions: IngestionStore,
     pub schemas: SchemaStore,
+    pub usage: UsageStore,
 }
 
 impl Store {
@@ -68,6 +71,7 @@ impl Store {
             entities: EntityStore::open(&db)?,
             ingestions: IngestionStore::open(&db)?,
             schemas: SchemaStore::open(&db)?,
+            usage: UsageStore::open(&db)?,
             db,
         })
     }
@@ -108,6 +112,7 @@ impl Store {
         self.entities.delete_tenant(tenant)?;
         self.ingestions.delete_tenant(tenant)?;
         self.schemas.delete_tenant(tenant)?;
+        self.usage.delete_tenant(tenant)?;
         let existed = self.tenants.delete(tenant)?;
         self.flush().await?;
         Ok(existed)

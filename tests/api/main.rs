@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod entities;
+mod export;
 mod file_formats;
 mod ingest;
 mod ingest_routes;
@@ -17,3 +18,4 @@ mod search;
 mod secrets;
 mod tenants;
 mod upload;
+mod usage;

@@ -205,6 +205,16 @@ fn deleting_a_tenant_removes_its_entities_and_search_documents_only() {
     );
     srv.wait_indexed("doomed", doomed["entity_ids"].as_array().unwrap());
     srv.wait_indexed("kept", kept["entity_ids"].as_array().unwrap());
+    for t in ["doomed", "kept"] {
+        let r = srv
+            .post("/api/v1/schemas")
+            .tenant(t)
+            .json(&json!({"vertical": "parts", "entity_type": "item", "schema": {}}))
+            .send();
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let usage = |t: &str| srv.get("/api/v1/usage").tenant(t).send().json()["usage"].clone();
+    assert_eq!(usage("doomed")["ingested_records"], 1);
 
     let r = srv
         .req("DELETE", "/api/v1/admin/tenants/doomed")
@@ -247,4 +257,28 @@ fn deleting_a_tenant_removes_its_entities_and_search_documents_only() {
         srv.search_names("kept", &json!({"query": "sprocket"})),
         vec!["Vanishing sprocket twin"]
     );
+    // Schemas and usage go too; the other tenant's stay.
+    assert_eq!(
+        srv.get("/api/v1/schemas").tenant("doomed").send().json(),
+        json!([])
+    );
+    assert_eq!(
+        srv.get("/api/v1/schemas")
+            .tenant("kept")
+            .send()
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(usage("doomed")["ingested_records"], 0);
+    assert_eq!(usage("kept")["ingested_records"], 1);
+    // Also on disk: after a restart the deleted tenant's counts do not come back.
+    let mut srv = srv;
+    assert!(srv.terminate().success());
+    let srv = srv.restart();
+    let after = srv.get("/api/v1/usage").tenant("doomed").send().json();
+    assert_eq!(after["usage"]["ingested_records"], 0, "{after}");
+    let kept_after = srv.get("/api/v1/usage").tenant("kept").send().json();
+    assert_eq!(kept_after["usage"]["ingested_records"], 1, "{kept_after}");
 }

@@ -1,0 +1,39 @@
+//! `GET /usage` (API.md §9): the caller's tenant's counts for the current month and its plan's
+//! limits (`null` = unlimited).
+
+use actix_web::{web, HttpResponse};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/usage").route(web::get().to(usage)));
+}
+
+async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?;
+    let plan = state.plan_of(tenant);
+    let month = state.meter.month(&tenant.id)?;
+    let c = month.snapshot();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "tenant_id": tenant.id,
+        "plan": plan.name,
+        "period": month.period,
+        "metering_enabled": state.meter.enabled(),
+        "usage": {
+            "requests": c.requests,
+            "searches": c.searches,
+            "ingested_records": c.ingested_records,
+            "entities_created": c.entities_created,
+        },
+        "limits": {
+            "general_rpm": plan.general_rpm,
+            "search_rpm": plan.search_rpm,
+            "max_verticals": plan.max_verticals,
+            "max_entities": plan.max_entities,
+            "max_searches_per_month": plan.max_searches_per_month,
+            "max_ingested_records_per_month": plan.max_ingested_records_per_month,
+        },
+    })))
+}

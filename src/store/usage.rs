@@ -1,0 +1,112 @@
+//! Monthly usage counts per tenant. `usage`: tenant `\0` period (`YYYY-MM`) → four u64 (BE):
+//! requests, searches, ingested records, entities created.
+
+use super::StoreError;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UsageCounts {
+    pub requests: u64,
+    pub searches: u64,
+    pub ingested_records: u64,
+    pub entities_created: u64,
+}
+
+impl UsageCounts {
+    fn encode(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, v) in [
+            self.requests,
+            self.searches,
+            self.ingested_records,
+            self.entities_created,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out[i * 8..i * 8 + 8].copy_from_slice(&v.to_be_bytes());
+        }
+        out
+    }
+
+    fn decode(b: &[u8]) -> Result<Self, StoreError> {
+        let field = |i: usize| -> Result<u64, StoreError> {
+            b.get(i * 8..i * 8 + 8)
+                .and_then(|s| s.try_into().ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| StoreError::Codec("usage record is too short".into()))
+        };
+        Ok(UsageCounts {
+            requests: field(0)?,
+            searches: field(1)?,
+            ingested_records: field(2)?,
+            entities_created: field(3)?,
+        })
+    }
+}
+
+fn key(tenant: &str, period: &str) -> Vec<u8> {
+    let mut k = tenant.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(period.as_bytes());
+    k
+}
+
+pub struct UsageStore {
+    tree: sled::Tree,
+}
+
+impl UsageStore {
+    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        Ok(UsageStore {
+            tree: db.open_tree("usage")?,
+        })
+    }
+
+    pub fn get(&self, tenant: &str, period: &str) -> Result<UsageCounts, StoreError> {
+        match self.tree.get(key(tenant, period))? {
+            Some(v) => UsageCounts::decode(&v),
+            None => Ok(UsageCounts::default()),
+        }
+    }
+
+    /// Not flushed: the meter flushes after a round of writes.
+    pub fn put(&self, tenant: &str, period: &str, counts: &UsageCounts) -> Result<(), StoreError> {
+        self.tree
+            .insert(key(tenant, period), &counts.encode()[..])?;
+        Ok(())
+    }
+
+    pub fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
+        for item in self.tree.scan_prefix(key(tenant, "")) {
+            self.tree.remove(item?.0)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_round_trip_per_tenant_and_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let s = UsageStore::open(&db).unwrap();
+        let c = UsageCounts {
+            requests: 1,
+            searches: 2,
+            ingested_records: u64::MAX,
+            entities_created: 4,
+        };
+        s.put("t", "2026-11", &c).unwrap();
+        assert_eq!(s.get("t", "2026-11").unwrap(), c);
+        assert_eq!(s.get("t", "2026-12").unwrap(), UsageCounts::default());
+        assert_eq!(s.get("t2", "2026-11").unwrap(), UsageCounts::default());
+        s.put("t2", "2026-11", &c).unwrap();
+        s.delete_tenant("t").unwrap();
+        assert_eq!(s.get("t", "2026-11").unwrap(), UsageCounts::default());
+        assert_eq!(s.get("t2", "2026-11").unwrap(), c);
+        assert!(UsageCounts::decode(&[1, 2]).is_err());
+    }
+}

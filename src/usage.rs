@@ -1,0 +1,317 @@
+//! Usage metering (API.md §9): per tenant per calendar month (UTC) — requests, searches,
+//! ingested records, entities created.
+//!
+//! Counting is an atomic add on the request path. A background thread writes changed counts to
+//! sled and flushes once a second, so `kill -9` loses at most about a second of counts; a
+//! graceful stop writes everything. The month comes from an injectable clock, so month
+//! rollover can be tested.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+use crate::store::{Store, StoreError, UsageCounts};
+
+/// Unix seconds.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(crate::timestamp::now)
+}
+
+/// A clock that starts at `start` (unix seconds) and runs at real speed from now on.
+pub fn clock_starting_at(start: i64) -> Clock {
+    let offset = start - crate::timestamp::now();
+    Arc::new(move || crate::timestamp::now() + offset)
+}
+
+/// The month of a unix time, UTC, as `year * 100 + month` (cheap to compare per request).
+fn month_number(secs: i64) -> u32 {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.year().max(0) as u32 * 100 + u8::from(t.month()) as u32
+}
+
+fn period_name(month: u32) -> String {
+    format!("{:04}-{:02}", month / 100, month % 100)
+}
+
+/// `YYYY-MM` of a unix time, UTC.
+pub fn period_of(secs: i64) -> String {
+    period_name(month_number(secs))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    Requests = 0,
+    Searches = 1,
+    IngestedRecords = 2,
+    EntitiesCreated = 3,
+}
+
+/// One tenant's counts for one month.
+pub struct MonthCounts {
+    month: u32,
+    /// `YYYY-MM`.
+    pub period: String,
+    values: [AtomicU64; 4],
+    dirty: AtomicBool,
+}
+
+impl MonthCounts {
+    fn new(month: u32, c: UsageCounts) -> Self {
+        MonthCounts {
+            month,
+            period: period_name(month),
+            values: [
+                AtomicU64::new(c.requests),
+                AtomicU64::new(c.searches),
+                AtomicU64::new(c.ingested_records),
+                AtomicU64::new(c.entities_created),
+            ],
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    pub fn get(&self, c: Counter) -> u64 {
+        self.values[c as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn add(&self, c: Counter, n: u64) {
+        if n > 0 {
+            self.values[c as usize].fetch_add(n, Ordering::Relaxed);
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds one unless that would go past `cap`; false when the cap is reached. Exact under
+    /// concurrency: the add is undone if it overshot.
+    pub fn try_add_one(&self, c: Counter, cap: Option<u64>) -> bool {
+        let slot = &self.values[c as usize];
+        let before = slot.fetch_add(1, Ordering::Relaxed);
+        if cap.is_some_and(|cap| before >= cap) {
+            slot.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        self.dirty.store(true, Ordering::Relaxed);
+        true
+    }
+
+    pub fn snapshot(&self) -> UsageCounts {
+        UsageCounts {
+            requests: self.get(Counter::Requests),
+            searches: self.get(Counter::Searches),
+            ingested_records: self.get(Counter::IngestedRecords),
+            entities_created: self.get(Counter::EntitiesCreated),
+        }
+    }
+}
+
+struct TenantMeter {
+    current: RwLock<Arc<MonthCounts>>,
+    /// Months replaced by a newer one and not yet written for the last time.
+    retired: Mutex<Vec<Arc<MonthCounts>>>,
+}
+
+pub struct Meter {
+    store: Arc<Store>,
+    clock: Clock,
+    enabled: bool,
+    tenants: DashMap<String, Arc<TenantMeter>>,
+    /// Writing counts and deleting a tenant's exclude each other, so a write racing a delete
+    /// cannot bring the tenant's usage back.
+    persist: Mutex<()>,
+    stopping: AtomicBool,
+}
+
+impl Meter {
+    pub fn new(store: Arc<Store>, clock: Clock, enabled: bool) -> Self {
+        Meter {
+            store,
+            clock,
+            enabled,
+            tenants: DashMap::new(),
+            persist: Mutex::new(()),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn period_now(&self) -> String {
+        period_of((self.clock)())
+    }
+
+    /// The tenant's counts for the current month (loaded from storage the first time).
+    pub fn month(&self, tenant: &str) -> Result<Arc<MonthCounts>, StoreError> {
+        let month = month_number((self.clock)());
+        let meter = match self.tenants.get(tenant) {
+            Some(m) => Arc::clone(&m),
+            None => {
+                let counts = self.store.usage.get(tenant, &period_name(month))?;
+                let fresh = Arc::new(TenantMeter {
+                    current: RwLock::new(Arc::new(MonthCounts::new(month, counts))),
+                    retired: Mutex::new(Vec::new()),
+                });
+                Arc::clone(&self.tenants.entry(tenant.to_owned()).or_insert(fresh))
+            }
+        };
+        {
+            let cur = meter.current.read().unwrap_or_else(|p| p.into_inner());
+            if cur.month == month {
+                return Ok(Arc::clone(&cur));
+            }
+        }
+        let mut cur = meter.current.write().unwrap_or_else(|p| p.into_inner());
+        if cur.month != month {
+            let counts = self.store.usage.get(tenant, &period_name(month))?;
+            let old = std::mem::replace(&mut *cur, Arc::new(MonthCounts::new(month, counts)));
+            meter
+                .retired
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(old);
+        }
+        Ok(Arc::clone(&cur))
+    }
+
+    /// Counts `n` of `counter` for the tenant this month. Storage errors only lose the count.
+    pub fn add(&self, tenant: &str, counter: Counter, n: u64) {
+        if !self.enabled {
+            return;
+        }
+        match self.month(tenant) {
+            Ok(m) => m.add(counter, n),
+            Err(e) => log::warn!("usage metering: {e}"),
+        }
+    }
+
+    /// Writes every changed count and flushes. Returns how many records were written.
+    pub fn persist(&self) -> Result<usize, StoreError> {
+        let _guard = self.persist.lock().unwrap_or_else(|p| p.into_inner());
+        let mut written = 0;
+        for entry in self.tenants.iter() {
+            let tenant = entry.key();
+            let retired =
+                std::mem::take(&mut *entry.retired.lock().unwrap_or_else(|p| p.into_inner()));
+            let current = Arc::clone(&entry.current.read().unwrap_or_else(|p| p.into_inner()));
+            for month in retired.iter().chain(std::iter::once(&current)) {
+                if month.dirty.swap(false, Ordering::Relaxed) {
+                    self.store
+                        .usage
+                        .put(tenant, &month.period, &month.snapshot())?;
+                    written += 1;
+                }
+            }
+        }
+        if written > 0 {
+            self.store.flush_blocking()?;
+        }
+        Ok(written)
+    }
+
+    /// Drops the tenant's counts from memory; the caller deletes its stored usage afterwards.
+    pub fn forget_tenant(&self, tenant: &str) {
+        let _guard = self.persist.lock().unwrap_or_else(|p| p.into_inner());
+        self.tenants.remove(tenant);
+    }
+
+    /// Stops the thread of [`Self::spawn_persister`] after one last write.
+    pub fn stop(&self, persister: std::thread::JoinHandle<()>) {
+        self.stopping.store(true, Ordering::Relaxed);
+        persister.thread().unpark();
+        let _ = persister.join();
+    }
+
+    /// Writes changed counts every `every` until [`Self::stop`]; a last write on the way out.
+    pub fn spawn_persister(self: &Arc<Self>, every: Duration) -> std::thread::JoinHandle<()> {
+        let meter = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("usage-persister".into())
+            .spawn(move || loop {
+                std::thread::park_timeout(every);
+                if let Err(e) = meter.persist() {
+                    log::error!("writing usage counts failed: {e}");
+                }
+                if meter.stopping.load(Ordering::Relaxed) {
+                    return;
+                }
+            })
+            .expect("spawning the usage thread")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicI64;
+
+    /// 2026-11-30T23:59:59Z
+    const END_OF_NOVEMBER: i64 = 1_796_083_199;
+
+    fn meter(clock: Clock) -> (tempfile::TempDir, Arc<Store>, Meter) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let m = Meter::new(Arc::clone(&store), clock, true);
+        (dir, store, m)
+    }
+
+    #[test]
+    fn periods_are_utc_calendar_months() {
+        assert_eq!(period_of(END_OF_NOVEMBER), "2026-11");
+        assert_eq!(period_of(END_OF_NOVEMBER + 1), "2026-12");
+        assert_eq!(period_of(0), "1970-01");
+    }
+
+    #[test]
+    fn months_roll_over_with_the_clock_and_both_are_kept() {
+        let now = Arc::new(AtomicI64::new(END_OF_NOVEMBER));
+        let clock_now = Arc::clone(&now);
+        let (_d, store, m) = meter(Arc::new(move || clock_now.load(Ordering::Relaxed)));
+        m.add("t", Counter::Requests, 3);
+        m.add("t", Counter::Searches, 1);
+        m.add("other", Counter::Requests, 7);
+        now.store(END_OF_NOVEMBER + 1, Ordering::Relaxed);
+        m.add("t", Counter::Requests, 1);
+        assert_eq!(m.month("t").unwrap().period, "2026-12");
+        assert_eq!(m.month("t").unwrap().get(Counter::Requests), 1);
+        assert_eq!(
+            m.persist().unwrap(),
+            3,
+            "november of t, december of t, other"
+        );
+        let nov = store.usage.get("t", "2026-11").unwrap();
+        assert_eq!((nov.requests, nov.searches), (3, 1));
+        assert_eq!(store.usage.get("t", "2026-12").unwrap().requests, 1);
+        assert_eq!(m.persist().unwrap(), 0, "nothing changed since");
+    }
+
+    #[test]
+    fn counts_survive_a_new_meter_and_caps_are_exact() {
+        let (_d, store, m) = meter(Arc::new(|| END_OF_NOVEMBER));
+        let month = m.month("t").unwrap();
+        assert!(month.try_add_one(Counter::Searches, Some(2)));
+        assert!(month.try_add_one(Counter::Searches, Some(2)));
+        assert!(!month.try_add_one(Counter::Searches, Some(2)));
+        assert!(month.try_add_one(Counter::Searches, None));
+        m.persist().unwrap();
+        let again = Meter::new(Arc::clone(&store), Arc::new(|| END_OF_NOVEMBER), true);
+        assert_eq!(again.month("t").unwrap().get(Counter::Searches), 3);
+        again.forget_tenant("t");
+        store.usage.delete_tenant("t").unwrap();
+        assert_eq!(again.month("t").unwrap().get(Counter::Searches), 0);
+    }
+
+    #[test]
+    fn disabled_meter_counts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let m = Meter::new(store, system_clock(), false);
+        m.add("t", Counter::Requests, 1);
+        assert_eq!(m.month("t").unwrap().get(Counter::Requests), 0);
+    }
+}
