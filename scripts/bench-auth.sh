@@ -5,7 +5,8 @@
 #
 # Builds release, starts the server with a plan whose limit does not throttle, runs wrk with the
 # same threads/connections/duration against GET /health and GET /api/v1/auth/me (valid key), and
-# prints both req/s and their ratio (target ≥ 0.80). Then runs the auth-path micro-benchmark
+# prints both req/s and their ratio (target ≥ 0.80); then /auth/me again on a server with usage
+# metering off (METERING_ENABLED=false), for metering's cost. Then runs the auth-path micro-benchmark
 # (target < 2 µs per request). Results go to bench-results/auth.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,13 @@ HEALTH=$(run_wrk "http://127.0.0.1:$PORT/health")
 AUTHED=$(run_wrk "$BASE/auth/me" "Authorization: Bearer $KEY")
 RATIO=$(python3 -c "print(f'{$AUTHED/$HEALTH:.3f}')")
 
+# The same route on a second server with usage metering off: the metering's cost.
+stop_bench_server
+BENCH_SERVER_ENV="METERING_ENABLED=false" start_bench_server "$PORT" '["search"]'
+curl -sf "$BASE/api/v1/auth/me" -H "Authorization: Bearer $KEY" >/dev/null
+UNMETERED=$(run_wrk "$BASE/api/v1/auth/me" "Authorization: Bearer $KEY")
+METER_RATIO=$(python3 -c "print(f'{$AUTHED/$UNMETERED:.3f}')")
+
 MICRO=$(cargo bench --quiet --bench auth_path 2>/dev/null | grep 'auth+ratelimit')
 
 {
@@ -50,5 +58,6 @@ MICRO=$(cargo bench --quiet --bench auth_path 2>/dev/null | grep 'auth+ratelimit
   echo "GET /health                  : $HEALTH req/s"
   echo "GET /api/v1/auth/me (Bearer) : $AUTHED req/s"
   echo "ratio authed/health          : $RATIO (target >= 0.80)"
+  echo "GET /api/v1/auth/me, metering off: $UNMETERED req/s (metered/unmetered $METER_RATIO)"
   echo "$MICRO"
 } | tee "$OUT"
