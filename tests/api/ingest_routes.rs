@@ -203,3 +203,41 @@ fn verticals_list_counts_and_types() {
         "any valid key"
     );
 }
+
+#[test]
+fn stream_and_webhook_upsert_by_source_id() {
+    let srv = common::start_dev(&[]);
+    let stream = |body: &[u8]| {
+        srv.post("/api/v1/ingest/parts/item/stream")
+            .tenant("acme")
+            .raw(body.to_vec(), "application/x-ndjson")
+            .send()
+            .json()
+    };
+    let first = stream(b"{\"name\": \"Pump\", \"source_id\": \"p1\", \"kw\": 2}\n{\"name\": \"Valve\", \"source_id\": \"v1\"}\n");
+    assert_eq!(first["accepted"], 2);
+    let changed = stream(b"{\"name\": \"Pump\", \"source_id\": \"p1\", \"kw\": 3}\n{\"name\": \"Valve\", \"source_id\": \"v1\"}\n");
+    assert_eq!(
+        (
+            changed["accepted"].as_u64(),
+            changed["duplicate_count"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let hook = srv
+        .post("/api/v1/webhooks/ingest/parts/item")
+        .tenant("acme")
+        .json(&json!({"records": [{"name": "Pump", "source_id": "p1", "kw": 4}]}))
+        .send()
+        .json();
+    assert_eq!(hook["accepted"], 1);
+    let list = srv.get("/api/v1/entities").tenant("acme").send().json();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "no copies: {list}");
+    let pump = items.iter().find(|e| e["source_id"] == "p1").unwrap();
+    assert_eq!(
+        pump["vertical_data"]["kw"], 4,
+        "the webhook's value: {pump}"
+    );
+    assert_eq!(hook["entity_ids"][0], pump["id"], "the same entity");
+}
