@@ -128,6 +128,20 @@ pub fn target(path: &(String, String)) -> Result<(String, String), ApiError> {
     Ok((v, t))
 }
 
+/// Who writes where: the caller's tenant with its quota, and the path's vertical and type.
+pub(super) fn writer(
+    state: &AppState,
+    caller: &Caller,
+    path: &(String, String),
+) -> Result<(WriteQuota, String, (String, String)), ApiError> {
+    let tenant = caller.tenant()?;
+    Ok((
+        WriteQuota::for_tenant(state, tenant)?,
+        tenant.id.clone(),
+        target(path)?,
+    ))
+}
+
 /// Parses a `{records: [...]}` body; shared by the batch and webhook routes.
 pub fn parse_records(body: &[u8]) -> Result<Vec<Value>, ApiError> {
     let parsed: BatchBody = serde_json::from_slice(body).map_err(|e| {
@@ -173,9 +187,7 @@ async fn batch_route(
 ) -> Result<HttpResponse, ApiError> {
     require_json(&req)?;
     let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
-    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
-    let tenant = caller.tenant()?.id.clone();
-    let (vertical, entity_type) = target(&path)?;
+    let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
     let records = parse_records(&body)?;
     let src = BatchSource::for_body(tenant, (vertical, entity_type), "batch", None, &body);
     ingest(&state, src, records, quota).await
@@ -273,9 +285,7 @@ async fn webhook_route(
         }
     }
     require_json(&req)?;
-    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
-    let tenant = caller.tenant()?.id.clone();
-    let (vertical, entity_type) = target(&path)?;
+    let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
     let records = parse_records(&body)?;
     let src = BatchSource::for_body(tenant, (vertical, entity_type), "webhook", None, &body);
     ingest(&state, src, records, quota).await
@@ -301,9 +311,7 @@ async fn stream_route(
             "Content-Type must be application/x-ndjson.".into(),
         ));
     }
-    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
-    let tenant = caller.tenant()?.id.clone();
-    let (vertical, entity_type) = target(&path)?;
+    let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
     let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
     let rows = crate::ingest::ndjson::parse(&body);
     let buffered = rows.iter().filter(|r| r.is_ok()).count();

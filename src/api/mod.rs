@@ -31,6 +31,26 @@ pub(crate) fn resource(path: &str) -> Resource {
     }))
 }
 
+pub(crate) fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!("Request body exceeds the limit of {limit} bytes."))
+}
+
+/// The declared Content-Length, or 413 when it is over `limit` (refused before reading).
+pub(crate) fn declared_length(
+    req: &actix_web::HttpRequest,
+    limit: usize,
+) -> Result<Option<usize>, ApiError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(n) if n > limit => Err(too_large(limit)),
+        other => Ok(other),
+    }
+}
+
 /// Reads a request body up to `limit` bytes, answering 413 in the API's shape beyond it (a
 /// declared Content-Length over the limit is refused before reading anything).
 pub async fn read_body(
@@ -39,22 +59,13 @@ pub async fn read_body(
     limit: usize,
 ) -> Result<web::Bytes, ApiError> {
     use futures_util::StreamExt;
-    let too_large =
-        || ApiError::PayloadTooLarge(format!("Request body exceeds the limit of {limit} bytes."));
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
+    let declared = declared_length(req, limit)?;
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk
             .map_err(|e| ApiError::BadRequest(format!("Could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(too_large());
+            return Err(too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }

@@ -4,7 +4,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::ingest::{batch_response, mime, target, INGEST_BODY_LIMIT};
+use super::ingest::{batch_response, mime, writer, INGEST_BODY_LIMIT};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ingest::batch::{self, BatchResult, BatchSource};
@@ -127,19 +127,7 @@ async fn read_upload(req: &HttpRequest, payload: web::Payload) -> Result<Upload,
             "Content-Type must be multipart/form-data with a 'file' part.".into(),
         ));
     }
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "Upload exceeds the limit of {INGEST_BODY_LIMIT} bytes."
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > INGEST_BODY_LIMIT) {
-        return Err(too_large());
-    }
+    let declared = super::declared_length(req, INGEST_BODY_LIMIT)?;
     let bad_multipart = |e: actix_multipart::MultipartError| {
         ApiError::BadRequest(format!("Malformed multipart body: {e}"))
     };
@@ -170,7 +158,7 @@ async fn read_upload(req: &HttpRequest, payload: web::Payload) -> Result<Upload,
         while let Some(chunk) = part.try_next().await.map_err(bad_multipart)? {
             total += chunk.len();
             if total > INGEST_BODY_LIMIT {
-                return Err(too_large());
+                return Err(super::too_large(INGEST_BODY_LIMIT));
             }
             buf.extend_from_slice(&chunk);
         }
@@ -204,9 +192,7 @@ pub async fn upload_route(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
-    let tenant = caller.tenant()?.id.clone();
-    let (vertical, entity_type) = target(&path)?;
+    let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
     let up = read_upload(&req, payload).await?;
     let kind = FileKind::detect(up.file_name.as_deref(), up.content_type.as_deref())?;
     let file_name = up.file_name.as_deref().and_then(clean_file_name);
@@ -235,9 +221,7 @@ pub async fn pdf_route(
 ) -> Result<HttpResponse, ApiError> {
     use crate::ingest::pdf_file::{self, PdfError};
 
-    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
-    let tenant = caller.tenant()?.id.clone();
-    let (vertical, entity_type) = target(&path)?;
+    let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
     let up = read_upload(&req, payload).await?;
     let file_name = up.file_name.as_deref().and_then(clean_file_name);
     let src = BatchSource::for_body(tenant, (vertical, entity_type), "pdf", file_name, &up.bytes);
