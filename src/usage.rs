@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use dashmap::DashMap;
+use crate::concurrent_map::ConcurrentMap;
 
 use crate::store::{Store, StoreError, UsageCounts};
 
@@ -18,7 +18,11 @@ use crate::store::{Store, StoreError, UsageCounts};
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 pub fn system_clock() -> Clock {
-    Arc::new(crate::timestamp::now)
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    })
 }
 
 /// A clock that starts at `start` (unix seconds) and runs at real speed from now on.
@@ -27,11 +31,29 @@ pub fn clock_starting_at(start: i64) -> Clock {
     Arc::new(move || crate::timestamp::now() + offset)
 }
 
-/// The month of a unix time, UTC, as `year * 100 + month` (cheap to compare per request).
+/// The month of a unix time, UTC, as `year * 100 + month`.
 fn month_number(secs: i64) -> u32 {
     let t =
         time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     t.year().max(0) as u32 * 100 + u8::from(t.month()) as u32
+}
+
+/// The unix seconds `[start, end)` of a month number: what the request path compares against
+/// (no calendar arithmetic per request).
+fn month_bounds(month: u32) -> (i64, i64) {
+    let first = |year: i32, m: u32| {
+        time::Month::try_from(m as u8)
+            .ok()
+            .and_then(|m| time::Date::from_calendar_date(year, m, 1).ok())
+            .map_or(0, |d| d.midnight().assume_utc().unix_timestamp())
+    };
+    let (year, m) = ((month / 100) as i32, month % 100);
+    let next = if m == 12 {
+        first(year + 1, 1)
+    } else {
+        first(year, m + 1)
+    };
+    (first(year, m), next)
 }
 
 fn period_name(month: u32) -> String {
@@ -53,7 +75,8 @@ pub enum Counter {
 
 /// One tenant's counts for one month.
 pub struct MonthCounts {
-    month: u32,
+    starts: i64,
+    ends: i64,
     /// `YYYY-MM`.
     pub period: String,
     values: [AtomicU64; 4],
@@ -62,8 +85,10 @@ pub struct MonthCounts {
 
 impl MonthCounts {
     fn new(month: u32, c: UsageCounts) -> Self {
+        let (starts, ends) = month_bounds(month);
         MonthCounts {
-            month,
+            starts,
+            ends,
             period: period_name(month),
             values: [
                 AtomicU64::new(c.requests),
@@ -119,7 +144,7 @@ pub struct Meter {
     store: Arc<Store>,
     clock: Clock,
     enabled: bool,
-    tenants: DashMap<String, Arc<TenantMeter>>,
+    tenants: ConcurrentMap<String, Arc<TenantMeter>>,
     /// Writing counts and deleting a tenant's exclude each other, so a write racing a delete
     /// cannot bring the tenant's usage back.
     persist: Mutex<()>,
@@ -132,7 +157,7 @@ impl Meter {
             store,
             clock,
             enabled,
-            tenants: DashMap::new(),
+            tenants: ConcurrentMap::default(),
             persist: Mutex::new(()),
             stopping: AtomicBool::new(false),
         }
@@ -148,7 +173,24 @@ impl Meter {
 
     /// The tenant's counts for the current month (loaded from storage the first time).
     pub fn month(&self, tenant: &str) -> Result<Arc<MonthCounts>, StoreError> {
-        let month = month_number((self.clock)());
+        self.with_month(tenant, Arc::clone)
+    }
+
+    /// Runs `f` on the tenant's counts for the current month. The usual case is a map read, a
+    /// read lock and two integer compares; a new tenant or a new month takes the slow path.
+    fn with_month<R>(
+        &self,
+        tenant: &str,
+        f: impl FnOnce(&Arc<MonthCounts>) -> R,
+    ) -> Result<R, StoreError> {
+        let now = (self.clock)();
+        if let Some(meter) = self.tenants.get(tenant) {
+            let cur = meter.current.read().unwrap_or_else(|p| p.into_inner());
+            if (cur.starts..cur.ends).contains(&now) {
+                return Ok(f(&cur));
+            }
+        }
+        let month = month_number(now);
         let meter = match self.tenants.get(tenant) {
             Some(m) => Arc::clone(&m),
             None => {
@@ -160,14 +202,8 @@ impl Meter {
                 Arc::clone(&self.tenants.entry(tenant.to_owned()).or_insert(fresh))
             }
         };
-        {
-            let cur = meter.current.read().unwrap_or_else(|p| p.into_inner());
-            if cur.month == month {
-                return Ok(Arc::clone(&cur));
-            }
-        }
         let mut cur = meter.current.write().unwrap_or_else(|p| p.into_inner());
-        if cur.month != month {
+        if !(cur.starts..cur.ends).contains(&now) {
             let counts = self.store.usage.get(tenant, &period_name(month))?;
             let old = std::mem::replace(&mut *cur, Arc::new(MonthCounts::new(month, counts)));
             meter
@@ -176,7 +212,7 @@ impl Meter {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(old);
         }
-        Ok(Arc::clone(&cur))
+        Ok(f(&cur))
     }
 
     /// Counts `n` of `counter` for the tenant this month. Storage errors only lose the count.
@@ -184,9 +220,8 @@ impl Meter {
         if !self.enabled {
             return;
         }
-        match self.month(tenant) {
-            Ok(m) => m.add(counter, n),
-            Err(e) => log::warn!("usage metering: {e}"),
+        if let Err(e) = self.with_month(tenant, |m| m.add(counter, n)) {
+            log::warn!("usage metering: {e}");
         }
     }
 
@@ -265,6 +300,12 @@ mod tests {
         assert_eq!(period_of(END_OF_NOVEMBER), "2026-11");
         assert_eq!(period_of(END_OF_NOVEMBER + 1), "2026-12");
         assert_eq!(period_of(0), "1970-01");
+        assert_eq!(month_bounds(202611), (1_793_491_200, END_OF_NOVEMBER + 1));
+        assert_eq!(
+            month_bounds(202612).1,
+            1_798_761_600,
+            "December ends at the new year"
+        );
     }
 
     #[test]
