@@ -209,6 +209,10 @@ fn ingest_locked(
             Outcome::Stored(id) => {
                 accepted += 1;
                 pending += 1;
+                if capped {
+                    // Refused whole anyway: stop reading as soon as a cap is crossed.
+                    quota.check_totals(stored_before, created, accepted as u64)?;
+                }
                 by_hash.insert(hash, id);
                 if let Some(sid) = &entity.source_id {
                     by_source.insert(sid.clone(), entity);
