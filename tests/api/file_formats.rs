@@ -263,6 +263,7 @@ fn pdfs_are_chunked_by_page_count_and_searchable() {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = r.json();
     assert_eq!(r["accepted"], 1, "2 pages are one entity: {r}");
+    let datasheet_id = r["entity_ids"][0].clone();
     srv.wait_indexed("acme", r["entity_ids"].as_array().unwrap());
     let hit = top(&srv, "docs", "rated torque servo");
     assert_eq!(hit["name"], "datasheet_2p");
@@ -301,6 +302,33 @@ fn pdfs_are_chunked_by_page_count_and_searchable() {
     assert_eq!(
         top(&srv, "docs", "DIN 71412")["name"],
         "catalogue_5p — page 4"
+    );
+
+    // A new edition of the 2-page datasheet under the same name updates its entity. The edit
+    // keeps the byte length, so the PDF's cross-reference offsets stay valid.
+    let mut edition = fixture("datasheet_2p.pdf");
+    let at = edition
+        .windows(19)
+        .position(|w| w == b"Rated torque 4.8 Nm")
+        .unwrap();
+    edition[at..at + 19].copy_from_slice(b"Rated torque 5.2 Nm");
+    let up = pdf_upload(&srv, "datasheet_2p.pdf", &edition).json();
+    assert_eq!(up["accepted"], 1, "{up}");
+    assert_eq!(up["entity_ids"][0], datasheet_id, "the same entity");
+    let e = srv
+        .get(&format!(
+            "/api/v1/entities/{}",
+            datasheet_id.as_str().unwrap()
+        ))
+        .tenant("acme")
+        .send()
+        .json();
+    assert!(
+        e["vertical_data"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("5.2 Nm"),
+        "{e}"
     );
 
     // The same file again: duplicates only.
