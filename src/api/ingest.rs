@@ -313,11 +313,12 @@ async fn stream_route(
     }
     let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
     let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
-    let rows = crate::ingest::ndjson::parse(&body);
-    let buffered = rows.iter().filter(|r| r.is_ok()).count();
     let src = BatchSource::for_body(tenant, (vertical, entity_type), "stream", None, &body);
     let result = state
-        .write(move |store| Ok(batch::ingest_rows(store, &src, rows.into_iter(), &quota)?))
+        .write(move |store| {
+            let rows = crate::ingest::ndjson::rows(&body);
+            Ok(batch::ingest_rows(store, &src, rows, &quota)?)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "ingestion_id": result.ingestion.id,
@@ -325,7 +326,9 @@ async fn stream_route(
         "duplicate_count": result.ingestion.duplicate_count,
         // Lines that are not JSON and invalid records, all in the dead-letter entries.
         "parse_errors": result.ingestion.rejected,
-        "buffer_size": buffered,
+        // Lines that were JSON.
+        "buffer_size": result.ingestion.record_count
+            - result.errors.iter().filter(|e| e.error_type == "invalid_json").count(),
         "flushed": true,
     })))
 }

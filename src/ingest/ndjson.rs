@@ -5,13 +5,8 @@ use serde_json::Value;
 use super::batch::Row;
 use crate::entity_input::FieldError;
 
-/// One row per non-blank line: the value, or an `invalid_json` error with the line as text
-/// (for the dead-letter entry).
-pub fn parse(body: &[u8]) -> Vec<Row> {
-    rows(body).collect()
-}
-
-/// [`parse`], lazily.
+/// One row per non-blank line, read lazily: the value, or an `invalid_json` error with the line
+/// as text (for the dead-letter entry).
 pub fn rows(body: &[u8]) -> impl Iterator<Item = Row> + '_ {
     body.split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
@@ -37,11 +32,11 @@ mod tests {
     #[test]
     fn good_lines_kept_bad_lines_reported() {
         let body = b"{\"name\": \"a\"}\r\n\n{broken\n\xff\xfe\n{\"name\": \"b\"}";
-        let rows = parse(body);
-        assert_eq!(rows.len(), 4);
-        assert_eq!(rows.iter().filter(|r| r.is_err()).count(), 2);
-        assert_eq!(rows[3].as_ref().unwrap()["name"], "b");
-        let (e, raw) = rows[1].as_ref().unwrap_err();
+        let got: Vec<Row> = rows(body).collect();
+        assert_eq!(got.len(), 4);
+        assert_eq!(got.iter().filter(|r| r.is_err()).count(), 2);
+        assert_eq!(got[3].as_ref().unwrap()["name"], "b");
+        let (e, raw) = got[1].as_ref().unwrap_err();
         assert_eq!(
             (e.error_type, raw),
             ("invalid_json", &Value::String("{broken".into()))

@@ -64,7 +64,7 @@ fn usage_counts_each_kind_and_survives_restarts() {
     );
 
     // kill -9 after more than a second: the counts were written.
-    std::thread::sleep(Duration::from_millis(1600));
+    std::thread::sleep(Duration::from_millis(2500));
     let mut srv = srv;
     srv.kill9();
     let srv = srv.restart();
@@ -85,13 +85,13 @@ fn usage_counts_each_kind_and_survives_restarts() {
 
 #[test]
 fn a_new_month_starts_from_zero() {
-    // The meter's clock starts two seconds before the end of January 2030.
-    let srv = common::start_dev(&[("QANATIX_USAGE_CLOCK_START", "2030-01-31T23:59:58Z")]);
+    // The meter's clock starts five seconds before the end of January 2030.
+    let srv = common::start_dev(&[("QANATIX_USAGE_CLOCK_START", "2030-01-31T23:59:55Z")]);
     srv.ingest("acme", "parts", "item", &records(2, "Jan"));
     let jan = usage(&srv, "acme");
     assert_eq!(jan["period"], "2030-01");
     assert_eq!(jan["usage"]["ingested_records"], 2);
-    let rolled = common::wait_for(Duration::from_secs(10), || {
+    let rolled = common::wait_for(Duration::from_secs(20), || {
         usage(&srv, "acme")["period"] == "2030-02"
     });
     assert!(rolled, "the period never changed");
