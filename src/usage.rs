@@ -229,6 +229,10 @@ impl Meter {
     pub fn persist(&self) -> Result<usize, StoreError> {
         let _guard = self.persist.lock().unwrap_or_else(|p| p.into_inner());
         let mut written = 0;
+        // A tenant deleted while one of its requests was in flight may have been metered again;
+        // its counts are not written (see `purge_tenant`).
+        self.tenants
+            .retain(|tenant, _| self.store.tenants.get(tenant).is_some());
         for entry in self.tenants.iter() {
             let tenant = entry.key();
             let retired =
@@ -249,10 +253,21 @@ impl Meter {
         Ok(written)
     }
 
-    /// Drops the tenant's counts from memory; the caller deletes its stored usage afterwards.
+    /// Drops the tenant's counts from memory; the caller deletes the tenant, then calls
+    /// [`Self::purge_tenant`].
     pub fn forget_tenant(&self, tenant: &str) {
         let _guard = self.persist.lock().unwrap_or_else(|p| p.into_inner());
         self.tenants.remove(tenant);
+    }
+
+    /// After the tenant's record is gone: drops its counts again and deletes its stored usage,
+    /// excluding any write of counts meanwhile. A write after this finds no tenant and skips
+    /// it, so nothing of a deleted tenant's usage comes back.
+    pub fn purge_tenant(&self, tenant: &str) -> Result<(), StoreError> {
+        let _guard = self.persist.lock().unwrap_or_else(|p| p.into_inner());
+        self.tenants.remove(tenant);
+        self.store.usage.delete_tenant(tenant)?;
+        self.store.flush_blocking()
     }
 
     /// Stops the thread of [`Self::spawn_persister`] after one last write.
@@ -288,9 +303,26 @@ mod tests {
     /// 2026-11-30T23:59:59Z
     const END_OF_NOVEMBER: i64 = 1_796_083_199;
 
+    fn store_with_tenants(dir: &tempfile::TempDir) -> Arc<Store> {
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        for id in ["t", "other"] {
+            store
+                .tenants
+                .insert_new(crate::store::Tenant {
+                    id: id.into(),
+                    name: id.into(),
+                    plan: "free".into(),
+                    status: crate::store::TenantStatus::Active,
+                    created_at: 0,
+                })
+                .unwrap();
+        }
+        store
+    }
+
     fn meter(clock: Clock) -> (tempfile::TempDir, Arc<Store>, Meter) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let store = store_with_tenants(&dir);
         let m = Meter::new(Arc::clone(&store), clock, true);
         (dir, store, m)
     }
@@ -343,8 +375,24 @@ mod tests {
         let again = Meter::new(Arc::clone(&store), Arc::new(|| END_OF_NOVEMBER), true);
         assert_eq!(again.month("t").unwrap().get(Counter::Searches), 3);
         again.forget_tenant("t");
-        store.usage.delete_tenant("t").unwrap();
+        again.purge_tenant("t").unwrap();
         assert_eq!(again.month("t").unwrap().get(Counter::Searches), 0);
+        assert_eq!(
+            store.usage.get("t", "2026-11").unwrap(),
+            UsageCounts::default()
+        );
+    }
+
+    #[test]
+    fn counts_of_a_tenant_that_no_longer_exists_are_not_written() {
+        let (_d, store, m) = meter(Arc::new(|| END_OF_NOVEMBER));
+        m.add("ghost", Counter::Requests, 5);
+        m.add("t", Counter::Requests, 1);
+        assert_eq!(m.persist().unwrap(), 1);
+        assert_eq!(
+            store.usage.get("ghost", "2026-11").unwrap(),
+            UsageCounts::default()
+        );
     }
 
     #[test]

@@ -210,6 +210,11 @@ async fn delete(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let meter = std::sync::Arc::clone(&state.meter);
+    let tenant = id.clone();
+    web::block(move || meter.purge_tenant(&tenant))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
     state.limiter.forget(&id);
     log::info!("tenant '{}' deleted with all its data", id.as_str());
     Ok(HttpResponse::NoContent().finish())
