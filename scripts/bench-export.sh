@@ -6,7 +6,8 @@
 # Builds release, starts the server on a temp data dir, loads COUNT seeded catalog records
 # through the batch endpoint, waits until indexing is idle, then streams GET /export in ndjson
 # and in csv to a counting sink. Prints records/s per format and the server's RSS before each
-# export and its highest value sampled (every 100 ms) during it. Results: bench-results/export.txt.
+# export and its highest value sampled (every 100 ms) during it, and the time of one
+# GET /admin/stats (a scan of every entity). Results: bench-results/export.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +53,10 @@ measure() { # format -> "records seconds rss_before rss_max"
   python3 -c "import sys; s=float(sys.argv[3])-float(sys.argv[2]); n=int(sys.argv[1]); print(f'{n} records in {s:.1f} s = {n/s:,.0f} records/s; server RSS before {sys.argv[4]} MB, max during export {sys.argv[5]} MB')" \
     "$lines" "$start" "$end" "$before" "$max"
 }
+# /admin/stats scans every entity: its cost at this size.
+STATS_START=$(date +%s.%N)
+curl -sf "$BASE/api/v1/admin/stats" -H "Authorization: Bearer $KEY" >/dev/null
+STATS=$(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f} s')" "$STATS_START" "$(date +%s.%N)")
 NDJSON=$(measure ndjson)
 CSV=$(measure csv)
 {
@@ -60,4 +65,5 @@ CSV=$(measure csv)
   echo "command: scripts/bench-export.sh $COUNT"
   echo "ndjson: $NDJSON"
   echo "csv   : $CSV (two passes: columns, then rows)"
+  echo "GET /admin/stats over $COUNT entities: $STATS"
 } | tee "$OUT"

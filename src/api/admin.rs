@@ -20,32 +20,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// the caller's tenant; for the master key without `X-Tenant-Id`, over all tenants. A scan of
 /// the entities: O(entities).
 async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    use crate::store::{EmbeddingStatus, EntityStatus};
+    use crate::store::EntityStatus;
 
-    let tenant = match (&caller.tenant, caller.is_master()) {
-        (Some(t), _) => Some(t.id.clone()),
-        (None, true) => None,
-        (None, false) => caller.tenant().map(|t| t.id.clone()).map(Some)?,
+    let tenant = if caller.is_master() && caller.tenant.is_none() {
+        None
+    } else {
+        Some(caller.tenant()?.id.clone())
     };
     let store = std::sync::Arc::clone(&state.store);
     let body = web::block(move || -> Result<serde_json::Value, ApiError> {
         let mut by_status = [0u64; 3];
         let mut by_index = [0u64; 3];
-        let entities: Box<dyn Iterator<Item = _>> = match &tenant {
-            Some(t) => Box::new(store.entities.scan(t, None)),
-            None => Box::new(store.entities.scan_all()),
-        };
-        for e in entities {
+        let (queued, failed) = store.entities.indexing_backlog(tenant.as_deref())?;
+        for e in store.entities.scan_heads(tenant.as_deref()) {
             let e = e?;
             by_status[match e.status {
                 EntityStatus::Active => 0,
                 EntityStatus::Archived => 1,
                 EntityStatus::Draft => 2,
             }] += 1;
-            by_index[match store.entities.embedding_status(&e.tenant_id, e.id)? {
-                EmbeddingStatus::Completed => 0,
-                EmbeddingStatus::Pending => 1,
-                EmbeddingStatus::Failed => 2,
+            // The order of `embedding_status`: queued wins over failed.
+            by_index[if queued.contains(&e.id) {
+                1
+            } else if failed.contains(&e.id) {
+                2
+            } else {
+                0
             }] += 1;
         }
         let queue_depth = match &tenant {

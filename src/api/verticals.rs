@@ -19,7 +19,7 @@ async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse
     let store = std::sync::Arc::clone(&state.store);
     let (verticals, with_schema) = web::block(move || -> Result<_, ApiError> {
         let mut by_vertical: BTreeMap<String, (u64, BTreeSet<String>)> = BTreeMap::new();
-        for e in store.entities.scan(&tenant, None) {
+        for e in store.entities.scan_heads(Some(&tenant)) {
             let e = e?;
             let slot = by_vertical.entry(e.vertical).or_default();
             slot.0 += 1;

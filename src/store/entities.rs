@@ -20,6 +20,7 @@
 //! first entry before the entity was written (and saw nothing to index), the second brings the
 //! entity back; if the process dies before the second, the first is still there to replay.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -153,7 +154,25 @@ fn encode(e: &Entity) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
+/// The fields of a stored entity that counting needs; serde skips the rest unbuilt.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct EntityHead {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub vertical: String,
+    pub entity_type: String,
+    pub status: EntityStatus,
+}
+
+fn decode_head(bytes: &[u8]) -> Result<EntityHead, StoreError> {
+    decode_as(bytes)
+}
+
 fn decode(bytes: &[u8]) -> Result<Entity, StoreError> {
+    decode_as(bytes)
+}
+
+fn decode_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&FORMAT_JSON_V1, rest)) => {
             serde_json::from_slice(rest).map_err(|e| StoreError::Codec(e.to_string()))
@@ -380,12 +399,49 @@ impl EntityStore {
             .map(|item| decode(&item?.1))
     }
 
+    /// The heads of the tenant's entities (every tenant's with `None`), in key order: a scan
+    /// that skips over names, descriptions and `vertical_data` without building them.
+    pub fn scan_heads(
+        &self,
+        tenant: Option<&str>,
+    ) -> impl Iterator<Item = Result<EntityHead, StoreError>> + '_ {
+        let prefix = match tenant {
+            Some(t) => tenant_prefix(ENTITY, t),
+            None => vec![ENTITY],
+        };
+        self.tree
+            .scan_prefix(prefix)
+            .map(|item| decode_head(&item?.1))
+    }
+
+    /// Ids of the tenant's (or every tenant's) entities that are queued for indexing or whose
+    /// indexing failed: `(queued, failed)`. Scans only those entries, not the entities.
+    pub fn indexing_backlog(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<(HashSet<Uuid>, HashSet<Uuid>), StoreError> {
+        let ids = |kind: u8| -> Result<HashSet<Uuid>, StoreError> {
+            let prefix = match tenant {
+                Some(t) => tenant_prefix(kind, t),
+                None => vec![kind],
+            };
+            let mut out = HashSet::new();
+            for item in self.tree.scan_prefix(prefix) {
+                if let Some((_, id)) = parse_id_key(&item?.0) {
+                    out.insert(id);
+                }
+            }
+            Ok(out)
+        };
+        Ok((ids(QUEUE)?, ids(FAILED)?))
+    }
+
     /// How many entities the tenant stores (every status) and in which verticals, sorted.
     /// A scan: O(entities of the tenant).
     pub fn summary(&self, tenant: &str) -> Result<(u64, Vec<String>), StoreError> {
         let mut count = 0;
         let mut verticals = std::collections::BTreeSet::new();
-        for e in self.scan(tenant, None) {
+        for e in self.scan_heads(Some(tenant)) {
             let e = e?;
             count += 1;
             if !verticals.contains(&e.vertical) {
@@ -590,6 +646,54 @@ mod tests {
         s.delete_tenant("t").unwrap();
         assert_eq!(s.scan("t", None).count(), 0);
         assert_eq!(s.scan("t2", None).count(), 1);
+    }
+
+    #[test]
+    fn heads_and_indexing_backlog_match_full_records() {
+        let (_d, s) = open();
+        let mut c = s.changes();
+        let mut a = entity("t", "a");
+        a.status = EntityStatus::Draft;
+        let b = entity("t", "b");
+        let other = entity("t2", "c");
+        for e in [&a, &b, &other] {
+            c.put(e, None).unwrap();
+        }
+        s.apply(c).unwrap();
+        let heads: Vec<EntityHead> = s.scan_heads(Some("t")).map(Result::unwrap).collect();
+        let full: Vec<Entity> = s.scan("t", None).map(Result::unwrap).collect();
+        assert_eq!(heads.len(), 2);
+        for (h, f) in heads.iter().zip(&full) {
+            assert_eq!(
+                (h.id, &h.vertical, &h.entity_type, h.status),
+                (f.id, &f.vertical, &f.entity_type, f.status)
+            );
+        }
+        assert_eq!(s.scan_heads(None).count(), 3);
+        let (queued, failed) = s.indexing_backlog(Some("t")).unwrap();
+        assert_eq!(queued, [a.id, b.id].into_iter().collect());
+        assert!(failed.is_empty());
+        s.mark_failed("t", b.id, true).unwrap();
+        let version = s
+            .queued(10)
+            .unwrap()
+            .into_iter()
+            .find(|q| q.1 == a.id)
+            .unwrap()
+            .2;
+        s.dequeue("t", a.id, version).unwrap();
+        let (queued, failed) = s.indexing_backlog(None).unwrap();
+        assert_eq!(queued, [b.id, other.id].into_iter().collect());
+        assert_eq!(failed, [b.id].into_iter().collect());
+        // The same verdicts as the per-entity lookup.
+        assert_eq!(
+            s.embedding_status("t", a.id).unwrap(),
+            EmbeddingStatus::Completed
+        );
+        assert_eq!(
+            s.embedding_status("t", b.id).unwrap(),
+            EmbeddingStatus::Pending
+        );
     }
 
     #[test]
