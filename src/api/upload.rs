@@ -228,10 +228,11 @@ pub async fn pdf_route(
     let bytes = up.bytes;
     let result = state
         .write(move |store| {
-            let pages = pdf_file::page_texts(&bytes).map_err(|e| match e {
-                PdfError::NotPdf => ApiError::UnsupportedMediaType(e.to_string()),
-                _ => ApiError::Validation(e.to_string()),
-            })?;
+            let pages =
+                pdf_file::page_texts_within(bytes, pdf_file::PARSE_LIMIT).map_err(|e| match e {
+                    PdfError::NotPdf => ApiError::UnsupportedMediaType(e.to_string()),
+                    _ => ApiError::Validation(e.to_string()),
+                })?;
             let records = pdf_file::records(src.file_name.as_deref(), &pages);
             Ok(batch::ingest(store, &src, records, &quota)?)
         })

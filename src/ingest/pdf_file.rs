@@ -19,6 +19,8 @@ pub enum PdfError {
     Unreadable(String),
     /// No page has text: a scan (422).
     NoText { pages: usize },
+    /// Parsing took longer than the limit (422).
+    TooSlow { seconds: u64 },
 }
 
 impl std::fmt::Display for PdfError {
@@ -30,11 +32,46 @@ impl std::fmt::Display for PdfError {
                 "the PDF is encrypted; remove its password protection and upload it again"
             ),
             PdfError::Unreadable(e) => write!(f, "the PDF cannot be read: {e}"),
+            PdfError::TooSlow { seconds } => write!(
+                f,
+                "reading the PDF took longer than {seconds} s; it may be malformed"
+            ),
             PdfError::NoText { pages } => write!(
                 f,
                 "none of the PDF's {pages} pages has extractable text; it looks like a scan, and this server does not do OCR"
             ),
         }
+    }
+}
+
+/// How long reading one PDF may take.
+pub const PARSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`page_texts`] on its own thread, given up after `limit`: a pathological file gets an
+/// answer instead of holding the request (its thread finishes in the background).
+pub fn page_texts_within(
+    bytes: actix_web::web::Bytes,
+    limit: std::time::Duration,
+) -> Result<Vec<String>, PdfError> {
+    within(limit, move || page_texts(&bytes))
+}
+
+fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    f: impl FnOnce() -> Result<T, PdfError> + Send + 'static,
+) -> Result<T, PdfError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("pdf-parse".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| PdfError::Unreadable(format!("cannot start the parser: {e}")))?;
+    match rx.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(_) => Err(PdfError::TooSlow {
+            seconds: limit.as_secs(),
+        }),
     }
 }
 
@@ -182,6 +219,21 @@ mod tests {
             pages[3].contains("DIN 71412"),
             "compressed streams: {pages:?}"
         );
+    }
+
+    #[test]
+    fn slow_parses_are_given_up() {
+        use std::time::Duration;
+        let slow = within(Duration::from_millis(20), || {
+            std::thread::sleep(Duration::from_millis(500));
+            Ok(1)
+        });
+        assert!(matches!(slow, Err(PdfError::TooSlow { .. })));
+        let quick = page_texts_within(
+            actix_web::web::Bytes::from(fixture("datasheet_2p.pdf")),
+            Duration::from_secs(30),
+        );
+        assert_eq!(quick.unwrap().len(), 2);
     }
 
     #[test]
