@@ -55,35 +55,30 @@ impl WriteQuota {
             || (self.month.is_some() && self.plan.max_ingested_records_per_month.is_some())
     }
 
-    /// Stored entities of the tenant, when the plan caps them. Call under the write lock.
-    pub fn stored_entities(&self, store: &Store, tenant: &str) -> Result<Option<u64>, StoreError> {
-        match self.plan.max_entities {
-            // A capped tenant holds at most the cap, so counting is cheap.
-            Some(_) => Ok(Some(store.entities.summary(tenant)?.0)),
-            None => Ok(None),
-        }
-    }
-
-    /// 402 if writing to `vertical` would exceed the plan's vertical cap. Call under the write
-    /// lock.
+    /// Checks the vertical cap for a write into `vertical` and returns the tenant's stored
+    /// entity count when the plan caps it (for [`Self::check_totals`]). One scan of the
+    /// tenant's entity heads, and only under a plan with either cap; a capped tenant holds at
+    /// most the cap, so it is cheap. Call under the write lock.
     pub fn check_vertical(
         &self,
         store: &Store,
         tenant: &str,
         vertical: &str,
-    ) -> Result<(), WriteError> {
-        let Some(max) = self.plan.max_verticals else {
-            return Ok(());
-        };
-        let (_, verticals) = store.entities.summary(tenant)?;
-        if !verticals.iter().any(|v| v == vertical) && verticals.len() as u64 >= max {
-            return Err(WriteError::Quota(format!(
-                "The {} plan allows {max} vertical(s); this tenant already uses {}. Upgrade the plan to add '{vertical}'.",
-                self.plan.name,
-                verticals.join(", ")
-            )));
+    ) -> Result<Option<u64>, WriteError> {
+        if self.plan.max_verticals.is_none() && self.plan.max_entities.is_none() {
+            return Ok(None);
         }
-        Ok(())
+        let (stored, verticals) = store.entities.summary(tenant)?;
+        if let Some(max) = self.plan.max_verticals {
+            if !verticals.iter().any(|v| v == vertical) && verticals.len() as u64 >= max {
+                return Err(WriteError::Quota(format!(
+                    "The {} plan allows {max} vertical(s); this tenant already uses {}. Upgrade the plan to add '{vertical}'.",
+                    self.plan.name,
+                    verticals.join(", ")
+                )));
+            }
+        }
+        Ok(self.plan.max_entities.map(|_| stored))
     }
 
     /// 402 if `created` new entities on top of `stored`, or `ingested` records this month,

@@ -199,8 +199,8 @@ async fn create(
             store.entities.locked(&tenant, || {
                 check_source_free(store, &entity)?;
                 check_schema(store, &entity)?;
-                quota.check_vertical(store, &tenant, &entity.vertical)?;
-                quota.check_totals(quota.stored_entities(store, &tenant)?, 1, 0)?;
+                let stored = quota.check_vertical(store, &tenant, &entity.vertical)?;
+                quota.check_totals(stored, 1, 0)?;
                 let mut changes = store.entities.changes();
                 changes.put(&entity, None)?;
                 store.entities.apply(changes)?;

@@ -101,9 +101,8 @@ fn ingest_locked(
     quota: &WriteQuota,
 ) -> Result<BatchResult, WriteError> {
     let started = timestamp::now_ms();
-    quota.check_vertical(store, &src.tenant, &src.vertical)?;
+    let stored_before = quota.check_vertical(store, &src.tenant, &src.vertical)?;
     let capped = quota.caps_writes();
-    let stored_before = quota.stored_entities(store, &src.tenant)?;
     let mut created = 0u64;
     let schema = store
         .schemas
