@@ -342,9 +342,7 @@ async fn pipeline_status(
     let tenant = caller.tenant()?.id.clone();
     let i = load(&state, &tenant, &id)?;
     let (mut pending, mut completed, mut failed) = (0, 0, 0);
-    let mut ids = i.entity_ids.clone();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = i.distinct_entity_ids();
     for eid in &ids {
         match state.store.entities.embedding_status(&tenant, *eid)? {
             crate::store::EmbeddingStatus::Pending => pending += 1,
@@ -376,10 +374,7 @@ async fn pipeline_trigger(
         .write(move |store| {
             let mut changes = store.entities.changes();
             let mut n = 0usize;
-            let mut ids = i.entity_ids;
-            ids.sort_unstable();
-            ids.dedup();
-            for eid in ids {
+            for eid in i.distinct_entity_ids() {
                 let status = store.entities.embedding_status(&tenant, eid)?;
                 let exists = store.entities.get(&tenant, eid)?.is_some();
                 if exists && status != crate::store::EmbeddingStatus::Completed {

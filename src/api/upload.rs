@@ -118,6 +118,14 @@ struct Upload {
     name_column: String,
 }
 
+impl Upload {
+    /// The ingestion source of this upload: the file's cleaned name, its size and hash.
+    fn source(&self, tenant: String, target: (String, String), source_type: &str) -> BatchSource {
+        let file_name = self.file_name.as_deref().and_then(clean_file_name);
+        BatchSource::for_body(tenant, target, source_type, file_name, &self.bytes)
+    }
+}
+
 /// Reads a multipart body with a `file` part (≤ 50 MB) and an optional `name_column` part.
 async fn read_upload(req: &HttpRequest, payload: web::Payload) -> Result<Upload, ApiError> {
     use futures_util::TryStreamExt;
@@ -192,17 +200,10 @@ pub async fn upload_route(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
+    let (quota, tenant, target) = writer(&state, &caller, &path)?;
     let up = read_upload(&req, payload).await?;
     let kind = FileKind::detect(up.file_name.as_deref(), up.content_type.as_deref())?;
-    let file_name = up.file_name.as_deref().and_then(clean_file_name);
-    let src = BatchSource::for_body(
-        tenant,
-        (vertical, entity_type),
-        "upload",
-        file_name,
-        &up.bytes,
-    );
+    let src = up.source(tenant, target, "upload");
     let (bytes, name_column) = (up.bytes, up.name_column);
     let result = state
         .write(move |store| ingest_upload(store, src, kind, &bytes, &name_column, &quota))
@@ -221,10 +222,9 @@ pub async fn pdf_route(
 ) -> Result<HttpResponse, ApiError> {
     use crate::ingest::pdf_file::{self, PdfError};
 
-    let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
+    let (quota, tenant, target) = writer(&state, &caller, &path)?;
     let up = read_upload(&req, payload).await?;
-    let file_name = up.file_name.as_deref().and_then(clean_file_name);
-    let src = BatchSource::for_body(tenant, (vertical, entity_type), "pdf", file_name, &up.bytes);
+    let src = up.source(tenant, target, "pdf");
     let bytes = up.bytes;
     let result = state
         .write(move |store| {

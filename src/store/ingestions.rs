@@ -46,6 +46,16 @@ pub struct Ingestion {
     pub completed_at: Option<i64>,
 }
 
+impl Ingestion {
+    /// The entities the ingestion stored or matched, each once (a batch may name one twice).
+    pub fn distinct_entity_ids(&self) -> Vec<Uuid> {
+        let mut ids = self.entity_ids.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
 /// One rejected record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RecordError {
