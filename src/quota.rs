@@ -59,7 +59,7 @@ impl WriteQuota {
     /// entity count when the plan caps it (for [`Self::check_totals`]). One scan of the
     /// tenant's entity heads, and only under a plan with either cap; a capped tenant holds at
     /// most the cap, so it is cheap. Call under the write lock.
-    pub fn check_vertical(
+    pub fn check_vertical_and_count(
         &self,
         store: &Store,
         tenant: &str,

@@ -199,7 +199,7 @@ async fn create(
             store.entities.locked(&tenant, || {
                 check_source_free(store, &entity)?;
                 check_schema(store, &entity)?;
-                let stored = quota.check_vertical(store, &tenant, &entity.vertical)?;
+                let stored = quota.check_vertical_and_count(store, &tenant, &entity.vertical)?;
                 quota.check_totals(stored, 1, 0)?;
                 let mut changes = store.entities.changes();
                 changes.put(&entity, None)?;
@@ -396,7 +396,7 @@ async fn update(
                 check_source_free(store, &next)?;
                 check_schema(store, &next)?;
                 if next.vertical != prev.vertical {
-                    quota.check_vertical(store, &tenant, &next.vertical)?;
+                    quota.check_vertical_and_count(store, &tenant, &next.vertical)?;
                 }
                 let mut changes = store.entities.changes();
                 changes.put(&next, Some(&prev))?;
@@ -499,7 +499,7 @@ async fn bulk_update(
                         apply_patch(&mut next, &update).map_err(invalid)?;
                         check_schema(store, &next)?;
                         if next.vertical != prev.vertical {
-                            quota.check_vertical(store, &tenant, &next.vertical)?;
+                            quota.check_vertical_and_count(store, &tenant, &next.vertical)?;
                         }
                         pairs.push((prev, next));
                     }

@@ -101,7 +101,7 @@ fn ingest_locked(
     quota: &WriteQuota,
 ) -> Result<BatchResult, WriteError> {
     let started = timestamp::now_ms();
-    let stored_before = quota.check_vertical(store, &src.tenant, &src.vertical)?;
+    let stored_before = quota.check_vertical_and_count(store, &src.tenant, &src.vertical)?;
     let capped = quota.caps_writes();
     let mut created = 0u64;
     let schema = store

@@ -395,6 +395,15 @@ impl Server {
         assert!(ok, "entities were not indexed in time");
     }
 
+    /// `GET /ingestions/{id}` for the ingestion an ingest response names.
+    pub fn ingestion(&self, tenant: &str, ingest_response: &Value) -> Value {
+        let id = ingest_response["ingestion_id"].as_str().unwrap();
+        self.get(&format!("/api/v1/ingestions/{id}"))
+            .tenant(tenant)
+            .send()
+            .json()
+    }
+
     /// Ingests the fixture catalog into `parts/item` for `tenant` and waits until searchable.
     pub fn load_catalog(&self, tenant: &str) -> Value {
         let body: Value = serde_json::from_str(include_str!("../fixtures/catalog.json")).unwrap();

@@ -90,14 +90,7 @@ fn bmecat_fixture() {
         r["errors"][0]["field"], "name",
         "an ARTICLE without DESCRIPTION_SHORT: {r}"
     );
-    let ing = srv
-        .get(&format!(
-            "/api/v1/ingestions/{}",
-            r["ingestion_id"].as_str().unwrap()
-        ))
-        .tenant("acme")
-        .send()
-        .json();
+    let ing = srv.ingestion("acme", &r);
     assert_eq!(ing["source_type"], "bmecat");
 
     let hit = top(&srv, "fasteners", "FF-933-M12X60");
@@ -281,14 +274,7 @@ fn pdfs_are_chunked_by_page_count_and_searchable() {
             .contains("Part number SM-4820-B"),
         "{d}"
     );
-    let ing = srv
-        .get(&format!(
-            "/api/v1/ingestions/{}",
-            r["ingestion_id"].as_str().unwrap()
-        ))
-        .tenant("acme")
-        .send()
-        .json();
+    let ing = srv.ingestion("acme", &r);
     assert_eq!(ing["source_type"], "pdf");
 
     let r = pdf_upload(&srv, "catalogue_5p.pdf", &fixture("catalogue_5p.pdf")).json();
