@@ -140,6 +140,8 @@ async fn create(
         status: TenantStatus::Active,
         created_at: timestamp::now(),
     };
+    // Not while a deletion of the same id is still removing the old tenant's data.
+    let _exclusive = state.store.tenants.gate(&tenant.id).write_owned().await;
     let created =
         state.store.tenants.insert_new(tenant)?.ok_or_else(|| {
             ApiError::Conflict(format!("Tenant '{}' already exists.", id.as_str()))
@@ -199,6 +201,9 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_master()?;
+    // Waits for every request within the tenant to finish and holds off new ones until the
+    // tenant and all its data are gone (they then find no tenant).
+    let _exclusive = state.store.tenants.gate(&id).write_owned().await;
     // Usage counts leave memory first, so none is written back after the stored ones go.
     state.meter.forget_tenant(&id);
     if !state.store.delete_tenant(&id).await? {

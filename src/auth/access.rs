@@ -21,10 +21,18 @@ pub enum Access {
 pub struct Rule {
     pub access: Access,
     pub bucket: BucketKind,
+    /// The request acts within its caller's tenant, so it holds the tenant's gate (shared) and
+    /// cannot interleave with the tenant's deletion. False for `/admin/tenants`, which creates
+    /// and deletes tenants and takes the gate exclusively itself.
+    pub within_tenant: bool,
 }
 
 const fn rule(access: Access, bucket: BucketKind) -> Rule {
-    Rule { access, bucket }
+    Rule {
+        access,
+        bucket,
+        within_tenant: true,
+    }
 }
 
 /// `path` is under `family` when it is the family itself or below it (segment-aware).
@@ -42,7 +50,12 @@ pub fn rule_for(method: &Method, path: &str) -> Rule {
         return rule(Access::Public, General);
     };
     let scoped = |s| rule(Access::Scope(s), General);
-    if p == "/auth/me" {
+    if under(p, "/admin/tenants") {
+        Rule {
+            within_tenant: false,
+            ..scoped(Scope::Admin)
+        }
+    } else if p == "/auth/me" {
         rule(Access::AnyCaller, General)
     } else if under(p, "/auth/keys") {
         scoped(Scope::Admin)
@@ -133,6 +146,15 @@ mod tests {
         assert_eq!(access(Method::GET, "/api/v1/entitiesX"), Access::AnyCaller);
         assert_eq!(access(Method::GET, "/api/v1/usagex"), Access::AnyCaller);
         assert_eq!(access(Method::GET, "/api/v1x/entities"), Access::Public);
+    }
+
+    #[test]
+    fn tenant_administration_is_not_within_a_tenant() {
+        assert!(!rule_for(&Method::DELETE, "/api/v1/admin/tenants/t1").within_tenant);
+        assert!(!rule_for(&Method::POST, "/api/v1/admin/tenants").within_tenant);
+        assert!(rule_for(&Method::POST, "/api/v1/ingest/a/b/batch").within_tenant);
+        assert!(rule_for(&Method::POST, "/api/v1/auth/keys").within_tenant);
+        assert!(rule_for(&Method::GET, "/api/v1/admin/stats").within_tenant);
     }
 
     #[test]

@@ -67,6 +67,26 @@ pub async fn guard(
     };
     let development = caller.kind == CallerKind::Development;
 
+    // Held until the handler has answered: the tenant cannot be deleted mid-request, and a
+    // request that waited for a deletion finds its tenant gone instead of writing into it.
+    let mut _within_tenant = None;
+    let refusal = match (refusal, &caller.tenant) {
+        (None, Some(tenant)) if rule.within_tenant => {
+            let gate = state.store.tenants.gate(&tenant.id).read_owned().await;
+            let same = state
+                .store
+                .tenants
+                .get(&tenant.id)
+                .is_some_and(|now| now.created_at == tenant.created_at);
+            _within_tenant = Some(gate);
+            (!same).then(|| match caller.kind {
+                CallerKind::ApiKey => ApiError::InvalidApiKey(super::INVALID_KEY),
+                _ => ApiError::not_found(&format!("Tenant '{}'", tenant.id)),
+            })
+        }
+        (refusal, _) => refusal,
+    };
+
     let mut res = match refusal {
         Some(err) => req.error_response(err).map_into_right_body(),
         None => {

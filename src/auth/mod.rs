@@ -24,7 +24,7 @@ use scope::Scopes;
 
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
-const INVALID_KEY: &str = "Invalid API key.";
+pub(crate) const INVALID_KEY: &str = "Invalid API key.";
 const MISSING_KEY: &str = "Missing API key. Send 'Authorization: Bearer <key>'.";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -256,6 +256,7 @@ impl Authenticator {
             status: TenantStatus::Active,
             created_at: timestamp::now(),
         };
+        let _exclusive = store.tenants.gate(id.as_str()).write_owned().await;
         let created = store.tenants.insert_new(fresh)?;
         store.flush().await?;
         if created.is_some() {

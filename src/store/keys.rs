@@ -3,9 +3,14 @@
 //! `key_hashes` (hash → record key). Every live key is mirrored in memory by hash: authentication
 //! never touches disk, and revoke/rotate update the mirror in the same call, so an old value
 //! fails on the very next request on any connection.
+//!
+//! Mutations (insert, rotate, revoke) take one store-wide lock around both the sled transaction
+//! and the mirror update. Without it two rotations of one key could commit in one order and
+//! reach the mirror in the other, leaving a value that authenticates but is stored nowhere (so
+//! nobody could revoke it). Key mutations are rare; a single lock costs nothing measurable.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::concurrent_map::ConcurrentMap;
 use serde::{Deserialize, Serialize};
@@ -79,6 +84,8 @@ pub struct KeyStore {
     records: sled::Tree,
     by_hash: sled::Tree,
     live: ConcurrentMap<[u8; 32], Arc<KeyEntry>>,
+    /// Held by every mutation from its transaction until the mirror matches it.
+    mutation: Mutex<()>,
 }
 
 impl KeyStore {
@@ -95,7 +102,14 @@ impl KeyStore {
             records,
             by_hash,
             live,
+            mutation: Mutex::new(()),
         })
+    }
+
+    fn mutating(&self) -> MutexGuard<'_, ()> {
+        // The guarded state is sled's and the mirror's, each updated by calls that cannot be
+        // left half-done by a panic in between, so a poisoned lock is taken over.
+        self.mutation.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The live key with this hash, if any. Memory only.
@@ -107,6 +121,7 @@ impl KeyStore {
     pub fn insert(&self, record: KeyRecord) -> Result<(), StoreError> {
         let rk = record_key(&record.tenant_id, record.id);
         let bytes = encode(&record)?;
+        let _turn = self.mutating();
         (&self.records, &self.by_hash)
             .transaction(|(records, by_hash)| {
                 records.insert(rk.as_slice(), bytes.as_slice())?;
@@ -143,6 +158,7 @@ impl KeyStore {
         new_prefix: String,
     ) -> Result<Option<KeyRecord>, StoreError> {
         let rk = record_key(tenant, id);
+        let _turn = self.mutating();
         let updated = (&self.records, &self.by_hash)
             .transaction(|(records, by_hash)| {
                 let Some(old) = records.get(rk.as_slice())? else {
@@ -171,6 +187,7 @@ impl KeyStore {
     /// Deletes the key; `false` if the tenant has no such key.
     pub fn revoke(&self, tenant: &str, id: Uuid) -> Result<bool, StoreError> {
         let rk = record_key(tenant, id);
+        let _turn = self.mutating();
         let removed = (&self.records, &self.by_hash)
             .transaction(|(records, by_hash)| {
                 let Some(old) = records.remove(rk.as_slice())? else {
@@ -283,6 +300,48 @@ mod tests {
         assert!(ks.lookup(&[2; 32]).is_none());
         let reopened = KeyStore::open(&db).unwrap();
         assert!(reopened.lookup(&[1; 32]).is_none() && reopened.lookup(&[2; 32]).is_none());
+    }
+
+    /// Twelve rotations and a revoke of one key at once, many times: afterwards the key is gone
+    /// and none of the values it ever had authenticates.
+    #[test]
+    fn racing_rotations_and_revoke_leave_no_ghost_key() {
+        let (_d, _db, ks) = open();
+        let ks = Arc::new(ks);
+        let hash = |trial: u16, i: u8| {
+            let mut h = [i; 32];
+            h[..2].copy_from_slice(&trial.to_be_bytes());
+            h
+        };
+        for trial in 0..300u16 {
+            let mut r = record("a", 0);
+            r.hash = hash(trial, 0);
+            ks.insert(r.clone()).unwrap();
+            let start = Arc::new(std::sync::Barrier::new(13));
+            let threads: Vec<_> = (1..=13u8)
+                .map(|i| {
+                    let (ks, start, id) = (Arc::clone(&ks), Arc::clone(&start), r.id);
+                    std::thread::spawn(move || {
+                        start.wait();
+                        if i == 13 {
+                            ks.revoke("a", id).unwrap();
+                        } else {
+                            ks.rotate("a", id, hash(trial, i), "p".into()).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert!(ks.list("a").unwrap().is_empty(), "trial {trial}");
+            for i in 0..=13 {
+                assert!(
+                    ks.lookup(&hash(trial, i)).is_none(),
+                    "trial {trial}: value {i} still authenticates after revoke"
+                );
+            }
+        }
     }
 
     #[test]

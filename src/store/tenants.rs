@@ -41,9 +41,15 @@ pub struct Tenant {
     pub created_at: i64,
 }
 
+/// Excludes a tenant's deletion (and creation) from every request acting within the tenant.
+pub type TenantGate = Arc<tokio::sync::RwLock<()>>;
+
 pub struct TenantStore {
     tree: sled::Tree,
     cache: ConcurrentMap<String, Arc<Tenant>>,
+    /// One gate per tenant id ever seen; kept after deletion so that a request still holding
+    /// the old gate and one taking it anew always exclude each other.
+    gates: ConcurrentMap<String, TenantGate>,
 }
 
 impl TenantStore {
@@ -55,7 +61,20 @@ impl TenantStore {
             let t: Tenant = decode(&v)?;
             cache.insert(t.id.clone(), Arc::new(t));
         }
-        Ok(TenantStore { tree, cache })
+        Ok(TenantStore {
+            tree,
+            cache,
+            gates: ConcurrentMap::default(),
+        })
+    }
+
+    /// The tenant's gate: requests within the tenant hold it shared, deletion and creation
+    /// exclusively, so a request runs wholly before or wholly after the tenant is deleted.
+    pub fn gate(&self, id: &str) -> TenantGate {
+        if let Some(g) = self.gates.get(id) {
+            return Arc::clone(&g);
+        }
+        Arc::clone(&self.gates.entry(id.to_owned()).or_default())
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Tenant>> {

@@ -11,6 +11,7 @@ mod ingest_routes;
 mod keys;
 mod ops;
 mod persistence;
+mod races;
 mod ratelimit;
 mod schemas;
 mod scopes;
