@@ -155,15 +155,17 @@ impl Authenticator {
             .transpose();
 
         let Some(authorization) = headers.get(AUTHORIZATION) else {
-            return match (self.development, tenant_header?) {
-                (true, Some(tenant)) => self.development_caller(store, &tenant).await,
-                _ => Err(ApiError::InvalidApiKey(MISSING_KEY)),
+            // Without a key, only development mode reads X-Tenant-Id; in production a malformed
+            // one is just another unauthenticated call.
+            return match self.development {
+                true => match tenant_header? {
+                    Some(tenant) => self.development_caller(store, &tenant).await,
+                    None => Err(ApiError::InvalidApiKey(MISSING_KEY)),
+                },
+                false => Err(ApiError::InvalidApiKey(MISSING_KEY)),
             };
         };
 
-        if let Some(retry_after) = ip.and_then(|ip| self.failures.blocked(ip)) {
-            return Err(ApiError::RateLimited { retry_after });
-        }
         let token = authorization.to_str().ok().and_then(bearer_token);
         let result = match token {
             None => Err(ApiError::InvalidApiKey(INVALID_KEY)),
@@ -176,7 +178,13 @@ impl Authenticator {
                 None => Err(ApiError::InvalidApiKey(INVALID_KEY)),
             },
         };
+        // Only failures are limited: a client whose guesses were cut off keeps using valid
+        // credentials, so one noisy client behind a shared proxy cannot lock out every tenant
+        // and the operator.
         if let (Err(ApiError::InvalidApiKey(_) | ApiError::KeyExpired), Some(ip)) = (&result, ip) {
+            if let Some(retry_after) = self.failures.blocked(ip) {
+                return Err(ApiError::RateLimited { retry_after });
+            }
             self.failures.record_failure(ip);
         }
         result

@@ -37,6 +37,17 @@ fn dev_mode_seed_flow_creates_tenant_and_key_usable_as_bearer() {
 }
 
 #[test]
+fn production_treats_a_malformed_tenant_id_without_key_as_unauthenticated() {
+    let srv = common::start(&[]);
+    for bad in ["bad tenant!", &"a".repeat(65), "acme"] {
+        srv.get("/api/v1/auth/me")
+            .tenant(bad)
+            .send()
+            .expect_error(401, "invalid_api_key");
+    }
+}
+
+#[test]
 fn dev_mode_rejects_malformed_tenant_id() {
     let srv = common::start_dev(&[]);
     srv.get("/api/v1/auth/me")
@@ -329,9 +340,16 @@ fn failed_authentication_is_limited_per_ip() {
     r.expect_error(429, "rate_limited");
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=12).contains(&retry), "{retry}");
-    // Guessing stops being informative: even a valid key waits while the IP is blocked.
+    // Only failures are limited: valid keys and the master key from the same IP still work,
+    // so one client guessing behind a shared proxy cannot lock out every tenant.
+    assert_eq!(srv.get("/api/v1/auth/me").bearer(&good).send().status, 200);
+    let r = srv
+        .get("/api/v1/admin/tenants")
+        .bearer(&srv.master_key())
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
     srv.get("/api/v1/auth/me")
-        .bearer(&good)
+        .bearer(&bad)
         .send()
         .expect_error(429, "rate_limited");
     // Requests without credentials are not guesses and are not blocked.
