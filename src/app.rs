@@ -27,6 +27,7 @@ pub struct Application {
     state: web::Data<AppState>,
     stop_signals: StopSignals,
     usage_persister: std::thread::JoinHandle<()>,
+    _data_lock: crate::data_lock::DataDirLock,
 }
 
 /// SIGTERM and SIGINT handlers, installed before the address is announced so that a signal
@@ -92,6 +93,7 @@ impl Application {
     pub fn build(config: Config) -> Result<Application, String> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+        let data_lock = crate::data_lock::acquire(&config.data_dir)?;
         log::info!(
             "qanatix {} starting: data dir {}, mode {:?}",
             env!("CARGO_PKG_VERSION"),
@@ -105,11 +107,17 @@ impl Application {
             );
         }
         let plans = Plans::load(config.plans_file.as_deref())?;
-        if plans.get(&config.default_plan).is_none() {
-            return Err(format!(
-                "DEFAULT_PLAN '{}' is not a known plan",
-                config.default_plan
-            ));
+        for (var, plan) in [
+            ("DEFAULT_PLAN", &config.default_plan),
+            ("DEV_PLAN", &config.dev_plan),
+        ] {
+            if plans.get(plan).is_none() {
+                return Err(format!("{var} '{plan}' is not a known plan (known: {})", {
+                    let mut n: Vec<_> = plans.names().collect();
+                    n.sort_unstable();
+                    n.join(", ")
+                }));
+            }
         }
         let hasher = secrets::load_key_hasher(config.api_key_salt.as_deref(), &config.data_dir)?;
         let (master_key, master_source) =
@@ -153,7 +161,7 @@ impl Application {
             hasher,
             &master_key,
             config.is_development(),
-            config.default_plan.clone(),
+            config.dev_plan.clone(),
             AuthFailureLimiter::new(if config.rate_limit_enabled {
                 config.auth_failures_per_minute
             } else {
@@ -177,7 +185,8 @@ impl Application {
             metrics: Metrics::default(),
             meter,
         });
-        log_first_steps(&master_source, &addr.to_string());
+        let no_tenants = state.store.tenants.list().is_empty();
+        log_first_steps(&master_source, &addr.to_string(), no_tenants);
 
         let stop_signals = StopSignals::install()?;
         let app_state = state.clone();
@@ -201,6 +210,7 @@ impl Application {
             state,
             stop_signals,
             usage_persister,
+            _data_lock: data_lock,
         })
     }
 
@@ -242,7 +252,9 @@ impl Application {
     }
 }
 
-fn log_first_steps(master: &MasterKeySource, addr: &str) {
+/// Where the master key is, always; how to make the first key, only while there is no tenant
+/// (a server in use does not need the tutorial on every start).
+fn log_first_steps(master: &MasterKeySource, addr: &str, no_tenants: bool) {
     let (file, bearer) = match master {
         MasterKeySource::Env => (
             "from QANATIX_MASTER_KEY".to_owned(),
@@ -258,14 +270,21 @@ fn log_first_steps(master: &MasterKeySource, addr: &str) {
         ),
     };
     log::info!("master key: {file}");
+    if !no_tenants {
+        return;
+    }
     log::info!(
         "first key, step 1 (create a tenant): curl -s -X POST http://{addr}/api/v1/admin/tenants \
          -H \"Authorization: Bearer {bearer}\" -H 'Content-Type: application/json' \
          -d '{{\"tenant_id\":\"acme\",\"plan\":\"pro\"}}'"
     );
     log::info!(
-        "first key, step 2 (create an admin key for it): curl -s -X POST http://{addr}/api/v1/auth/keys \
+        "first key, step 2 (create an admin key for it; shown only once, kept in $KEY): \
+         KEY=$(curl -s -X POST http://{addr}/api/v1/auth/keys \
          -H \"Authorization: Bearer {bearer}\" -H 'X-Tenant-Id: acme' -H 'Content-Type: application/json' \
-         -d '{{\"name\":\"first key\",\"scopes\":[\"admin\"]}}'"
+         -d '{{\"name\":\"first key\",\"scopes\":[\"admin\"]}}' | sed -n 's/.*\"key\":\"\\([^\"]*\\)\".*/\\1/p')"
+    );
+    log::info!(
+        "first key, step 3 (use it): curl -s http://{addr}/api/v1/auth/me -H \"Authorization: Bearer $KEY\""
     );
 }

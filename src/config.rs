@@ -1,21 +1,24 @@
-//! Runtime configuration: every setting is an environment variable and a CLI flag (API.md §10).
+//! Runtime configuration: every setting is an environment variable and a CLI flag.
 
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 
-/// Whether `X-Tenant-Id` alone may authenticate (API.md §1, development mode).
+/// Whether `X-Tenant-Id` alone may authenticate (development mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum RunMode {
+    #[value(alias = "dev")]
     Development,
+    #[value(alias = "prod")]
     Production,
 }
 
 #[derive(Clone, Debug, Parser)]
 #[command(name = "qanatix", version, about = "Self-hosted QANATIX API server")]
 pub struct Config {
-    /// `development` lets `X-Tenant-Id` act as a tenant without a key.
+    /// `development` (or `dev`) lets `X-Tenant-Id` act as a tenant without a key; `production`
+    /// (or `prod`) requires keys.
     #[arg(
         long = "env",
         env = "ENV",
@@ -53,7 +56,12 @@ pub struct Config {
     #[arg(long, env = "DEFAULT_PLAN", default_value = "free")]
     pub default_plan: String,
 
-    /// JSON file of plan overrides (API.md §3).
+    /// Plan of the tenants that development mode creates on first use of an `X-Tenant-Id`
+    /// (uncapped by default, so trying the server out never runs into a plan quota).
+    #[arg(long, env = "DEV_PLAN", default_value = "enterprise")]
+    pub dev_plan: String,
+
+    /// JSON file of plan overrides (plan names and fields: README, docs/api-notes.md).
     #[arg(long, env = "PLANS_FILE")]
     pub plans_file: Option<PathBuf>,
 
@@ -109,6 +117,25 @@ mod tests {
         assert_eq!(c.mode, RunMode::Production);
         assert!(c.rate_limit_enabled);
         assert_eq!(c.default_plan, "free");
+        assert_eq!(c.dev_plan, "enterprise");
+    }
+
+    #[test]
+    fn run_modes_have_short_aliases_in_any_case() {
+        for (v, mode) in [
+            ("dev", RunMode::Development),
+            ("DEVELOPMENT", RunMode::Development),
+            ("prod", RunMode::Production),
+            ("Production", RunMode::Production),
+        ] {
+            assert_eq!(Config::parse_from(["qanatix", "--env", v]).mode, mode);
+        }
+        let err = Config::try_parse_from(["qanatix", "--env", "staging"]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("development") && text.contains("production"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -141,14 +141,82 @@ pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
         E::ContentType => {
             ApiError::UnsupportedMediaType("Content-Type must be application/json.".into())
         }
-        E::Deserialize(e) if e.is_data() => ApiError::Validation(format!("Invalid body: {e}")),
+        E::Deserialize(e) if e.is_data() => {
+            ApiError::Validation(format!("Invalid body: {}", plain_serde(&e.to_string())))
+        }
         E::Deserialize(e) => ApiError::BadRequest(format!("Malformed JSON: {e}")),
         other => ApiError::BadRequest(format!("Could not read the request body: {other}")),
     }
 }
 
+/// serde's messages name Rust types ("expected struct BatchBody with 1 element", "expected
+/// i64", "a sequence"); a client knows JSON. Rewrites those words into JSON terms and leaves
+/// the rest (field names, positions, allowed values) as it is.
+pub fn plain_serde(message: &str) -> String {
+    fn split_core(word: &str) -> (&str, &str) {
+        let end = word
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(word.len());
+        word.split_at(end)
+    }
+    /// The JSON term for a serde type word: (article, noun).
+    fn json_term(core: &str) -> Option<(&'static str, &'static str)> {
+        Some(match core {
+            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => ("an", "integer"),
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => ("a", "non-negative integer"),
+            "f32" | "f64" => ("a", "number"),
+            "sequence" => ("an", "array"),
+            "map" => ("an", "object"),
+            "char" => ("a", "one-character string"),
+            _ => return None,
+        })
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut words = message.split(' ').peekable();
+    while let Some(word) = words.next() {
+        let (core, rest) = split_core(word);
+        if core == "struct" {
+            // "struct Name" and an optional "with N element(s)" are one JSON object.
+            let mut tail = words.next().map(|n| split_core(n).1.to_owned());
+            if tail.as_deref() == Some("") && words.peek() == Some(&"with") {
+                words.next();
+                words.next();
+                tail = words.next().map(|u| {
+                    let e = u
+                        .find(|c: char| !c.is_ascii_alphabetic())
+                        .unwrap_or(u.len());
+                    u[e..].to_owned()
+                });
+            }
+            if matches!(out.last().map(String::as_str), Some("a" | "an")) {
+                out.pop();
+            }
+            out.push(format!("a JSON object{}", tail.unwrap_or_default()));
+            continue;
+        }
+        let Some((article, noun)) = json_term(core) else {
+            out.push(word.to_owned());
+            continue;
+        };
+        let had_article = matches!(out.last().map(String::as_str), Some("a" | "an"));
+        if had_article {
+            out.pop();
+        }
+        // "invalid type: map" names what was sent: no article there.
+        if !had_article && out.last().map(String::as_str) == Some("type:") {
+            out.push(format!("{noun}{rest}"));
+        } else {
+            out.push(format!("{article} {noun}{rest}"));
+        }
+    }
+    out.join(" ")
+}
+
 pub fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {
-    ApiError::BadRequest(format!("Bad query string: {err}"))
+    ApiError::BadRequest(format!(
+        "Bad query string: {}",
+        plain_serde(&err.to_string())
+    ))
 }
 
 pub fn path_error(_err: actix_web::error::PathError) -> ApiError {
@@ -169,6 +237,38 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["detail"], "Rate limit exceeded. Retry after 7 seconds.");
         assert_eq!(v["code"], "rate_limited");
+    }
+
+    #[test]
+    fn serde_messages_speak_json() {
+        for (serde, plain) in [
+            (
+                "invalid type: sequence, expected struct BatchBody with 1 element at line 1 column 1",
+                "invalid type: array, expected a JSON object at line 1 column 1",
+            ),
+            (
+                "invalid type: string \"x\", expected i64 at line 1 column 20",
+                "invalid type: string \"x\", expected an integer at line 1 column 20",
+            ),
+            (
+                "invalid type: map, expected a sequence at line 1 column 2",
+                "invalid type: object, expected an array at line 1 column 2",
+            ),
+            (
+                "invalid value: integer `-1`, expected u32",
+                "invalid value: integer `-1`, expected a non-negative integer",
+            ),
+            (
+                "invalid type: null, expected struct Foo",
+                "invalid type: null, expected a JSON object",
+            ),
+            (
+                "missing field `name` at line 1 column 2",
+                "missing field `name` at line 1 column 2",
+            ),
+        ] {
+            assert_eq!(plain_serde(serde), plain);
+        }
     }
 
     #[actix_web::test]

@@ -96,7 +96,8 @@ pub struct Authenticator {
     hasher: KeyHasher,
     master_hash: blake3::Hash,
     development: bool,
-    default_plan: String,
+    /// Plan of tenants created by development mode on first use.
+    dev_plan: String,
     failures: AuthFailureLimiter,
     /// Key-store lookups performed; exported as a metric so tests can see that a malformed key
     /// is refused before any lookup.
@@ -115,14 +116,14 @@ impl Authenticator {
         hasher: KeyHasher,
         master_key: &str,
         development: bool,
-        default_plan: String,
+        dev_plan: String,
         failures: AuthFailureLimiter,
     ) -> Self {
         Authenticator {
             hasher,
             master_hash: blake3::hash(master_key.as_bytes()),
             development,
-            default_plan,
+            dev_plan,
             failures,
             lookups: AtomicU64::new(0),
         }
@@ -252,7 +253,7 @@ impl Authenticator {
         })
     }
 
-    /// Development mode creates unknown tenants on first use, durably, with the default plan.
+    /// Development mode creates unknown tenants on first use, durably, on `DEV_PLAN`.
     async fn get_or_create(&self, store: &Store, id: &TenantId) -> Result<Arc<Tenant>, ApiError> {
         if let Some(t) = store.tenants.get(id.as_str()) {
             return Ok(t);
@@ -260,7 +261,7 @@ impl Authenticator {
         let fresh = Tenant {
             id: id.as_str().to_owned(),
             name: id.as_str().to_owned(),
-            plan: self.default_plan.clone(),
+            plan: self.dev_plan.clone(),
             status: TenantStatus::Active,
             created_at: timestamp::now(),
         };

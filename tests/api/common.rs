@@ -19,6 +19,7 @@ const CONFIG_VARS: &[&str] = &[
     "API_KEY_SALT",
     "RATE_LIMIT_ENABLED",
     "DEFAULT_PLAN",
+    "DEV_PLAN",
     "PLANS_FILE",
     "WEBHOOK_SECRET",
     "AUTH_FAILURES_PER_MINUTE",
@@ -49,8 +50,13 @@ pub fn start(env: &[(&str, &str)]) -> Server {
 /// run into the free plan's rate limits by accident.
 pub fn start_dev(env: &[(&str, &str)]) -> Server {
     let mut all = vec![("ENV", "development")];
-    if !env.iter().any(|(k, _)| *k == "DEFAULT_PLAN") {
-        all.push(("DEFAULT_PLAN", "enterprise"));
+    match env.iter().find(|(k, _)| *k == "DEFAULT_PLAN") {
+        // Tests that name a plan mean it for the tenants development mode creates, too.
+        Some((_, plan)) if !env.iter().any(|(k, _)| *k == "DEV_PLAN") => {
+            all.push(("DEV_PLAN", *plan))
+        }
+        Some(_) => {}
+        None => all.push(("DEFAULT_PLAN", "enterprise")),
     }
     all.extend_from_slice(env);
     start(&all)

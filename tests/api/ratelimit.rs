@@ -142,9 +142,12 @@ fn invalid_plans_file_or_default_plan_stops_start_up() {
     for env in [
         vec![("PLANS_FILE", plans.as_str())],
         vec![("DEFAULT_PLAN", "platinum")],
+        vec![("DEV_PLAN", "platinum")],
     ] {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qanatix"));
-        cmd.env_remove("PLANS_FILE").env_remove("DEFAULT_PLAN");
+        cmd.env_remove("PLANS_FILE")
+            .env_remove("DEFAULT_PLAN")
+            .env_remove("DEV_PLAN");
         let out = cmd
             .args(["--port", "0", "--data-dir"])
             .arg(dir.path().join("data"))
