@@ -25,15 +25,28 @@ struct Args {
     /// Output directory (created if missing).
     #[arg(long)]
     out: PathBuf,
+    /// Prefix of every `source_id` (default `gen<seed>`), so that catalogs of different seeds,
+    /// and the sample catalog in data/sample, never overwrite each other's records.
+    #[arg(long)]
+    id_prefix: Option<String>,
 }
 
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
     let mut files = 0;
-    for (i, (entity_type, records)) in
+    let prefix = args
+        .id_prefix
+        .clone()
+        .unwrap_or_else(|| format!("gen{}", args.seed));
+    for (i, (entity_type, mut records)) in
         sample_catalog::batches(args.seed, args.count, args.batch_size as usize).enumerate()
     {
+        for r in &mut records {
+            if let Some(id) = r["source_id"].as_str() {
+                r["source_id"] = serde_json::json!(format!("{prefix}-{id}"));
+            }
+        }
         let path = args.out.join(format!("{:05}-{entity_type}.json", i + 1));
         let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
         serde_json::to_writer(&mut f, &serde_json::json!({ "records": records }))?;

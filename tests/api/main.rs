@@ -14,6 +14,7 @@ mod ops;
 mod persistence;
 mod races;
 mod ratelimit;
+mod readme;
 mod schemas;
 mod scopes;
 mod search;
