@@ -82,6 +82,18 @@ fn server_blocks(base: &str) -> Vec<(bool, String)> {
                 .replace("http://127.0.0.1:8000", base)
                 // Exports land in the test's own directory, not in the shared /tmp.
                 .replace("/tmp/", "./");
+            // A loaded test machine may index slower than the README's pause: wait for it.
+            let script = match script.lines().find(|l| l.starts_with("sleep ")) {
+                Some(pause) => script.replace(
+                    pause,
+                    "for _ in $(seq 150); do [ \"$(command curl -s -o /dev/null -w '%{http_code}' \
+                     \"$BASE/ready\")\" = 200 ] && ! command curl -s \"$BASE/api/v1/search/parts?q=M16\" \
+                     -H \"Authorization: Bearer $KEY\" -H 'X-Tenant-Id: acme' | grep -q '\"total_estimate\":0' \
+                     && break; sleep 0.2; done",
+                ),
+                None => script,
+            };
+            let script = format!("BASE={base}\n{script}");
             (dev, script)
         })
         .collect()
