@@ -4,10 +4,11 @@
 //! - `json`: one array of entities, in the shape of `GET /entities/{id}` without the indexing
 //!   status.
 //! - `ndjson`: the same objects, one per line.
-//! - `csv`: `name`, `source_id`, `description`, then one column per `vertical_data` key (the
-//!   union over the exported entities, sorted); objects and arrays as JSON text. Re-uploading
-//!   it reproduces the entities' content, except that text which looks like a number or a
-//!   boolean comes back typed and empty values are left out.
+//! - `csv`: `id`, `vertical`, `entity_type`, `name`, `source_id`, `description`, then one
+//!   column per `vertical_data` key (the union over the exported entities, sorted); objects and
+//!   arrays as JSON text. Re-uploading it into the same vertical and type updates the same
+//!   entities (matched by source id, else by id) and creates none; text that looks like a
+//!   number or a boolean comes back typed and empty values are left out.
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -158,9 +159,20 @@ fn write_ndjson<W: Write>(mut out: W, entities: Entities<'_>) -> io::Result<u64>
     Ok(n)
 }
 
+/// The CSV columns that say which entity a row is; a CSV upload with all of them is read as
+/// an export (`ingest::csv_file`).
+pub const CSV_METADATA: [&str; 3] = ["id", "vertical", "entity_type"];
+
 /// The CSV columns taken by entity fields; a `vertical_data` key of the same name is written
 /// as `vertical_data.<key>`.
-const FIXED: [&str; 3] = ["name", "source_id", "description"];
+const FIXED: [&str; 6] = [
+    "id",
+    "vertical",
+    "entity_type",
+    "name",
+    "source_id",
+    "description",
+];
 
 fn cell(v: &Value) -> String {
     match v {
@@ -187,6 +199,9 @@ fn write_csv<W: Write>(out: W, keys: &BTreeSet<String>, entities: Entities<'_>) 
     for e in entities {
         let e = e?;
         let fixed = [
+            e.id.to_string(),
+            e.vertical.clone(),
+            e.entity_type.clone(),
             e.name.clone(),
             e.source_id.clone().unwrap_or_default(),
             e.description.clone().unwrap_or_default(),
@@ -253,6 +268,9 @@ mod tests {
         assert_eq!(
             header,
             [
+                "id",
+                "vertical",
+                "entity_type",
                 "name",
                 "source_id",
                 "description",
@@ -264,11 +282,13 @@ mod tests {
             ]
         );
         let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
-        assert_eq!(&rows[0][0], "Bolt, \"hex\"");
-        assert_eq!(&rows[0][6], "1.5");
-        assert_eq!(&rows[0][3], "", "missing keys are empty cells");
-        assert_eq!(&rows[1][0], "Nut\nsecond line");
-        assert_eq!(&rows[1][4], "{\"d\":8}");
+        assert_eq!(&rows[0][0], list[0].id.to_string());
+        assert_eq!((&rows[0][1], &rows[0][2]), ("parts", "bolt"));
+        assert_eq!(&rows[0][3], "Bolt, \"hex\"");
+        assert_eq!(&rows[0][9], "1.5");
+        assert_eq!(&rows[0][6], "", "missing keys are empty cells");
+        assert_eq!(&rows[1][3], "Nut\nsecond line");
+        assert_eq!(&rows[1][7], "{\"d\":8}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::entity_input::{self, FieldError, MAX_SOURCE_CHARS, MAX_TEXT_CHARS};
 use crate::error::ApiError;
 use crate::quota::WriteQuota;
 use crate::state::AppState;
-use crate::store::{EmbeddingStatus, Entity, EntityStatus, Store};
+use crate::store::{EmbeddingStatus, Entity, EntityStatus, SourceKey, Store};
 use crate::timestamp::{self, serde_rfc3339};
 
 pub const MAX_BULK: usize = 1_000;
@@ -160,13 +160,15 @@ fn new_entity(tenant: &str, b: CreateEntity) -> Result<Entity, FieldError> {
     })
 }
 
-/// Fails when another entity of the tenant already has this source id.
+/// Fails when another entity of the tenant's vertical and type already has this source id
+/// (a source id names one entity there: it is what ingestion upserts by).
 fn check_source_free(store: &Store, e: &Entity) -> Result<(), ApiError> {
-    if let Some(sid) = &e.source_id {
-        if let Some(owner) = store.entities.by_source_id(&e.tenant_id, sid)? {
+    if let Some(key) = SourceKey::of(e) {
+        if let Some(owner) = store.entities.by_source_id(&key)? {
             if owner.id != e.id {
                 return Err(ApiError::Conflict(format!(
-                    "Another entity already has source_id '{sid}'."
+                    "Another entity of {}/{} already has source_id '{}'.",
+                    key.vertical, key.entity_type, key.source_id
                 )));
             }
         }
@@ -486,7 +488,7 @@ async fn bulk_update(
     let ids = parse_ids(&entity_ids)?;
     if update.contains_key("source_id") {
         return Err(ApiError::validation(
-            "source_id cannot be set by a bulk update: it must stay unique",
+            "source_id cannot be set by a bulk update: it must stay unique within its vertical and entity type",
         ));
     }
     let updated = state
@@ -500,6 +502,26 @@ async fn bulk_update(
                         check_schema(store, &next)?;
                         if next.vertical != prev.vertical {
                             quota.check_vertical_and_count(store, &tenant, &next.vertical)?;
+                        }
+                        if (&next.vertical, &next.entity_type)
+                            != (&prev.vertical, &prev.entity_type)
+                        {
+                            // Moved into a vertical or type where its source id may be taken,
+                            // by a stored entity or by another entity of this update.
+                            check_source_free(store, &next)?;
+                            if let Some(key) = SourceKey::of(&next) {
+                                let moved = (key.vertical, key.entity_type, key.source_id);
+                                if pairs.iter().any(|(_, other): &(Entity, Entity)| {
+                                    SourceKey::of(other).is_some_and(|o| {
+                                        (o.vertical, o.entity_type, o.source_id) == moved
+                                    })
+                                }) {
+                                    return Err(ApiError::Conflict(format!(
+                                        "Two of these entities would have source_id '{}' in {}/{}.",
+                                        key.source_id, key.vertical, key.entity_type
+                                    )));
+                                }
+                            }
                         }
                         pairs.push((prev, next));
                     }

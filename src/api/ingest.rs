@@ -67,19 +67,47 @@ struct BatchResponse<'a> {
     accepted: usize,
     rejected: usize,
     duplicate_count: usize,
+    created: Option<usize>,
+    updated: Option<usize>,
     entity_ids: &'a [Uuid],
     errors: Vec<ErrorView<'a>>,
+    /// Set when nothing was stored: the response is then a 422 error that still carries the
+    /// ingestion and its per-record errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
 }
 
+/// 200 with the ingestion's result, or 422 (same body, plus `detail` and `code`) when records
+/// were rejected and none was stored or matched: a client checking only the status must not
+/// take a wholly refused batch for a success.
 pub(super) fn batch_response(r: &BatchResult) -> HttpResponse {
     let i = &r.ingestion;
-    HttpResponse::Ok().json(BatchResponse {
+    let failed = (i.status == IngestionStatus::Failed).then(|| {
+        let first = r.errors.first().map_or(String::new(), |e| {
+            format!(" (first, row {}: {})", e.row, e.message)
+        });
+        ApiError::Validation(format!(
+            "No record was stored: all {} were rejected{first}. Per-record errors are in `errors`.",
+            i.rejected
+        ))
+    });
+    let mut res = match &failed {
+        Some(e) => HttpResponse::build(actix_web::ResponseError::status_code(e)),
+        None => HttpResponse::Ok(),
+    };
+    res.json(BatchResponse {
         ingestion_id: i.id,
         status: i.status,
         record_count: i.record_count,
         accepted: i.accepted,
         rejected: i.rejected,
         duplicate_count: i.duplicate_count,
+        created: i.created,
+        updated: i.updated,
+        detail: failed.as_ref().map(ToString::to_string),
+        code: failed.as_ref().map(ApiError::code),
         entity_ids: &i.entity_ids,
         errors: r
             .errors
@@ -142,27 +170,37 @@ pub(super) fn writer(
     ))
 }
 
-/// Parses a `{records: [...]}` body; shared by the batch and webhook routes.
+/// Parses a batch body (see [`BatchBody`]); shared by the batch and webhook routes.
 pub fn parse_records(body: &[u8]) -> Result<Vec<Value>, ApiError> {
-    let parsed: BatchBody = serde_json::from_slice(body).map_err(|e| {
+    // A bare array is the records dialect's batch body (API-RECORDS.md §2); both dialects
+    // share this parser. Told apart by the first byte, so the body is parsed once.
+    let bare = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let parsed = if bare {
+        serde_json::from_slice::<Vec<Value>>(body)
+    } else {
+        serde_json::from_slice::<BatchBody>(body).map(|b| b.records)
+    };
+    let records = parsed.map_err(|e| {
         if e.is_data() {
-            ApiError::Validation(format!("Invalid body: {e}"))
+            ApiError::Validation(format!(
+                r#"The body must be {{"records": [...]}} or a JSON array of records: {e}"#
+            ))
         } else {
             ApiError::BadRequest(format!("Malformed JSON: {e}"))
         }
     })?;
-    if parsed.records.len() > MAX_RECORDS {
+    if records.len() > MAX_RECORDS {
         return Err(ApiError::PayloadTooLarge(format!(
             "A batch holds at most {MAX_RECORDS} records; this one has {}.",
-            parsed.records.len()
+            records.len()
         )));
     }
-    if parsed.records.is_empty() {
+    if records.is_empty() {
         return Err(ApiError::validation(
             "records must hold at least one record",
         ));
     }
-    Ok(parsed.records)
+    Ok(records)
 }
 
 /// Runs a batch through the store, durably, and answers with its result.
@@ -207,6 +245,8 @@ struct IngestionView<'a> {
     accepted: usize,
     rejected: usize,
     duplicate_count: usize,
+    created: Option<usize>,
+    updated: Option<usize>,
     status: IngestionStatus,
     #[serde(with = "serde_rfc3339::millis")]
     created_at: i64,
@@ -228,6 +268,8 @@ fn view(i: &Ingestion) -> IngestionView<'_> {
         accepted: i.accepted,
         rejected: i.rejected,
         duplicate_count: i.duplicate_count,
+        created: i.created,
+        updated: i.updated,
         status: i.status,
         created_at: i.created_at,
         completed_at: i.completed_at,
@@ -324,6 +366,8 @@ async fn stream_route(
         "ingestion_id": result.ingestion.id,
         "accepted": result.ingestion.accepted,
         "duplicate_count": result.ingestion.duplicate_count,
+        "created": result.ingestion.created,
+        "updated": result.ingestion.updated,
         // Lines that are not JSON and invalid records, all in the dead-letter entries.
         "parse_errors": result.ingestion.rejected,
         // Lines that were JSON.

@@ -1,7 +1,9 @@
-//! Batch ingestion: validate each record, then upsert by `source_id` and skip content duplicates
-//! (within the batch and against stored entities). The caller flushes before answering, so every
-//! acknowledged record is on disk; a batch cut short by a crash was not acknowledged, and sending
-//! it again is idempotent (upsert and dedup).
+//! Batch ingestion: validate each record, then upsert and skip content duplicates (within the
+//! batch and against stored entities). A record updates the entity of the same tenant, vertical
+//! and type that has its `source_id`, else the one whose `id` it carries as an exported entity
+//! (so an export uploaded back updates what it came from). The caller flushes before
+//! answering, so every acknowledged record is on disk; a batch cut short by a crash was not
+//! acknowledged, and sending it again is idempotent (upsert and dedup).
 
 use std::collections::HashMap;
 
@@ -10,7 +12,9 @@ use uuid::Uuid;
 
 use super::record;
 use crate::quota::{WriteError, WriteQuota};
-use crate::store::{Entity, EntityStatus, Ingestion, IngestionStatus, RecordError, Store};
+use crate::store::{
+    Entity, EntityStatus, Ingestion, IngestionStatus, RecordError, SourceKey, Store,
+};
 use crate::timestamp;
 
 pub const MAX_RECORDS: usize = 10_000;
@@ -54,9 +58,110 @@ pub struct BatchResult {
     pub errors: Vec<RecordError>,
 }
 
+/// What became of one record.
 enum Outcome {
-    Stored(Uuid),
+    Created(Uuid),
+    Updated(Uuid),
     Duplicate(Uuid),
+}
+
+/// What the batch has written so far, as far as the store cannot tell yet. Dedup answers
+/// must hold for what is stored when the batch ends: a record is never counted a duplicate
+/// of content that another record of the same batch replaces.
+#[derive(Default)]
+struct Written {
+    /// Entities written but not yet applied to the store (the store still has their old
+    /// state), by id; and their source ids.
+    unapplied: HashMap<Uuid, Entity>,
+    unapplied_sources: HashMap<String, Uuid>,
+    /// The current content hash of entities this batch wrote (32 bytes each: kept for the
+    /// whole batch).
+    by_hash: HashMap<[u8; 32], Uuid>,
+    /// Positions in `entity_ids` of records counted as duplicates of an entity, by entity: if
+    /// a later record changes that entity, their content is stored again as a new entity.
+    duplicates_of: HashMap<Uuid, Vec<usize>>,
+}
+
+impl Written {
+    /// The entity as this batch leaves it (`e` read from the store may be stale).
+    fn current(&self, e: Entity) -> Entity {
+        match self.unapplied.get(&e.id) {
+            Some(newer) => newer.clone(),
+            None => e,
+        }
+    }
+
+    /// Notes a write of `entity` (content hash `hash`), replacing `previous` (its hash).
+    fn write(&mut self, entity: &Entity, previous: Option<(&Entity, [u8; 32])>, hash: [u8; 32]) {
+        if let Some((prev, prev_hash)) = previous {
+            if self.by_hash.get(&prev_hash) == Some(&prev.id) {
+                self.by_hash.remove(&prev_hash);
+            }
+            if let Some(old) = &prev.source_id {
+                if self.unapplied_sources.get(old) == Some(&prev.id) {
+                    self.unapplied_sources.remove(old);
+                }
+            }
+        }
+        self.by_hash.entry(hash).or_insert(entity.id);
+        if let Some(sid) = &entity.source_id {
+            self.unapplied_sources.insert(sid.clone(), entity.id);
+        }
+        self.unapplied.insert(entity.id, entity.clone());
+    }
+
+    /// The entity of this tenant, vertical and type that a record with this source id or
+    /// export id updates.
+    fn upsert_target(
+        &self,
+        store: &Store,
+        src: &BatchSource,
+        source_id: Option<&str>,
+        exported_id: Option<Uuid>,
+    ) -> Result<Option<Entity>, crate::store::StoreError> {
+        if let Some(sid) = source_id {
+            if let Some(id) = self.unapplied_sources.get(sid) {
+                return Ok(self.unapplied.get(id).cloned());
+            }
+            let key = SourceKey {
+                tenant: &src.tenant,
+                vertical: &src.vertical,
+                entity_type: &src.entity_type,
+                source_id: sid,
+            };
+            let found = store.entities.by_source_id(&key)?.map(|e| self.current(e));
+            if let Some(e) = found.filter(|e| e.source_id.as_deref() == Some(sid)) {
+                return Ok(Some(e));
+            }
+        }
+        let Some(id) = exported_id else {
+            return Ok(None);
+        };
+        let found = match self.unapplied.get(&id) {
+            Some(e) => Some(e.clone()),
+            None => store.entities.get(&src.tenant, id)?,
+        };
+        Ok(found.filter(|e| e.vertical == src.vertical && e.entity_type == src.entity_type))
+    }
+
+    /// An active entity whose content, when the batch ends, has this hash.
+    fn duplicate_of(
+        &self,
+        store: &Store,
+        tenant: &str,
+        hash: &[u8; 32],
+    ) -> Result<Option<Uuid>, crate::store::StoreError> {
+        if let Some(&id) = self.by_hash.get(hash) {
+            return Ok(Some(id));
+        }
+        // A stored entity this batch has rewritten no longer has the content the store's
+        // index says (had it kept it, `by_hash` would have answered).
+        Ok(store
+            .entities
+            .by_content_hash(tenant, hash)?
+            .filter(|e| !self.unapplied.contains_key(&e.id))
+            .map(|e| e.id))
+    }
 }
 
 /// Ingests `records` for the source. Holds the tenant's write lock while it looks up and writes.
@@ -111,22 +216,20 @@ fn ingest_locked(
     let mut pending = 0usize;
     let mut errors = Vec::new();
     let mut entity_ids = Vec::new();
-    let (mut accepted, mut duplicates) = (0usize, 0usize);
-    // Entities of this batch not yet applied, by source id; content hashes of every entity this
-    // batch stored (32 bytes each: kept for the whole batch).
-    let mut by_source: HashMap<String, Entity> = HashMap::new();
-    let mut by_hash: HashMap<[u8; 32], Uuid> = HashMap::new();
+    let (mut updated, mut duplicates) = (0u64, 0usize);
+    let mut written = Written::default();
     let mut record_count = 0usize;
 
     for (row, raw) in records.enumerate() {
         record_count += 1;
         if pending >= APPLY_EVERY && !capped {
             // Applied (not flushed) writes are visible to the store lookups below, so the
-            // unapplied-entity map can start over.
+            // unapplied entities can be forgotten.
             store
                 .entities
                 .apply(std::mem::replace(&mut changes, store.entities.changes()))?;
-            by_source.clear();
+            written.unapplied.clear();
+            written.unapplied_sources.clear();
             pending = 0;
         }
         let raw = match raw {
@@ -150,6 +253,7 @@ fn ingest_locked(
             errors.push(RecordError::new(row, e, record::reassemble(input)));
             continue;
         }
+        let exported_id = input.exported_id;
         let mut entity = Entity {
             id: Uuid::now_v7(),
             tenant_id: src.tenant.clone(),
@@ -177,54 +281,81 @@ fn ingest_locked(
             }
         }
         let hash = entity.content_hash_with(&data_json);
-        let existing = match &entity.source_id {
-            Some(sid) => match by_source.get(sid) {
-                Some(e) => Some(e.clone()),
-                None => store.entities.by_source_id(&src.tenant, sid)?,
-            },
-            None => None,
-        };
-        let outcome = if let Some(&id) = by_hash.get(&hash) {
-            Outcome::Duplicate(id)
-        } else if let Some(prev) = existing {
-            if prev.content_hash() == hash && prev.status == EntityStatus::Active {
+        let target = written.upsert_target(store, src, entity.source_id.as_deref(), exported_id)?;
+        let outcome = if let Some(prev) = target {
+            let prev_hash = prev.content_hash();
+            if prev_hash == hash && prev.status == EntityStatus::Active {
                 Outcome::Duplicate(prev.id)
             } else {
                 // Re-ingesting a record brings it back: an archived entity becomes active again.
                 entity.id = prev.id;
                 entity.created_at = prev.created_at;
                 entity.source_url = prev.source_url.clone();
+                // Matched by its exported id: a record without a source id keeps the entity's.
+                if entity.source_id.is_none() {
+                    entity.source_id = prev.source_id.clone();
+                }
                 changes.put_hashed(&entity, hash, Some(&prev))?;
-                Outcome::Stored(entity.id)
+                written.write(&entity, Some((&prev, prev_hash)), hash);
+                if let Some(rows) = written.duplicates_of.remove(&prev.id) {
+                    // Earlier records of this batch were counted as duplicates of the content
+                    // this record replaces: it lives on as a new entity.
+                    let mut kept = prev.clone();
+                    kept.id = Uuid::now_v7();
+                    kept.source_id = None;
+                    kept.source_type = Some(src.source_type.clone());
+                    kept.source_name = src.file_name.clone();
+                    kept.source_url = None;
+                    kept.status = EntityStatus::Active;
+                    kept.created_at = started;
+                    kept.updated_at = started;
+                    changes.put_hashed(&kept, prev_hash, None)?;
+                    written.write(&kept, None, prev_hash);
+                    for &at in &rows {
+                        entity_ids[at] = kept.id;
+                    }
+                    written.duplicates_of.insert(kept.id, rows);
+                    created += 1;
+                    duplicates -= 1;
+                    pending += 1;
+                }
+                Outcome::Updated(entity.id)
             }
-        } else if let Some(dup) = store.entities.by_content_hash(&src.tenant, &hash)? {
-            Outcome::Duplicate(dup.id)
+        } else if let Some(dup) = written.duplicate_of(store, &src.tenant, &hash)? {
+            Outcome::Duplicate(dup)
         } else {
             changes.put_hashed(&entity, hash, None)?;
-            created += 1;
-            Outcome::Stored(entity.id)
+            written.write(&entity, None, hash);
+            Outcome::Created(entity.id)
         };
         let id = match outcome {
-            Outcome::Stored(id) => {
-                accepted += 1;
-                pending += 1;
-                if capped {
-                    // Refused whole anyway: stop reading as soon as a cap is crossed.
-                    quota.check_totals(stored_before, created, accepted as u64)?;
-                }
-                by_hash.insert(hash, id);
-                if let Some(sid) = &entity.source_id {
-                    by_source.insert(sid.clone(), entity);
-                }
+            Outcome::Created(id) => {
+                created += 1;
+                id
+            }
+            Outcome::Updated(id) => {
+                updated += 1;
                 id
             }
             Outcome::Duplicate(id) => {
                 duplicates += 1;
-                id
+                written
+                    .duplicates_of
+                    .entry(id)
+                    .or_default()
+                    .push(entity_ids.len());
+                entity_ids.push(id);
+                continue;
             }
         };
+        pending += 1;
+        if capped {
+            // Refused whole anyway: stop reading as soon as a cap is crossed.
+            quota.check_totals(stored_before, created, created + updated)?;
+        }
         entity_ids.push(id);
     }
+    let accepted = (created + updated) as usize;
     quota.check_totals(stored_before, created, accepted as u64)?;
     store.entities.apply(changes)?;
     quota.record(created, accepted as u64);
@@ -241,6 +372,8 @@ fn ingest_locked(
         accepted,
         rejected: errors.len(),
         duplicate_count: duplicates,
+        created: Some(created as usize),
+        updated: Some(updated as usize),
         status: IngestionStatus::from_counts(accepted, errors.len(), duplicates),
         entity_ids,
         created_at: started,

@@ -2,6 +2,8 @@
 //! UTF-8 BOM, RFC 4180 quoting. Each data row becomes a record: the `name_column` gives the
 //! name, `source_id` and `description` columns their fields, every other non-empty cell goes to
 //! `vertical_data`, typed (integers and decimals as numbers, `true`/`false` as booleans).
+//! A file with `id`, `vertical` and `entity_type` columns is an export (`crate::export`):
+//! those columns are the entity's metadata, not data.
 
 use serde_json::{Map, Value};
 
@@ -87,12 +89,20 @@ pub fn rows<'a>(
                 headers.join(", ")
             )
         })?;
+    let exported = crate::export::CSV_METADATA
+        .iter()
+        .all(|m| headers.iter().any(|h| h.eq_ignore_ascii_case(m)));
     Ok(reader
         .into_byte_records()
-        .map(move |result| row(&headers, name_at, result)))
+        .map(move |result| row(&headers, name_at, exported, result)))
 }
 
-fn row(headers: &[String], name_at: usize, result: csv::Result<csv::ByteRecord>) -> Row {
+fn row(
+    headers: &[String],
+    name_at: usize,
+    exported: bool,
+    result: csv::Result<csv::ByteRecord>,
+) -> Row {
     let cells = match result {
         Ok(c) => c,
         Err(e) => {
@@ -134,7 +144,13 @@ fn row(headers: &[String], name_at: usize, result: csv::Result<csv::ByteRecord>)
         }
         if i == name_at {
             record.insert("name".into(), Value::String(cell.trim().to_owned()));
-        } else if h.eq_ignore_ascii_case("source_id") || h.eq_ignore_ascii_case("description") {
+        } else if h.eq_ignore_ascii_case("source_id")
+            || h.eq_ignore_ascii_case("description")
+            || (exported
+                && crate::export::CSV_METADATA
+                    .iter()
+                    .any(|m| h.eq_ignore_ascii_case(m)))
+        {
             record.insert(h.to_ascii_lowercase(), Value::String(cell.to_owned()));
         } else {
             // `vertical_data.<key>` is how an export names a key that clashes with a field.

@@ -11,6 +11,9 @@ pub struct RecordInput {
     pub source_id: Option<String>,
     pub description: Option<String>,
     pub vertical_data: Map<String, Value>,
+    /// The id of the entity an exported record was read from: uploading an export back into
+    /// its own vertical and type updates the same entities (see `ingest::batch`).
+    pub exported_id: Option<uuid::Uuid>,
 }
 
 /// Entity fields an export carries besides the record fields.
@@ -41,11 +44,13 @@ pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
     ) else {
         unreachable!("check() accepts only objects")
     };
+    let mut exported_id = None;
     let mut data = match obj.remove("vertical_data") {
         Some(Value::Object(m)) => {
             // An exported entity (an `id` beside a `vertical_data` object): its metadata is
             // not data, so an export re-imports as the same content.
-            if obj.contains_key("id") {
+            if let Some(id) = obj.get("id") {
+                exported_id = id.as_str().and_then(|s| uuid::Uuid::parse_str(s).ok());
                 obj.retain(|k, _| !ENTITY_METADATA.contains(&k.as_str()));
             }
             m
@@ -62,6 +67,7 @@ pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
         source_id,
         description,
         vertical_data: data,
+        exported_id,
     })
 }
 
@@ -97,6 +103,9 @@ pub fn reassemble(r: RecordInput) -> Value {
     }
     if let Some(d) = r.description {
         obj.insert("description".into(), Value::String(d));
+    }
+    if let Some(id) = r.exported_id {
+        obj.insert("id".into(), Value::String(id.to_string()));
     }
     obj.insert("vertical_data".into(), Value::Object(r.vertical_data));
     Value::Object(obj)
@@ -195,6 +204,12 @@ mod tests {
             r.vertical_data,
             json!({"pn": "X"}).as_object().unwrap().clone()
         );
+        assert_eq!(r.exported_id, None, "not a uuid");
+        let id = uuid::Uuid::now_v7();
+        let r = parse(json!({"id": id, "name": "Bolt", "vertical_data": {}})).unwrap();
+        assert_eq!(r.exported_id, Some(id));
+        let r = parse(json!({"id": id, "name": "Bolt"})).unwrap();
+        assert_eq!((r.exported_id, &r.vertical_data["id"]), (None, &json!(id)));
     }
 
     #[test]
@@ -222,6 +237,10 @@ mod tests {
     fn reassembled_records_parse_back_the_same() {
         let r =
             parse(json!({"name": "Nut", "source_id": "s", "description": "d", "m": 1})).unwrap();
+        assert_eq!(parse(reassemble(r.clone())).unwrap(), r);
+        let r =
+            parse(json!({"id": uuid::Uuid::now_v7(), "name": "Nut", "vertical_data": {"m": 1}}))
+                .unwrap();
         assert_eq!(parse(reassemble(r.clone())).unwrap(), r);
     }
 }

@@ -3,10 +3,16 @@
 //! | prefix | key                         | value                         |
 //! |--------|-----------------------------|-------------------------------|
 //! | `e`    | tenant `\0` uuid            | entity (JSON)                 |
-//! | `s`    | tenant `\0` source_id       | uuid                          |
+//! | `u`    | tenant `\0` vertical `\0` entity_type `\0` source_id | uuid |
 //! | `h`    | tenant `\0` content hash    | uuid (non-archived only)      |
 //! | `q`    | tenant `\0` uuid            | queue version (u64 BE)        |
 //! | `f`    | tenant `\0` uuid            | indexing failed marker        |
+//! | —      | `mformat`                   | index format (one byte)       |
+//!
+//! A `source_id` names an entity only within its vertical and entity type: source systems
+//! reuse ids such as `1`, so an upsert into one vertical must never match another's entity.
+//! Stores written before that (index format 1, `s` tenant `\0` source_id) are migrated once
+//! when opened; see [`EntityStore::open`].
 //!
 //! An entity is searchable-pending exactly while its `q` entry exists, so `embedding_status`
 //! needs no rewrite of the entity after indexing.
@@ -111,7 +117,12 @@ impl Entity {
 }
 
 const ENTITY: u8 = b'e';
-const SOURCE: u8 = b's';
+const SOURCE: u8 = b'u';
+/// The tenant-wide source-id index of format 1, removed by the migration.
+const LEGACY_SOURCE: u8 = b's';
+/// Where the index format is kept, and the current one. A store without it has format 1.
+const FORMAT_KEY: &[u8] = b"mformat";
+const INDEX_FORMAT: u8 = 2;
 const HASH: u8 = b'h';
 const QUEUE: u8 = b'q';
 const FAILED: u8 = b'f';
@@ -127,6 +138,46 @@ fn key(kind: u8, tenant: &str, rest: &[u8]) -> Vec<u8> {
 
 pub fn entity_key(tenant: &str, id: Uuid) -> Vec<u8> {
     key(ENTITY, tenant, id.as_bytes())
+}
+
+/// What an upsert matches on: a `source_id` within one tenant, vertical and entity type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceKey<'a> {
+    pub tenant: &'a str,
+    pub vertical: &'a str,
+    pub entity_type: &'a str,
+    pub source_id: &'a str,
+}
+
+impl<'a> SourceKey<'a> {
+    /// The entity's key, if it has a source id.
+    pub fn of(e: &'a Entity) -> Option<Self> {
+        Some(SourceKey {
+            tenant: &e.tenant_id,
+            vertical: &e.vertical,
+            entity_type: &e.entity_type,
+            source_id: e.source_id.as_deref()?,
+        })
+    }
+
+    /// Whether `e` is the entity this key names (an index entry is verified with it).
+    fn names(&self, e: &Entity) -> bool {
+        SourceKey::of(e).as_ref() == Some(self)
+    }
+
+    fn index_key(&self) -> Vec<u8> {
+        // Vertical and type are slugs (`[a-z0-9_-]`), so the NUL separators are unambiguous;
+        // the source id, which may hold anything, comes last.
+        let mut rest = Vec::with_capacity(
+            self.vertical.len() + self.entity_type.len() + self.source_id.len() + 2,
+        );
+        for part in [self.vertical, self.entity_type] {
+            rest.extend_from_slice(part.as_bytes());
+            rest.push(0);
+        }
+        rest.extend_from_slice(self.source_id.as_bytes());
+        key(SOURCE, self.tenant, &rest)
+    }
 }
 
 fn tenant_prefix(kind: u8, tenant: &str) -> Vec<u8> {
@@ -162,6 +213,16 @@ pub struct EntityHead {
     pub vertical: String,
     pub entity_type: String,
     pub status: EntityStatus,
+}
+
+/// The fields of a stored entity its source-id index entry is made of.
+#[derive(Deserialize)]
+struct SourceHead {
+    id: Uuid,
+    tenant_id: String,
+    vertical: String,
+    entity_type: String,
+    source_id: Option<String>,
 }
 
 fn decode_head(bytes: &[u8]) -> Result<EntityHead, StoreError> {
@@ -210,9 +271,9 @@ impl Changes<'_> {
         let t = &entity.tenant_id;
         let id = entity.id.as_bytes().to_vec();
         self.enqueue(t, entity.id)?;
-        if let Some(sid) = &entity.source_id {
-            self.ops
-                .push(Op::Insert(key(SOURCE, t, sid.as_bytes()), id.clone()));
+        let source = SourceKey::of(entity);
+        if let Some(k) = &source {
+            self.ops.push(Op::Insert(k.index_key(), id.clone()));
         }
         if entity.status != EntityStatus::Archived {
             self.ops.push(Op::Insert(key(HASH, t, &hash), id.clone()));
@@ -220,13 +281,9 @@ impl Changes<'_> {
         self.ops
             .push(Op::Insert(entity_key(t, entity.id), encode(entity)?));
         if let Some(prev) = previous {
-            if let Some(old) = prev
-                .source_id
-                .as_ref()
-                .filter(|old| entity.source_id.as_ref() != Some(*old))
-            {
-                self.ops
-                    .push(Op::RemoveIf(key(SOURCE, t, old.as_bytes()), id.clone()));
+            // A changed source id, vertical or type moves the entry.
+            if let Some(old) = SourceKey::of(prev).filter(|old| source.as_ref() != Some(old)) {
+                self.ops.push(Op::RemoveIf(old.index_key(), id.clone()));
             }
             let old_hash = prev.content_hash();
             if old_hash != hash || entity.status == EntityStatus::Archived {
@@ -242,9 +299,8 @@ impl Changes<'_> {
         let id = entity.id.as_bytes().to_vec();
         self.enqueue(t, entity.id)?;
         self.ops.push(Op::Remove(entity_key(t, entity.id)));
-        if let Some(sid) = &entity.source_id {
-            self.ops
-                .push(Op::RemoveIf(key(SOURCE, t, sid.as_bytes()), id.clone()));
+        if let Some(k) = SourceKey::of(entity) {
+            self.ops.push(Op::RemoveIf(k.index_key(), id.clone()));
         }
         self.ops
             .push(Op::RemoveIf(key(HASH, t, &entity.content_hash()), id));
@@ -277,12 +333,55 @@ pub struct EntityStore {
 }
 
 impl EntityStore {
+    /// Opens the tree, migrating an older index format first.
     pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
-        Ok(EntityStore {
+        let store = EntityStore {
             db: db.clone(),
             tree: db.open_tree("entities")?,
             locks: Default::default(),
-        })
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Rewrites a format-1 store's tenant-wide source-id index into the scoped one. It runs
+    /// before the store serves anything, and every step can be repeated: a crash part-way
+    /// leaves no format marker, so the next start runs it again from the top (the new entries
+    /// are rebuilt from the entities themselves, never from the old entries).
+    fn migrate(&self) -> Result<(), StoreError> {
+        if self.tree.get(FORMAT_KEY)?.as_deref() == Some(&[INDEX_FORMAT][..]) {
+            return Ok(());
+        }
+        let mut entries = 0usize;
+        for item in self.tree.scan_prefix([ENTITY]) {
+            let h: SourceHead = decode_as(&item?.1)?;
+            if let Some(source_id) = &h.source_id {
+                let k = SourceKey {
+                    tenant: &h.tenant_id,
+                    vertical: &h.vertical,
+                    entity_type: &h.entity_type,
+                    source_id,
+                };
+                self.tree.insert(k.index_key(), h.id.as_bytes())?;
+                entries += 1;
+            }
+        }
+        let mut legacy = 0usize;
+        for item in self.tree.scan_prefix([LEGACY_SOURCE]) {
+            self.tree.remove(item?.0)?;
+            legacy += 1;
+        }
+        // The marker goes to disk only after everything it vouches for.
+        self.db.flush()?;
+        self.tree.insert(FORMAT_KEY, &[INDEX_FORMAT])?;
+        self.db.flush()?;
+        if entries + legacy > 0 {
+            log::info!(
+                "source ids are now scoped to vertical and entity type: \
+                 {entries} index entries written, {legacy} tenant-wide entries removed"
+            );
+        }
+        Ok(())
     }
 
     /// Runs `f` holding the tenant's write lock (see the field's comment).
@@ -329,22 +428,12 @@ impl EntityStore {
             .transpose()
     }
 
-    /// The entity that has this source id (verified: a stale index entry is not believed).
-    pub fn by_source_id(
-        &self,
-        tenant: &str,
-        source_id: &str,
-    ) -> Result<Option<Entity>, StoreError> {
-        let Some(id) = self
-            .tree
-            .get(key(SOURCE, tenant, source_id.as_bytes()))?
-            .and_then(|v| uuid_value(&v))
-        else {
+    /// The entity this source key names (verified: a stale index entry is not believed).
+    pub fn by_source_id(&self, k: &SourceKey<'_>) -> Result<Option<Entity>, StoreError> {
+        let Some(id) = self.tree.get(k.index_key())?.and_then(|v| uuid_value(&v)) else {
             return Ok(None);
         };
-        Ok(self
-            .get(tenant, id)?
-            .filter(|e| e.source_id.as_deref() == Some(source_id)))
+        Ok(self.get(k.tenant, id)?.filter(|e| k.names(e)))
     }
 
     /// A non-archived entity with this content hash (verified like [`Self::by_source_id`]).
@@ -532,6 +621,16 @@ mod tests {
         }
     }
 
+    /// A source key in the vertical and type of [`entity`].
+    fn sk<'a>(tenant: &'a str, source_id: &'a str) -> SourceKey<'a> {
+        SourceKey {
+            tenant,
+            vertical: "parts",
+            entity_type: "bolt",
+            source_id,
+        }
+    }
+
     fn open() -> (tempfile::TempDir, EntityStore) {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
@@ -560,7 +659,7 @@ mod tests {
         s.apply(c).unwrap();
         assert_eq!(s.get("t", e.id).unwrap().unwrap(), e);
         assert_eq!(
-            s.by_source_id("t", "erp-1").unwrap().map(|x| x.id),
+            s.by_source_id(&sk("t", "erp-1")).unwrap().map(|x| x.id),
             Some(e.id)
         );
         assert_eq!(
@@ -570,7 +669,7 @@ mod tests {
             Some(e.id)
         );
         assert_eq!(
-            s.by_source_id("u", "erp-1").unwrap().map(|x| x.id),
+            s.by_source_id(&sk("u", "erp-1")).unwrap().map(|x| x.id),
             None,
             "tenant isolated"
         );
@@ -592,7 +691,10 @@ mod tests {
         c.remove(&e).unwrap();
         s.apply(c).unwrap();
         assert!(s.get("t", e.id).unwrap().is_none());
-        assert_eq!(s.by_source_id("t", "erp-1").unwrap().map(|x| x.id), None);
+        assert_eq!(
+            s.by_source_id(&sk("t", "erp-1")).unwrap().map(|x| x.id),
+            None
+        );
         assert_eq!(s.queue_depth(), 1, "removal is queued for the index");
     }
 
@@ -610,8 +712,11 @@ mod tests {
         let mut c = s.changes();
         c.put(&next, Some(&e)).unwrap();
         s.apply(c).unwrap();
-        assert_eq!(s.by_source_id("t", "a").unwrap().map(|x| x.id), None);
-        assert_eq!(s.by_source_id("t", "b").unwrap().map(|x| x.id), Some(e.id));
+        assert_eq!(s.by_source_id(&sk("t", "a")).unwrap().map(|x| x.id), None);
+        assert_eq!(
+            s.by_source_id(&sk("t", "b")).unwrap().map(|x| x.id),
+            Some(e.id)
+        );
         assert_eq!(
             s.by_content_hash("t", &e.content_hash())
                 .unwrap()
@@ -703,12 +808,12 @@ mod tests {
         e.source_id = Some("erp-9".into());
         // A crash after the index entries but before the entity: pointers to nothing.
         s.tree
-            .insert(key(SOURCE, "t", b"erp-9"), e.id.as_bytes().to_vec())
+            .insert(sk("t", "erp-9").index_key(), e.id.as_bytes().to_vec())
             .unwrap();
         s.tree
             .insert(key(HASH, "t", &e.content_hash()), e.id.as_bytes().to_vec())
             .unwrap();
-        assert!(s.by_source_id("t", "erp-9").unwrap().is_none());
+        assert!(s.by_source_id(&sk("t", "erp-9")).unwrap().is_none());
         assert!(s.by_content_hash("t", &e.content_hash()).unwrap().is_none());
         // Entries pointing at an entity that no longer has that source id or content.
         let mut c = s.changes();
@@ -720,7 +825,7 @@ mod tests {
         s.tree
             .insert(entity_key("t", e.id), encode(&moved).unwrap())
             .unwrap();
-        assert!(s.by_source_id("t", "erp-9").unwrap().is_none());
+        assert!(s.by_source_id(&sk("t", "erp-9")).unwrap().is_none());
         assert!(s.by_content_hash("t", &e.content_hash()).unwrap().is_none());
     }
 
@@ -739,6 +844,99 @@ mod tests {
         s.apply(c).unwrap();
         let found = s.by_content_hash("t", &b.content_hash()).unwrap();
         assert_eq!(found.map(|x| x.id), Some(b.id));
+    }
+
+    #[test]
+    fn source_ids_are_scoped_to_vertical_and_type() {
+        let (_d, s) = open();
+        let mut a = entity("t", "bolt");
+        a.source_id = Some("1".into());
+        let mut b = a.clone();
+        b.id = Uuid::now_v7();
+        b.vertical = "tools".into();
+        let mut c = s.changes();
+        c.put(&a, None).unwrap();
+        c.put(&b, None).unwrap();
+        s.apply(c).unwrap();
+        assert_eq!(
+            s.by_source_id(&sk("t", "1")).unwrap().map(|x| x.id),
+            Some(a.id)
+        );
+        let in_tools = SourceKey {
+            vertical: "tools",
+            ..sk("t", "1")
+        };
+        assert_eq!(s.by_source_id(&in_tools).unwrap().map(|x| x.id), Some(b.id));
+        let in_nuts = SourceKey {
+            entity_type: "nut",
+            ..sk("t", "1")
+        };
+        assert!(s.by_source_id(&in_nuts).unwrap().is_none());
+        // Moving an entity to another type moves its entry.
+        let mut moved = a.clone();
+        moved.entity_type = "nut".into();
+        let mut c = s.changes();
+        c.put(&moved, Some(&a)).unwrap();
+        s.apply(c).unwrap();
+        assert!(s.by_source_id(&sk("t", "1")).unwrap().is_none());
+        assert_eq!(s.by_source_id(&in_nuts).unwrap().map(|x| x.id), Some(a.id));
+        assert!(!s.tree.contains_key(sk("t", "1").index_key()).unwrap());
+    }
+
+    /// A store of index format 1: entities with tenant-wide `s` entries and no format marker.
+    fn write_format_1(s: &EntityStore, entities: &[Entity]) {
+        s.tree.remove(FORMAT_KEY).unwrap();
+        for e in entities {
+            s.tree
+                .insert(entity_key(&e.tenant_id, e.id), encode(e).unwrap())
+                .unwrap();
+            if let Some(sid) = &e.source_id {
+                s.tree
+                    .insert(
+                        key(LEGACY_SOURCE, &e.tenant_id, sid.as_bytes()),
+                        e.id.as_bytes(),
+                    )
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_format_1_store_is_migrated_once_and_a_crash_part_way_is_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let mut a = entity("t", "bolt");
+        a.source_id = Some("1".into());
+        let mut b = entity("t2", "drill");
+        b.vertical = "tools".into();
+        b.source_id = Some("x\0y".into());
+        let plain = entity("t", "washer");
+        let s = EntityStore::open(&db).unwrap();
+        write_format_1(&s, &[a.clone(), b.clone(), plain.clone()]);
+        // A crash part-way through a first run: one new entry written, the old ones still there.
+        s.tree
+            .insert(SourceKey::of(&a).unwrap().index_key(), a.id.as_bytes())
+            .unwrap();
+        drop(s);
+
+        for _ in 0..2 {
+            let s = EntityStore::open(&db).unwrap();
+            assert_eq!(s.tree.get(FORMAT_KEY).unwrap().as_deref(), Some(&[2u8][..]));
+            assert_eq!(s.tree.scan_prefix([LEGACY_SOURCE]).count(), 0);
+            assert_eq!(s.tree.scan_prefix([SOURCE]).count(), 2);
+            for e in [&a, &b] {
+                let k = SourceKey::of(e).unwrap();
+                assert_eq!(s.by_source_id(&k).unwrap().map(|x| x.id), Some(e.id));
+            }
+            assert_eq!(s.scan("t", None).count(), 2, "entities are untouched");
+        }
+        // Once migrated, a stray old-form entry is not read as a new one.
+        let s = EntityStore::open(&db).unwrap();
+        s.tree
+            .insert(key(LEGACY_SOURCE, "t", b"1"), a.id.as_bytes())
+            .unwrap();
+        let s = EntityStore::open(&db).unwrap();
+        assert_eq!(s.tree.scan_prefix([LEGACY_SOURCE]).count(), 1);
     }
 
     /// Replays the indexer draining the queue between every two writes of a change: whatever

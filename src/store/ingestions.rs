@@ -40,6 +40,12 @@ pub struct Ingestion {
     pub accepted: usize,
     pub rejected: usize,
     pub duplicate_count: usize,
+    /// Of `accepted`: new entities, and existing ones changed by an upsert. `None` in
+    /// ingestions recorded before these were counted.
+    #[serde(default)]
+    pub created: Option<usize>,
+    #[serde(default)]
+    pub updated: Option<usize>,
     pub status: IngestionStatus,
     pub entity_ids: Vec<Uuid>,
     pub created_at: i64,
@@ -160,6 +166,16 @@ impl IngestionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_from_before_created_and_updated_still_read() {
+        let old = r#"{"id":"01a22845-eccd-732e-a3e7-9b8d9c0b178c","tenant_id":"t","vertical":"v",
+            "entity_type":"e","source_type":"batch","file_name":null,"file_size":2,
+            "content_hash":"x","record_count":1,"accepted":1,"rejected":0,"duplicate_count":0,
+            "status":"completed","entity_ids":[],"created_at":1,"completed_at":2}"#;
+        let i: Ingestion = from_json(old.as_bytes()).unwrap();
+        assert_eq!((i.created, i.updated), (None, None));
+    }
 
     #[test]
     fn status_from_counts() {

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use entities::{EmbeddingStatus, Entity, EntityStatus, EntityStore};
+pub use entities::{EmbeddingStatus, Entity, EntityStatus, EntityStore, SourceKey};
 pub use ingestions::{Ingestion, IngestionStatus, IngestionStore, RecordError};
 pub use keys::{KeyEntry, KeyRecord, KeyStore};
 pub use schemas::{SchemaRecord, SchemaStore};

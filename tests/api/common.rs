@@ -62,6 +62,15 @@ pub fn start_dev(env: &[(&str, &str)]) -> Server {
     start(&all)
 }
 
+/// [`start_dev`] on a data dir prepared by the test (e.g. holding data in an older format).
+pub fn start_dev_in(dir: tempfile::TempDir) -> Server {
+    let env = [("ENV", "development"), ("DEFAULT_PLAN", "enterprise")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Server::spawn(Arc::new(dir), env)
+}
+
 impl Server {
     fn spawn(dir: Arc<tempfile::TempDir>, env: Vec<(String, String)>) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_qanatix"));

@@ -87,7 +87,7 @@ fn exports_stream_every_format_with_filters() {
     let header = csv.text.lines().next().unwrap();
     assert_eq!(
         header,
-        "name,source_id,description,dims,ean,in_stock,inner_mm,length_mm,price,tags,thread"
+        "id,vertical,entity_type,name,source_id,description,dims,ean,in_stock,inner_mm,length_mm,price,tags,thread"
     );
     assert_eq!(csv.text.matches("Hex bolt").count(), 1);
 
@@ -108,7 +108,7 @@ fn exports_stream_every_format_with_filters() {
     assert_eq!(export(&srv, "rival", "format=ndjson").text, "");
     assert_eq!(
         export(&srv, "rival", "format=csv").text.trim(),
-        "name,source_id,description"
+        "id,vertical,entity_type,name,source_id,description"
     );
 
     export(&srv, "src", "format=xml").expect_error(422, "validation_error");
