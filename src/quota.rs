@@ -89,11 +89,34 @@ impl WriteQuota {
         created: u64,
         ingested: u64,
     ) -> Result<(), WriteError> {
+        self.check_request(stored, created, ingested, 0)
+    }
+
+    /// [`Self::check_totals`] for a request of which `unexamined` records were not read yet
+    /// (reading stopped where a cap was crossed): each may still add an entity and counts as an
+    /// ingested record, so the message names what the whole request holds, not where the
+    /// check happened to stop.
+    pub fn check_request(
+        &self,
+        stored: Option<u64>,
+        created: u64,
+        ingested: u64,
+        unexamined: u64,
+    ) -> Result<(), WriteError> {
+        let more = |n: u64| {
+            if unexamined == 0 {
+                n.to_string()
+            } else {
+                format!("up to {} (of {} records it holds)", n + unexamined, ingested + unexamined)
+            }
+        };
         if let (Some(max), Some(stored)) = (self.plan.max_entities, stored) {
             if stored + created > max {
                 return Err(WriteError::Quota(format!(
-                    "The {} plan allows {max} stored entities; this tenant has {stored} and the request would add {created}. Nothing was stored.",
-                    self.plan.name
+                    "The {} plan allows {max} stored entities; this tenant has {stored} and the request would add {}, {} over the cap. Nothing was stored.",
+                    self.plan.name,
+                    more(created),
+                    stored + created + unexamined - max
                 )));
             }
         }
@@ -101,8 +124,11 @@ impl WriteQuota {
             let used = month.get(Counter::IngestedRecords);
             if ingested > 0 && used + ingested > max {
                 return Err(WriteError::Quota(format!(
-                    "The {} plan allows {max} ingested records per month; {used} were ingested in {} and the request would add {ingested}. Nothing was stored.",
-                    self.plan.name, month.period
+                    "The {} plan allows {max} ingested records per month; {used} were ingested in {} and the request would add {}, {} over the cap. Nothing was stored.",
+                    self.plan.name,
+                    month.period,
+                    more(ingested),
+                    used + ingested + unexamined - max
                 )));
             }
         }

@@ -220,7 +220,8 @@ fn ingest_locked(
     let mut written = Written::default();
     let mut record_count = 0usize;
 
-    for (row, raw) in records.enumerate() {
+    let mut records = records.enumerate();
+    while let Some((row, raw)) = records.next() {
         record_count += 1;
         if pending >= APPLY_EVERY && !capped {
             // Applied (not flushed) writes are visible to the store lookups below, so the
@@ -350,8 +351,15 @@ fn ingest_locked(
         };
         pending += 1;
         if capped {
-            // Refused whole anyway: stop reading as soon as a cap is crossed.
-            quota.check_totals(stored_before, created, created + updated)?;
+            // Refused whole anyway: stop examining records as soon as a cap is crossed, but
+            // count the rest so the refusal names what the whole request would add.
+            if quota
+                .check_totals(stored_before, created, created + updated)
+                .is_err()
+            {
+                let unexamined = records.by_ref().count() as u64;
+                quota.check_request(stored_before, created, created + updated, unexamined)?;
+            }
         }
         entity_ids.push(id);
     }
