@@ -11,7 +11,7 @@ use crate::entity_input::{self, FieldError, MAX_SOURCE_CHARS, MAX_TEXT_CHARS};
 use crate::error::ApiError;
 use crate::quota::WriteQuota;
 use crate::state::AppState;
-use crate::store::{EmbeddingStatus, Entity, EntityStatus, Store};
+use crate::store::{EmbeddingStatus, Entity, EntityStatus, Store, StoreError};
 use crate::timestamp::{self, serde_rfc3339};
 
 pub const MAX_BULK: usize = 1_000;
@@ -426,8 +426,23 @@ async fn delete(
     let archived = state
         .write(move |store| {
             store.entities.locked(&tenant, || {
-                let prev = load(store, &tenant, id)?;
                 let mut changes = store.entities.changes();
+                let prev = match store.entities.get(&tenant, id) {
+                    // A damaged record has nothing to archive, but it can be removed.
+                    Err(StoreError::Codec(_)) if permanent => {
+                        changes.remove_undecodable(&tenant, id)?;
+                        store.entities.apply(changes)?;
+                        return Ok(None);
+                    }
+                    Err(StoreError::Codec(_)) => {
+                        return Err(ApiError::Conflict(
+                            "The stored entity cannot be read, so it cannot be archived; \
+                             delete it with ?permanent=true."
+                                .into(),
+                        ))
+                    }
+                    other => other?.ok_or_else(|| ApiError::not_found("Entity"))?,
+                };
                 let out = if permanent {
                     changes.remove(&prev)?;
                     None

@@ -148,7 +148,7 @@ pub fn parse_records(body: &[u8]) -> Result<Vec<Value>, ApiError> {
         if e.is_data() {
             ApiError::Validation(format!("Invalid body: {e}"))
         } else {
-            ApiError::BadRequest(format!("Malformed JSON: {e}"))
+            ApiError::malformed_json(&e)
         }
     })?;
     if parsed.records.len() > MAX_RECORDS {
