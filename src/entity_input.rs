@@ -107,15 +107,15 @@ pub fn check_nesting<'a>(
 ) -> Result<(), FieldError> {
     let mut stack: Vec<(&Value, usize)> = values.into_iter().map(|v| (v, 1)).collect();
     while let Some((v, level)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(a) => Box::new(a.iter()),
-            Value::Object(o) => Box::new(o.values()),
-            _ => continue,
-        };
-        if level > MAX_NESTING {
-            return Err(too_deep(Some(field)));
+        let deeper = level + 1;
+        match v {
+            Value::Array(_) | Value::Object(_) if level > MAX_NESTING => {
+                return Err(too_deep(Some(field)))
+            }
+            Value::Array(a) => stack.extend(a.iter().map(|c| (c, deeper))),
+            Value::Object(o) => stack.extend(o.values().map(|c| (c, deeper))),
+            _ => {}
         }
-        stack.extend(children.map(|c| (c, level + 1)));
     }
     Ok(())
 }
