@@ -509,7 +509,7 @@ async fn bulk_update(
             store.entities.locked(&tenant, || {
                 let mut pairs = Vec::new();
                 for id in ids {
-                    if let Some(prev) = store.entities.get(&tenant, id)? {
+                    if let Some(prev) = store.entities.get_readable(&tenant, id)? {
                         let mut next = prev.clone();
                         apply_patch(&mut next, &update).map_err(invalid)?;
                         check_schema(store, &next)?;
@@ -555,7 +555,7 @@ async fn bulk_delete(
                 let mut n = 0usize;
                 let now = timestamp::now_ms();
                 for id in ids {
-                    match store.entities.get(&tenant, id)? {
+                    match store.entities.get_readable(&tenant, id)? {
                         Some(prev) if prev.status != EntityStatus::Archived => {
                             let mut next = prev.clone();
                             next.status = EntityStatus::Archived;

@@ -358,6 +358,24 @@ fn a_stored_entity_that_is_too_deep_or_corrupt_breaks_nothing() {
         .tenant("acme")
         .send()
         .expect_error(409, "conflict");
+    // Bulk requests pass over it like an unknown id.
+    let r = srv
+        .post("/api/v1/entities/bulk-delete")
+        .tenant("acme")
+        .json(&json!({"entity_ids": [corrupt_id]}))
+        .send();
+    assert_eq!(
+        (r.status, r.json()["archived"].clone()),
+        (200, json!(0)),
+        "{}",
+        r.text
+    );
+    let r = srv
+        .req("PATCH", "/api/v1/entities/bulk")
+        .tenant("acme")
+        .json(&json!({"entity_ids": [corrupt_id], "update": {"status": "draft"}}))
+        .send();
+    assert_eq!((r.status, r.json()), (200, json!([])), "{}", r.text);
     let r = srv
         .req("DELETE", &format!("{path}?permanent=true"))
         .tenant("acme")
