@@ -7,6 +7,10 @@ pub const MAX_NAME_CHARS: usize = 500;
 pub const MAX_VERTICAL_DATA_BYTES: usize = 64 * 1024;
 pub const MAX_TEXT_CHARS: usize = 65_536;
 pub const MAX_SOURCE_CHARS: usize = 2_048;
+/// How many levels of arrays and objects a value in `vertical_data` may nest. Catalog data
+/// needs a handful; the cap keeps every stored entity well inside what serde_json parses by
+/// default (128 levels, counting the entity around its `vertical_data`).
+pub const MAX_NESTING: usize = 32;
 
 /// A problem with one field of one input record.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,6 +81,7 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
 }
 
 pub fn vertical_data(data: Map<String, Value>) -> Result<Map<String, Value>, FieldError> {
+    check_nesting("vertical_data", data.values())?;
     let size = serde_json::to_vec(&data)
         .map(|v| v.len())
         .unwrap_or(usize::MAX);
@@ -92,6 +97,56 @@ pub fn vertical_data_too_large(size: usize) -> FieldError {
         "too_large",
         format!("vertical_data is {size} bytes serialized; at most {MAX_VERTICAL_DATA_BYTES}"),
     )
+}
+
+/// Fails when any of `values` nests arrays and objects more than [`MAX_NESTING`] levels (a
+/// top-level array or object is one level). Walks with its own stack, so any depth is safe.
+pub fn check_nesting<'a>(
+    field: &str,
+    values: impl IntoIterator<Item = &'a Value>,
+) -> Result<(), FieldError> {
+    let mut stack: Vec<(&Value, usize)> = values.into_iter().map(|v| (v, 1)).collect();
+    while let Some((v, level)) = stack.pop() {
+        let deeper = level + 1;
+        match v {
+            Value::Array(_) | Value::Object(_) if level > MAX_NESTING => {
+                return Err(too_deep(Some(field)))
+            }
+            Value::Array(a) => stack.extend(a.iter().map(|c| (c, deeper))),
+            Value::Object(o) => stack.extend(o.values().map(|c| (c, deeper))),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The error for a value nested past [`MAX_NESTING`] (or past what the JSON parser takes).
+pub fn too_deep(field: Option<&str>) -> FieldError {
+    FieldError {
+        field: field.map(str::to_owned),
+        error_type: "too_deep",
+        message: format!("arrays and objects may nest at most {MAX_NESTING} levels deep"),
+    }
+}
+
+/// Whether serde_json gave up on input because it nests past its recursion limit.
+pub fn is_too_deep(e: &serde_json::Error) -> bool {
+    // serde_json exposes no error code, only its message.
+    e.is_syntax() && e.to_string().starts_with("recursion limit exceeded")
+}
+
+/// A JSON syntax error as the API reports it: nesting past the parser's limit is named as such.
+pub fn json_syntax_error(e: &serde_json::Error) -> String {
+    if is_too_deep(e) {
+        format!(
+            "JSON nested too deeply at line {} column {}: arrays and objects may nest at most \
+             {MAX_NESTING} levels deep in entity data",
+            e.line(),
+            e.column()
+        )
+    } else {
+        e.to_string()
+    }
 }
 
 /// A string field that may arrive as a number (ERP ids often do).
@@ -152,6 +207,39 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(vertical_data(big).unwrap_err().error_type, "too_large");
+    }
+
+    #[test]
+    fn nesting_is_capped_at_any_depth() {
+        let nest = |levels: usize| (0..levels).fold(json!(1), |inner, _| Value::Array(vec![inner]));
+        assert!(check_nesting("f", [&nest(MAX_NESTING)]).is_ok());
+        assert!(check_nesting("f", [&json!({"a": nest(MAX_NESTING - 1)})]).is_ok());
+        let e = check_nesting("f", [&json!(1), &nest(MAX_NESTING + 1)]).unwrap_err();
+        assert_eq!((e.field.as_deref(), e.error_type), (Some("f"), "too_deep"));
+        assert!(check_nesting("f", [&json!({"a": nest(MAX_NESTING)})]).is_err());
+        let data: Map<String, Value> = [("k".to_string(), nest(MAX_NESTING + 1))]
+            .into_iter()
+            .collect();
+        assert_eq!(vertical_data(data).unwrap_err().error_type, "too_deep");
+        // Far past serde_json's limit: built without it, checked without recursing.
+        let deep = nest(100_000);
+        assert!(check_nesting("f", [&deep]).is_err());
+        // Dropping it recursively would overflow the stack: take it apart first.
+        let mut v = deep;
+        while let Value::Array(mut a) = v {
+            v = a.pop().unwrap_or(Value::Null);
+        }
+    }
+
+    #[test]
+    fn parser_depth_errors_are_named() {
+        let text = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let e = serde_json::from_str::<Value>(&text).unwrap_err();
+        assert!(is_too_deep(&e));
+        assert!(json_syntax_error(&e).starts_with("JSON nested too deeply at line 1 column 128"));
+        let e = serde_json::from_str::<Value>("[1,").unwrap_err();
+        assert!(!is_too_deep(&e));
+        assert_eq!(json_syntax_error(&e), e.to_string());
     }
 
     #[test]

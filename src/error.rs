@@ -70,6 +70,15 @@ impl ApiError {
         ApiError::Validation(msg.into())
     }
 
+    /// A request body that is not JSON, or nests deeper than the parser takes (named as such).
+    pub fn malformed_json(e: &serde_json::Error) -> Self {
+        if crate::entity_input::is_too_deep(e) {
+            ApiError::BadRequest(crate::entity_input::json_syntax_error(e))
+        } else {
+            ApiError::BadRequest(format!("Malformed JSON: {e}"))
+        }
+    }
+
     pub fn not_found(what: &str) -> Self {
         ApiError::NotFound(format!("{what} not found."))
     }
@@ -144,7 +153,7 @@ pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
         E::Deserialize(e) if e.is_data() => {
             ApiError::Validation(format!("Invalid body: {}", plain_serde(&e.to_string())))
         }
-        E::Deserialize(e) => ApiError::BadRequest(format!("Malformed JSON: {e}")),
+        E::Deserialize(e) => ApiError::malformed_json(&e),
         other => ApiError::BadRequest(format!("Could not read the request body: {other}")),
     }
 }

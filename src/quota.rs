@@ -107,7 +107,11 @@ impl WriteQuota {
             if unexamined == 0 {
                 n.to_string()
             } else {
-                format!("up to {} (of {} records it holds)", n + unexamined, ingested + unexamined)
+                format!(
+                    "up to {} (of {} records it holds)",
+                    n + unexamined,
+                    ingested + unexamined
+                )
             }
         };
         if let (Some(max), Some(stored)) = (self.plan.max_entities, stored) {

@@ -11,7 +11,7 @@ use crate::entity_input::{self, FieldError, MAX_SOURCE_CHARS, MAX_TEXT_CHARS};
 use crate::error::ApiError;
 use crate::quota::WriteQuota;
 use crate::state::AppState;
-use crate::store::{EmbeddingStatus, Entity, EntityStatus, SourceKey, Store};
+use crate::store::{EmbeddingStatus, Entity, EntityStatus, SourceKey, Store, StoreError};
 use crate::timestamp::{self, serde_rfc3339};
 
 pub const MAX_BULK: usize = 1_000;
@@ -428,8 +428,23 @@ async fn delete(
     let archived = state
         .write(move |store| {
             store.entities.locked(&tenant, || {
-                let prev = load(store, &tenant, id)?;
                 let mut changes = store.entities.changes();
+                let prev = match store.entities.get(&tenant, id) {
+                    // A damaged record has nothing to archive, but it can be removed.
+                    Err(StoreError::Codec(_)) if permanent => {
+                        changes.remove_undecodable(&tenant, id)?;
+                        store.entities.apply(changes)?;
+                        return Ok(None);
+                    }
+                    Err(StoreError::Codec(_)) => {
+                        return Err(ApiError::Conflict(
+                            "The stored entity cannot be read, so it cannot be archived; \
+                             delete it with ?permanent=true."
+                                .into(),
+                        ))
+                    }
+                    other => other?.ok_or_else(|| ApiError::not_found("Entity"))?,
+                };
                 let out = if permanent {
                     changes.remove(&prev)?;
                     None
@@ -496,7 +511,7 @@ async fn bulk_update(
             store.entities.locked(&tenant, || {
                 let mut pairs = Vec::new();
                 for id in ids {
-                    if let Some(prev) = store.entities.get(&tenant, id)? {
+                    if let Some(prev) = store.entities.get_readable(&tenant, id)? {
                         let mut next = prev.clone();
                         apply_patch(&mut next, &update).map_err(invalid)?;
                         check_schema(store, &next)?;
@@ -562,7 +577,7 @@ async fn bulk_delete(
                 let mut n = 0usize;
                 let now = timestamp::now_ms();
                 for id in ids {
-                    match store.entities.get(&tenant, id)? {
+                    match store.entities.get_readable(&tenant, id)? {
                         Some(prev) if prev.status != EntityStatus::Archived => {
                             let mut next = prev.clone();
                             next.status = EntityStatus::Archived;

@@ -186,7 +186,7 @@ pub fn parse_records(body: &[u8]) -> Result<Vec<Value>, ApiError> {
                 r#"The body must be {{"records": [...]}} or a JSON array of records: {e}"#
             ))
         } else {
-            ApiError::BadRequest(format!("Malformed JSON: {e}"))
+            ApiError::malformed_json(&e)
         }
     })?;
     if records.len() > MAX_RECORDS {

@@ -218,7 +218,7 @@ fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
     // indexed is dropped rather than shown stale.
     let mut hits: Vec<(f32, Entity)> = Vec::with_capacity(outcome.hits.len());
     for h in &outcome.hits {
-        if let Some(e) = state.store.entities.get(&p.tenant, h.id)? {
+        if let Some(e) = state.store.entities.get_readable(&p.tenant, h.id)? {
             if e.status == EntityStatus::Active && e.vertical == p.vertical {
                 hits.push((h.score, e));
             }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::record::typed;
 
 use super::batch::Row;
-use crate::entity_input::FieldError;
+use crate::entity_input::{self, FieldError};
 
 fn sniff_delimiter(bytes: &[u8]) -> u8 {
     let header = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
@@ -35,15 +35,20 @@ fn sniff_delimiter(bytes: &[u8]) -> u8 {
 }
 
 /// A cell typed; a cell holding a JSON object or array (as exports write nested values) is
-/// that value.
-fn cell_value(cell: &str) -> Value {
+/// that value. JSON nested past the parser's limit is refused, not kept as text: it is meant as
+/// data, and too deep as data.
+fn cell_value(column: &str, cell: &str) -> Result<Value, FieldError> {
     let t = cell.trim();
     if t.starts_with('{') || t.starts_with('[') {
-        if let Ok(v @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(t) {
-            return v;
+        match serde_json::from_str::<Value>(t) {
+            Ok(v @ (Value::Object(_) | Value::Array(_))) => return Ok(v),
+            Err(e) if entity_input::is_too_deep(&e) => {
+                return Err(entity_input::too_deep(Some(column)))
+            }
+            _ => {}
         }
     }
-    typed(cell)
+    Ok(typed(cell))
 }
 
 fn raw_row(cells: &csv::ByteRecord) -> Value {
@@ -155,7 +160,8 @@ fn row(
         } else {
             // `vertical_data.<key>` is how an export names a key that clashes with a field.
             let key = h.strip_prefix("vertical_data.").unwrap_or(h);
-            data.insert(key.to_owned(), cell_value(cell));
+            let value = cell_value(h, cell).map_err(|e| (e, raw_row(&cells)))?;
+            data.insert(key.to_owned(), value);
         }
     }
     record.insert("vertical_data".into(), Value::Object(data));

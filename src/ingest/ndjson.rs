@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::batch::Row;
-use crate::entity_input::FieldError;
+use crate::entity_input::{self, FieldError};
 
 /// One row per non-blank line, read lazily: the value, or an `invalid_json` error with the line
 /// as text (for the dead-letter entry).
@@ -13,12 +13,17 @@ pub fn rows(body: &[u8]) -> impl Iterator<Item = Row> + '_ {
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
         .map(|l| {
             serde_json::from_slice::<Value>(l).map_err(|e| {
-                (
+                let error = if entity_input::is_too_deep(&e) {
+                    entity_input::too_deep(None)
+                } else {
                     FieldError {
                         field: None,
                         error_type: "invalid_json",
                         message: e.to_string(),
-                    },
+                    }
+                };
+                (
+                    error,
                     Value::String(String::from_utf8_lossy(l).into_owned()),
                 )
             })
@@ -41,5 +46,17 @@ mod tests {
             (e.error_type, raw),
             ("invalid_json", &Value::String("{broken".into()))
         );
+    }
+
+    #[test]
+    fn lines_too_deep_for_the_parser_are_named() {
+        let body = format!(
+            "{}{}\n{{\"name\": \"a\"}}",
+            "[".repeat(500),
+            "]".repeat(500)
+        );
+        let got: Vec<Row> = rows(body.as_bytes()).collect();
+        assert_eq!(got[0].as_ref().unwrap_err().0.error_type, "too_deep");
+        assert!(got[1].is_ok());
     }
 }

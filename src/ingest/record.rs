@@ -156,6 +156,17 @@ fn check(raw: &Value) -> Result<(String, Option<String>, Option<String>), FieldE
             ))
         }
     }
+    // Every other field becomes vertical_data, so all of them are held to its nesting cap.
+    let flat = obj
+        .iter()
+        .filter(|(k, _)| k.as_str() != "vertical_data")
+        .map(|(_, v)| v);
+    let nested = obj
+        .get("vertical_data")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(Map::values);
+    entity_input::check_nesting("vertical_data", flat.chain(nested))?;
     Ok((name, source_id, description))
 }
 
@@ -228,6 +239,17 @@ mod tests {
                 .field
                 .as_deref(),
             Some("description")
+        );
+        let deep = (0..crate::entity_input::MAX_NESTING)
+            .fold(json!([]), |inner, _| Value::Array(vec![inner]));
+        let e = error(json!({"name": "a", "dims": deep.clone()}));
+        assert_eq!(
+            (e.field.as_deref(), e.error_type),
+            (Some("vertical_data"), "too_deep")
+        );
+        assert_eq!(
+            error(json!({"name": "a", "vertical_data": {"dims": deep}})).error_type,
+            "too_deep"
         );
         let raw = json!({"name": "", "keep": [1, 2]});
         assert_eq!(parse(raw.clone()).unwrap_err().1, raw);

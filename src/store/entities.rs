@@ -225,20 +225,34 @@ struct SourceHead {
     source_id: Option<String>,
 }
 
-fn decode_head(bytes: &[u8]) -> Result<EntityHead, StoreError> {
-    decode_as(bytes)
-}
-
 fn decode(bytes: &[u8]) -> Result<Entity, StoreError> {
     decode_as(bytes)
 }
 
 fn decode_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&FORMAT_JSON_V1, rest)) => {
-            serde_json::from_slice(rest).map_err(|e| StoreError::Codec(e.to_string()))
-        }
+        Some((&FORMAT_JSON_V1, rest)) => super::from_json(rest),
         _ => Err(StoreError::Codec("unknown entity format".into())),
+    }
+}
+
+/// Decodes one entry of a scan. An entity that cannot be decoded is logged and skipped, so
+/// one damaged record never hides its tenant's others from listings, exports and reindexing;
+/// it can still be removed by id (see [`Changes::remove_undecodable`]). Storage errors pass.
+fn decode_scanned<T: serde::de::DeserializeOwned>(
+    item: sled::Result<(sled::IVec, sled::IVec)>,
+) -> Option<Result<T, StoreError>> {
+    let (k, v) = match item {
+        Ok(kv) => kv,
+        Err(e) => return Some(Err(e.into())),
+    };
+    match decode_as(&v) {
+        Err(StoreError::Codec(e)) => {
+            let (tenant, id) = parse_id_key(&k).unwrap_or_default();
+            log::warn!("skipping entity {id} of tenant '{tenant}': it cannot be decoded: {e}");
+            None
+        }
+        other => Some(other),
     }
 }
 
@@ -309,6 +323,17 @@ impl Changes<'_> {
         Ok(())
     }
 
+    /// Removes an entity whose stored record cannot be decoded. Its source-id and content-hash
+    /// entries cannot be found without it; they are left behind, and lookups do not believe
+    /// them (they verify the entity they point to).
+    pub fn remove_undecodable(&mut self, tenant: &str, id: Uuid) -> Result<(), StoreError> {
+        self.enqueue(tenant, id)?;
+        self.ops.push(Op::Remove(entity_key(tenant, id)));
+        self.ops
+            .push(Op::Remove(key(FAILED, tenant, id.as_bytes())));
+        Ok(())
+    }
+
     /// Queues an entity for (re)indexing.
     pub fn enqueue(&mut self, tenant: &str, id: Uuid) -> Result<(), StoreError> {
         let version = self.store.db.generate_id()?;
@@ -354,7 +379,12 @@ impl EntityStore {
         }
         let mut entries = 0usize;
         for item in self.tree.scan_prefix([ENTITY]) {
-            let h: SourceHead = decode_as(&item?.1)?;
+            // A damaged entity is skipped (and logged) here as in every scan; it keeps no
+            // source-id entry, so a later write of its source id creates a fresh entity.
+            let Some(h) = decode_scanned::<SourceHead>(item) else {
+                continue;
+            };
+            let h = h?;
             if let Some(source_id) = &h.source_id {
                 let k = SourceKey {
                     tenant: &h.tenant_id,
@@ -428,12 +458,26 @@ impl EntityStore {
             .transpose()
     }
 
+    /// [`Self::get`] for readers that show what they find: an entity that cannot be decoded is
+    /// logged and treated as absent.
+    pub fn get_readable(&self, tenant: &str, id: Uuid) -> Result<Option<Entity>, StoreError> {
+        match self.get(tenant, id) {
+            Err(StoreError::Codec(e)) => {
+                log::warn!("skipping entity {id} of tenant '{tenant}': it cannot be decoded: {e}");
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
     /// The entity this source key names (verified: a stale index entry is not believed).
     pub fn by_source_id(&self, k: &SourceKey<'_>) -> Result<Option<Entity>, StoreError> {
         let Some(id) = self.tree.get(k.index_key())?.and_then(|v| uuid_value(&v)) else {
             return Ok(None);
         };
-        Ok(self.get(k.tenant, id)?.filter(|e| k.names(e)))
+        // An entity that cannot be decoded is not matched: the write creates a fresh one in its
+        // place rather than failing on data it cannot read.
+        Ok(self.get_readable(k.tenant, id)?.filter(|e| k.names(e)))
     }
 
     /// A non-archived entity with this content hash (verified like [`Self::by_source_id`]).
@@ -450,7 +494,7 @@ impl EntityStore {
             return Ok(None);
         };
         Ok(self
-            .get(tenant, id)?
+            .get_readable(tenant, id)?
             .filter(|e| e.status != EntityStatus::Archived && e.content_hash() == *hash))
     }
 
@@ -485,7 +529,7 @@ impl EntityStore {
                 Ok((k, _)) => k.starts_with(&prefix),
                 Err(_) => true,
             })
-            .map(|item| decode(&item?.1))
+            .filter_map(decode_scanned)
     }
 
     /// The heads of the tenant's entities (every tenant's with `None`), in key order: a scan
@@ -498,9 +542,7 @@ impl EntityStore {
             Some(t) => tenant_prefix(ENTITY, t),
             None => vec![ENTITY],
         };
-        self.tree
-            .scan_prefix(prefix)
-            .map(|item| decode_head(&item?.1))
+        self.tree.scan_prefix(prefix).filter_map(decode_scanned)
     }
 
     /// Ids of the tenant's (or every tenant's) entities that are queued for indexing or whose
@@ -542,7 +584,7 @@ impl EntityStore {
 
     /// Every entity of every tenant (used to rebuild a lost search index).
     pub fn scan_all(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
-        self.tree.scan_prefix([ENTITY]).map(|item| decode(&item?.1))
+        self.tree.scan_prefix([ENTITY]).filter_map(decode_scanned)
     }
 
     /// Up to `max` queued entries: (tenant, id, version), in key order.
@@ -827,6 +869,51 @@ mod tests {
             .unwrap();
         assert!(s.by_source_id(&sk("t", "erp-9")).unwrap().is_none());
         assert!(s.by_content_hash("t", &e.content_hash()).unwrap().is_none());
+    }
+
+    /// An entity nested past serde_json's default limit, as an older version stored it.
+    fn deep_entity(tenant: &str) -> Entity {
+        let mut e = entity(tenant, "deep");
+        let deep = (0..200).fold(json!([]), |inner, _| Value::Array(vec![inner]));
+        e.vertical_data.insert("dims".into(), deep);
+        e
+    }
+
+    #[test]
+    fn deep_and_damaged_entities_leave_scans_whole() {
+        let (_d, s) = open();
+        let (a, deep, damaged, b) = (
+            entity("t", "a"),
+            deep_entity("t"),
+            entity("t", "damaged"),
+            entity("t", "b"),
+        );
+        let mut c = s.changes();
+        for e in [&a, &deep, &damaged, &b] {
+            c.put(e, None).unwrap();
+        }
+        s.apply(c).unwrap();
+        s.tree
+            .insert(entity_key("t", damaged.id), &b"\x01{\"id\": garbage"[..])
+            .unwrap();
+
+        let ids: Vec<Uuid> = s.scan("t", None).map(|e| e.unwrap().id).collect();
+        assert_eq!(ids, [a.id, deep.id, b.id]);
+        assert_eq!(s.scan_all().count(), 3);
+        assert_eq!(s.scan_heads(Some("t")).count(), 3);
+        assert_eq!(s.summary("t").unwrap().0, 3);
+        assert_eq!(s.get("t", deep.id).unwrap().unwrap(), deep);
+        assert!(matches!(s.get("t", damaged.id), Err(StoreError::Codec(_))));
+        assert!(s.get_readable("t", damaged.id).unwrap().is_none());
+
+        let mut c = s.changes();
+        c.remove(&deep).unwrap();
+        c.remove_undecodable("t", damaged.id).unwrap();
+        s.apply(c).unwrap();
+        assert!(s.get("t", deep.id).unwrap().is_none());
+        assert!(s.get("t", damaged.id).unwrap().is_none());
+        let ids: Vec<Uuid> = s.scan("t", None).map(|e| e.unwrap().id).collect();
+        assert_eq!(ids, [a.id, b.id]);
     }
 
     #[test]

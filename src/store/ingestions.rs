@@ -102,7 +102,8 @@ fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(b).map_err(|e| StoreError::Codec(e.to_string()))
+    // A dead-letter entry holds the raw record, which may nest as deep as the parser took.
+    super::from_json(b)
 }
 
 pub struct IngestionStore {

@@ -49,6 +49,63 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError>
     }
 }
 
+/// Decodes a stored JSON record. Input is capped well below serde_json's default recursion
+/// limit (128 levels), but an older version stored records nested deeper, and one such record
+/// must stay readable rather than break every scan that meets it. So a record that hits the
+/// limit is decoded again without it, on a stack that grows on the heap as needed
+/// (serde_stacker). Depth past [`MAX_STORED_NESTING`] was never written by any version and is
+/// refused as damage: values that deep would overflow the stack when dropped or serialized.
+pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    let codec = |e: serde_json::Error| StoreError::Codec(e.to_string());
+    match serde_json::from_slice(bytes) {
+        Err(e) if crate::entity_input::is_too_deep(&e) => {
+            if nesting_exceeds(bytes, MAX_STORED_NESTING) {
+                return Err(StoreError::Codec(format!(
+                    "nested more than {MAX_STORED_NESTING} levels deep"
+                )));
+            }
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            de.disable_recursion_limit();
+            let value = T::deserialize(serde_stacker::Deserializer::new(&mut de)).map_err(codec)?;
+            de.end().map_err(codec)?;
+            Ok(value)
+        }
+        other => other.map_err(codec),
+    }
+}
+
+/// Deeper than any stored record can legitimately be (input parsing stops at 128 levels).
+const MAX_STORED_NESTING: usize = 1024;
+
+/// Whether JSON text opens more than `max` arrays and objects inside each other. Only brackets
+/// outside strings count; the text is otherwise not validated (the decoder does that).
+fn nesting_exceeds(json: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 pub struct Store {
     db: sled::Db,
     pub tenants: TenantStore,
@@ -131,5 +188,20 @@ mod tests {
         assert_eq!(back, ("a".to_string(), 7));
         assert!(decode::<(String, u32)>(&[9, 1, 2]).is_err());
         assert!(decode::<(String, u32)>(&[]).is_err());
+    }
+
+    #[test]
+    fn json_records_past_the_parser_limit_still_decode() {
+        let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        let text = format!("{{\"a\": \"[[[\\\"\", \"b\": {}}}", nested(300));
+        let v: serde_json::Value = from_json(text.as_bytes()).unwrap();
+        assert_eq!(v["a"], "[[[\"");
+        assert!(v["b"].is_array());
+        assert!(from_json::<serde_json::Value>(format!("{} x", nested(300)).as_bytes()).is_err());
+        let e = from_json::<serde_json::Value>(nested(100_000).as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("1024 levels"), "{e}");
+        assert!(from_json::<serde_json::Value>(b"{\"id\": garbage").is_err());
+        assert!(!nesting_exceeds(b"[\"[[[[\"]", 1));
+        assert!(nesting_exceeds(b"[{\"a\\\"\": []}]", 2));
     }
 }

@@ -7,6 +7,7 @@ mod entities;
 mod export;
 mod file_formats;
 mod first_run;
+mod hardening_depth;
 mod hardening_ingest;
 mod ingest;
 mod ingest_routes;
