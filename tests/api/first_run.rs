@@ -132,3 +132,26 @@ fn body_errors_speak_json_not_rust() {
         }
     }
 }
+
+/// A batch refused by a cap says what the whole batch would add, not how far reading got.
+#[test]
+fn a_quota_refusal_names_the_real_overshoot() {
+    let srv = common::start(&[("ENV", "development"), ("DEV_PLAN", "free")]);
+    let r = srv
+        .post("/api/v1/ingest/parts/item/batch")
+        .tenant("acme")
+        .json(&batch("bolt", 200))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = srv
+        .post("/api/v1/ingest/parts/item/batch")
+        .tenant("acme")
+        .json(&batch("nut", 10_000))
+        .send();
+    r.expect_error(402, "quota_exceeded");
+    let detail = r.json()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("of 10000 records"), "{detail}");
+    // 500 ingested records a month, 200 used: 10,000 more is 9,700 over.
+    assert!(detail.contains("9700 over the cap"), "{detail}");
+    assert!(detail.contains("Nothing was stored"), "{detail}");
+}
