@@ -61,6 +61,7 @@ struct Request {
 }
 
 fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiError> {
+    let vertical = super::path::vertical(vertical)?;
     let query = b.query.filter(|q| !q.trim().is_empty());
     if let Some(q) = &query {
         if q.chars().count() > MAX_QUERY_CHARS {
@@ -104,7 +105,7 @@ fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiE
     Ok(Request {
         params: SearchParams {
             tenant: tenant.to_owned(),
-            vertical: vertical.to_ascii_lowercase(),
+            vertical,
             query,
             filters,
             sort,
