@@ -124,7 +124,7 @@ async fn search_post(
 ) -> Result<HttpResponse, ApiError> {
     let req = validate(&caller.tenant()?.id, &vertical, body.into_inner())?;
     crate::quota::count_search(&state, caller.tenant()?)?;
-    run(&state, req)
+    run_off_worker(state, req).await
 }
 
 /// GET takes `q`, `limit`, `offset`, `format` and `sort`; any other parameter is a filter.
@@ -153,7 +153,7 @@ async fn search_get(
     };
     let req = validate(&caller.tenant()?.id, &vertical, body)?;
     crate::quota::count_search(&state, caller.tenant()?)?;
-    run(&state, req)
+    run_off_worker(state, req).await
 }
 
 #[derive(Serialize)]
@@ -207,7 +207,27 @@ fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
+/// A finished response body: `HttpResponse` cannot leave the worker thread, its bytes can.
+struct Answer {
+    content_type: &'static str,
+    body: Vec<u8>,
+}
+
+/// Runs the search on the blocking pool: a costly query then competes for CPU like any thread
+/// instead of holding an async worker, whose other requests (of every tenant) would wait.
+async fn run_off_worker(
+    state: web::Data<AppState>,
+    req: Request,
+) -> Result<HttpResponse, ApiError> {
+    let answer = web::block(move || run(&state, req))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??;
+    Ok(HttpResponse::Ok()
+        .content_type(answer.content_type)
+        .body(answer.body))
+}
+
+fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
     let started = Instant::now();
     let p = &req.params;
     let outcome = state
@@ -242,9 +262,10 @@ fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
             } else {
                 format::yaml(&rows)
             };
-            Ok(HttpResponse::Ok()
-                .content_type("text/plain; charset=utf-8")
-                .body(text))
+            Ok(Answer {
+                content_type: "text/plain; charset=utf-8",
+                body: text.into_bytes(),
+            })
         }
         Format::Json => {
             let results: Vec<ResultView<'_>> = hits
@@ -261,7 +282,7 @@ fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
                     updated_at: e.updated_at,
                 })
                 .collect();
-            Ok(HttpResponse::Ok().json(SearchResponse {
+            let response = SearchResponse {
                 results,
                 pagination: Pagination {
                     offset: p.offset,
@@ -281,7 +302,12 @@ fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
                         hydrate_ms: ms(hydrated - search_done),
                     },
                 },
-            }))
+            };
+            Ok(Answer {
+                content_type: "application/json",
+                body: serde_json::to_vec(&response)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            })
         }
     }
 }

@@ -1,7 +1,12 @@
 //! Hostile inputs to search and the routes that name a vertical or type, and readiness while the
 //! search index is rebuilt.
 
-use serde_json::json;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
 
 use crate::common;
 
@@ -143,4 +148,110 @@ fn vertical_and_type_are_validated_alike_on_every_route() {
         .tenant("acme")
         .send();
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// Distinct 8-letter words (edit distance 2 when typo-tolerant) filling `chars` characters.
+fn fuzzy_words(seed: u32, chars: usize) -> String {
+    let mut out = String::new();
+    let mut i = seed * 1000;
+    while out.len() + 9 <= chars {
+        let mut n = i;
+        let word: String = (0..8)
+            .map(|_| {
+                let c = (b'a' + (n % 26) as u8) as char;
+                n /= 26;
+                c
+            })
+            .collect();
+        out.push_str(&word);
+        out.push(' ');
+        i += 7919;
+    }
+    out.trim_end().to_owned()
+}
+
+/// Searches built to be as costly as the API allows (and, before the path was validated, a
+/// 1,500-character vertical) must not hold up other tenants: a health check and another
+/// tenant's small search still answer promptly while they run.
+#[test]
+fn costly_searches_do_not_delay_other_tenants() {
+    let srv = common::start_dev(&[("WORKERS", "2")]);
+    let r = srv.ingest(
+        "bystander",
+        "parts",
+        "item",
+        &json!({"records": [{"name": "Hex bolt M8"}, {"name": "Washer M8"}]}),
+    );
+    srv.wait_indexed("bystander", r["entity_ids"].as_array().unwrap());
+    // The attacker has data too, so fuzzy expansion walks real terms.
+    let records: Vec<Value> = (0..200)
+        .map(|i| json!({"name": fuzzy_words(i + 50, 120)}))
+        .collect();
+    let r = srv.ingest("attacker", "parts", "item", &json!({"records": records}));
+    srv.wait_indexed("attacker", r["entity_ids"].as_array().unwrap());
+
+    let verticals = [
+        "v".repeat(1500),
+        "v".repeat(64),
+        "parts".to_owned(),
+        "w".repeat(64),
+    ];
+    let stop = AtomicBool::new(false);
+    let statuses = Mutex::new(Vec::new());
+    // A timed-out request panics in the harness: caught here so the attack always winds down.
+    let attempt = |f: &dyn Fn() -> common::Resp| {
+        std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|_| "request failed")
+    };
+    let attack = |vertical: &str, seed: u32| {
+        let mut n = seed;
+        while !stop.load(Ordering::Relaxed) {
+            let r = attempt(&|| {
+                srv.post(&format!("/api/v1/search/{vertical}"))
+                    .tenant("attacker")
+                    .json(&json!({"query": fuzzy_words(n, 500)}))
+                    .send()
+            });
+            statuses.lock().unwrap().push(r.map(|r| r.status));
+            n += 1;
+        }
+    };
+    let mut worst = Duration::ZERO;
+    let mut failure = None;
+    std::thread::scope(|s| {
+        for (i, v) in verticals.iter().enumerate() {
+            let attack = &attack;
+            s.spawn(move || attack(v, i as u32 * 10));
+        }
+        // Let the attack get going, then probe for a while.
+        std::thread::sleep(Duration::from_millis(500));
+        let deadline = Instant::now() + Duration::from_secs(6);
+        while Instant::now() < deadline {
+            let t = Instant::now();
+            let health = attempt(&|| srv.get("/health").send());
+            worst = worst.max(t.elapsed());
+            let t = Instant::now();
+            let search =
+                attempt(&|| srv.search("bystander", "parts", &json!({"query": "hex bolt"})));
+            worst = worst.max(t.elapsed());
+            let ok = health.is_ok_and(|r| r.status == 200)
+                && search.is_ok_and(|r| r.json()["results"][0]["name"] == "Hex bolt M8");
+            if !ok {
+                failure = Some("a bystander request failed (timed out or was reset)");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let statuses = statuses.into_inner().unwrap();
+    assert!(
+        statuses.iter().all(|s| matches!(s, Ok(200) | Ok(422))),
+        "{statuses:?}"
+    );
+    // Generous for two shared, busy cores; the attack used to hold requests for seconds.
+    assert_eq!(failure, None, "after {worst:?}");
+    assert!(
+        worst < Duration::from_millis(1500),
+        "a bystander request took {worst:?}"
+    );
 }
