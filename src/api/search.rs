@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::search::format::{self, Row};
+use crate::search::indexer::RebuildStatus;
 use crate::search::query::{parse_filters, SearchParams, Sort};
 use crate::state::AppState;
 use crate::store::{Entity, EntityStatus};
@@ -195,6 +196,9 @@ struct Metadata {
     reranked: bool,
     cache_hit: bool,
     timings: Timings,
+    /// The index is being rebuilt from storage: results may be missing entities until
+    /// `/ready` answers 200.
+    index_rebuilding: bool,
 }
 
 #[derive(Serialize)]
@@ -228,6 +232,7 @@ async fn run_off_worker(
 }
 
 fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
+    let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
     let started = Instant::now();
     let p = &req.params;
     let outcome = state
@@ -301,6 +306,7 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
                         search_ms: ms(search_done - started),
                         hydrate_ms: ms(hydrated - search_done),
                     },
+                    index_rebuilding,
                 },
             };
             Ok(Answer {

@@ -255,3 +255,70 @@ fn costly_searches_do_not_delay_other_tenants() {
         "a bystander request took {worst:?}"
     );
 }
+
+/// After the index is lost, `/ready` answers 503 with progress until the rebuild is done, and
+/// searches meanwhile say their results may be incomplete.
+#[test]
+fn ready_is_503_with_progress_while_the_index_rebuilds() {
+    let mut srv = common::start_dev(&[]);
+    for chunk in 0..3 {
+        let records: Vec<Value> = (0..10_000)
+            .map(|i| json!({"name": format!("Rebuild widget {chunk} {i}"), "vertical_data": {"n": i}}))
+            .collect();
+        srv.ingest("acme", "parts", "widget", &json!({"records": records}));
+    }
+    assert!(srv.terminate().success());
+    std::fs::remove_dir_all(srv.data_dir().join("index")).unwrap();
+
+    let srv2 = srv.restart();
+    let r = srv2.get("/ready").send();
+    assert_eq!(r.status, 503, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["status"], "rebuilding", "{body}");
+    assert!(body["indexed"].is_u64(), "{body}");
+    assert!(body["total"].is_u64() || body["total"].is_null(), "{body}");
+
+    // The flag only goes from rebuilding to complete, so a search answered while /ready still
+    // says 503 afterwards must have been flagged.
+    let s = srv2.search("acme", "parts", &json!({"query": "widget"}));
+    assert_eq!(s.status, 200, "{}", s.text);
+    if srv2.get("/ready").send().status == 503 {
+        assert_eq!(s.json()["metadata"]["index_rebuilding"], true, "{}", s.text);
+    }
+
+    let mut seen_progress = false;
+    let done = common::wait_for(Duration::from_secs(120), || {
+        let r = srv2.get("/ready").send();
+        if r.status == 503 {
+            let b = r.json();
+            if let (Some(i), Some(t)) = (b["indexed"].as_u64(), b["total"].as_u64()) {
+                assert!(i <= t, "{b}");
+                assert_eq!(t, 30_000, "{b}");
+                seen_progress = true;
+            }
+        }
+        r.status == 200
+    });
+    assert!(done, "index rebuild did not finish:\n{}", srv2.logs());
+    let _ = seen_progress;
+    assert_eq!(srv2.get("/ready").send().json()["status"], "ready");
+    let s = srv2.search("acme", "parts", &json!({"query": "widget 2 9999"}));
+    assert_eq!(
+        s.json()["metadata"]["index_rebuilding"],
+        false,
+        "{}",
+        s.text
+    );
+    assert_eq!(
+        s.json()["results"][0]["name"],
+        "Rebuild widget 2 9999",
+        "{}",
+        s.text
+    );
+    let logs = srv2.logs();
+    assert!(
+        logs.contains("rebuilding it from 30000 stored entities"),
+        "{logs}"
+    );
+    assert!(logs.contains("search index rebuild complete"), "{logs}");
+}
