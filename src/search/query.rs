@@ -28,6 +28,9 @@ use super::{identifiers, SearchError, SearchIndex};
 pub const IDENT_SCORE: Score = 1_000_000.0;
 const SCORE_HALF: f32 = 8.0;
 pub const MAX_FILTERS: usize = 20;
+/// Values of one any-of filter. Each becomes up to three term queries, so without a cap a 1 MB
+/// body of comma-separated values made one search cost seconds of CPU.
+pub const MAX_FILTER_VALUES: usize = 100;
 /// Words of a query tried typo-tolerantly: a typo fallback for a long natural-language query
 /// gains little from its 20th word, and every word adds an automaton walk.
 pub const MAX_FUZZY_WORDS: usize = 10;
@@ -118,6 +121,12 @@ fn split_list(v: &Value, key: &str) -> Result<Vec<Scalar>, String> {
     };
     if items.is_empty() {
         return Err(format!("filter '{key}': empty value"));
+    }
+    if items.len() > MAX_FILTER_VALUES {
+        return Err(format!(
+            "filter '{key}': at most {MAX_FILTER_VALUES} values, got {}",
+            items.len()
+        ));
     }
     Ok(items)
 }
@@ -952,6 +961,12 @@ mod tests {
         assert!(parse_filters(json!({"x": ""}).as_object().unwrap()).is_err());
         let many: Map<String, Value> = (0..21).map(|i| (format!("k{i}"), json!(1))).collect();
         assert!(parse_filters(&many).is_err());
+        let values = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
+        assert!(parse_filters(json!({"x_in": values(100)}).as_object().unwrap()).is_ok());
+        let err = parse_filters(json!({"x_in": values(101)}).as_object().unwrap()).unwrap_err();
+        assert_eq!(err, "filter 'x_in': at most 100 values, got 101");
+        let list = values(101).join(",");
+        assert!(parse_filters(json!({ "x": list }).as_object().unwrap()).is_err());
         // A bare suffix is a key, not an operator.
         assert_eq!(
             parse_filters(json!({"_min": 1}).as_object().unwrap()).unwrap()[0].key,

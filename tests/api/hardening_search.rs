@@ -256,6 +256,45 @@ fn costly_searches_do_not_delay_other_tenants() {
     );
 }
 
+/// Any-of filters take at most 100 values each: every value becomes term queries, and a body of
+/// comma-separated values used to make one search cost seconds.
+#[test]
+fn filter_value_lists_are_bounded() {
+    let srv = common::start_dev(&[]);
+    let values = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
+    let r = srv.search(
+        "acme",
+        "parts",
+        &json!({"query": "bolt", "filters": {"size_in": values(100)}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    for filters in [
+        json!({"size_in": values(101)}),
+        json!({"size": values(5000).join(",")}),
+    ] {
+        let r = srv.search(
+            "acme",
+            "parts",
+            &json!({"query": "bolt", "filters": filters}),
+        );
+        r.expect_error(422, "validation_error");
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("at most 100 values"),
+            "{}",
+            r.text
+        );
+    }
+    let list = values(101).join(",");
+    let r = srv
+        .get(&format!("/api/v1/search/parts?q=bolt&size_in={list}"))
+        .tenant("acme")
+        .send();
+    r.expect_error(422, "validation_error");
+}
+
 /// After the index is lost, `/ready` answers 503 with progress until the rebuild is done, and
 /// searches meanwhile say their results may be incomplete.
 #[test]
