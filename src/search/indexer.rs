@@ -225,11 +225,13 @@ fn run(
     }
 }
 
-/// Counts a round of a rebuild; the rebuild is complete when a round finds the queue empty.
+/// Counts a round of a rebuild. Every rebuild entry was queued before the first round, so a
+/// round that took the whole queue (fewer than [`BATCH`] entries) has indexed them all, however
+/// many writes keep arriving meanwhile; waiting for an empty queue could wait forever under load.
 fn report_rebuild(progress: &Rebuild, drained: usize, started: Instant) {
     let total = progress.total.load(Ordering::Acquire);
-    if drained > 0 {
-        let indexed = progress.indexed.fetch_add(drained as u64, Ordering::AcqRel) + drained as u64;
+    let indexed = progress.indexed.fetch_add(drained as u64, Ordering::AcqRel) + drained as u64;
+    if drained >= BATCH {
         log::info!(
             "search index rebuild: {} of {total} entities indexed",
             indexed.min(total)
@@ -302,26 +304,29 @@ mod tests {
                 total: None
             }
         );
-        r.total.store(10, Ordering::Release);
         r.phase.store(INDEXING, Ordering::Release);
-        report_rebuild(&r, 6, Instant::now());
+        r.total.store(3 * BATCH as u64, Ordering::Release);
+        report_rebuild(&r, BATCH, Instant::now());
         assert_eq!(
             r.status(),
             RebuildStatus::Rebuilding {
-                indexed: 6,
-                total: Some(10)
+                indexed: BATCH as u64,
+                total: Some(3 * BATCH as u64)
             }
         );
         // Writes made during the rebuild are indexed too; progress never passes the total.
-        report_rebuild(&r, 7, Instant::now());
+        for _ in 0..3 {
+            report_rebuild(&r, BATCH, Instant::now());
+        }
         assert_eq!(
             r.status(),
             RebuildStatus::Rebuilding {
-                indexed: 10,
-                total: Some(10)
+                indexed: 3 * BATCH as u64,
+                total: Some(3 * BATCH as u64)
             }
         );
-        report_rebuild(&r, 0, Instant::now());
+        // A round that took the whole queue took every entry the rebuild queued.
+        report_rebuild(&r, 12, Instant::now());
         assert_eq!(r.status(), RebuildStatus::Complete);
     }
 }
