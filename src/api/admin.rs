@@ -74,7 +74,7 @@ async fn reindex_vertical(
     vertical: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?.id.clone();
-    let vertical = vertical.to_ascii_lowercase();
+    let vertical = super::path::vertical(&vertical)?;
     let v = vertical.clone();
     let n = state
         .write(move |store| {

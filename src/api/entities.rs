@@ -247,8 +247,8 @@ async fn list(
         Some("all") => None,
         Some(s) => Some(parse_status(s).map_err(invalid)?),
     };
-    let vertical = q.vertical.map(|v| v.to_ascii_lowercase());
-    let entity_type = q.entity_type.map(|v| v.to_ascii_lowercase());
+    let vertical = super::path::optional("vertical", q.vertical.as_deref())?;
+    let entity_type = super::path::optional("entity_type", q.entity_type.as_deref())?;
     let words: Vec<String> =
         q.q.unwrap_or_default()
             .split_whitespace()

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::auth::Caller;
-use crate::entity_input;
 use crate::error::ApiError;
 use crate::export::{self, Format, Selection};
 use crate::state::AppState;
@@ -83,13 +82,9 @@ async fn export_route(
             ApiError::validation(format!("format must be json, ndjson or csv, not '{f}'"))
         })?,
     };
-    let slug = |field: &str, v: Option<String>| -> Result<Option<String>, ApiError> {
-        v.map(|s| entity_input::slug(field, &s).map_err(|e| ApiError::Validation(e.to_string())))
-            .transpose()
-    };
     let selection = Selection {
-        vertical: slug("vertical", q.vertical)?,
-        entity_type: slug("entity_type", q.entity_type)?,
+        vertical: super::path::optional("vertical", q.vertical.as_deref())?,
+        entity_type: super::path::optional("entity_type", q.entity_type.as_deref())?,
         status: q
             .status
             .map(|s| {

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::search::indexer::RebuildStatus;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -17,9 +18,19 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-/// The server binds only after storage is open, so answering at all means ready.
-async fn ready() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ready"}))
+/// The server binds only after storage and index are open; it is ready once the index also
+/// holds every stored entity. While a lost index is rebuilt, searches miss entities, so a load
+/// balancer should keep traffic away: 503 with the rebuild's progress.
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    match state.indexer.rebuild_status() {
+        RebuildStatus::Complete => HttpResponse::Ok().json(json!({"status": "ready"})),
+        RebuildStatus::Rebuilding { indexed, total } => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "rebuilding", "indexed": indexed, "total": total})),
+        RebuildStatus::Failed => HttpResponse::ServiceUnavailable().json(json!({
+            "status": "rebuild_failed",
+            "detail": "The search index could not be rebuilt; see the server log. A restart retries.",
+        })),
+    }
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {

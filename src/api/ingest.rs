@@ -7,7 +7,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::entity_input;
 use crate::error::ApiError;
 use crate::ingest::batch::{self, BatchResult, BatchSource, MAX_RECORDS};
 use crate::quota::WriteQuota;
@@ -147,15 +146,6 @@ fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// Path slugs, validated like the entity fields they become.
-pub fn target(path: &(String, String)) -> Result<(String, String), ApiError> {
-    let v =
-        entity_input::slug("vertical", &path.0).map_err(|e| ApiError::Validation(e.to_string()))?;
-    let t = entity_input::slug("entity_type", &path.1)
-        .map_err(|e| ApiError::Validation(e.to_string()))?;
-    Ok((v, t))
-}
-
 /// Who writes where: the caller's tenant with its quota, and the path's vertical and type.
 pub(super) fn writer(
     state: &AppState,
@@ -166,7 +156,7 @@ pub(super) fn writer(
     Ok((
         WriteQuota::for_tenant(state, tenant)?,
         tenant.id.clone(),
-        target(path)?,
+        super::path::target(path)?,
     ))
 }
 

@@ -7,6 +7,7 @@ pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod keys;
+pub mod path;
 pub mod schemas;
 pub mod search;
 pub mod tenants;

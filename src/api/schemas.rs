@@ -65,7 +65,7 @@ async fn create(
         }
     })?;
     let tenant = caller.tenant()?.id.clone();
-    let (vertical, entity_type) = super::ingest::target(&(parsed.vertical, parsed.entity_type))?;
+    let (vertical, entity_type) = super::path::target(&(parsed.vertical, parsed.entity_type))?;
     let size = serde_json::to_vec(&parsed.schema).map_or(0, |b| b.len());
     if size > MAX_SCHEMA_BYTES {
         return Err(ApiError::validation(format!(
@@ -104,10 +104,11 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = &caller.tenant()?.id;
+    let vertical = super::path::optional("vertical", query.vertical.as_deref())?;
     let records = state
         .store
         .schemas
-        .list_latest(tenant, query.vertical.as_deref())?;
+        .list_latest(tenant, vertical.as_deref())?;
     let views: Vec<_> = records.iter().map(|r| view(r, true)).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -118,10 +119,11 @@ async fn latest(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = &caller.tenant()?.id;
+    let (vertical, entity_type) = super::path::target(&path)?;
     let record = state
         .store
         .schemas
-        .latest(tenant, &path.0, &path.1)?
+        .latest(tenant, &vertical, &entity_type)?
         .ok_or_else(|| ApiError::not_found("Schema"))?;
     Ok(HttpResponse::Ok().json(view(&record, true)))
 }

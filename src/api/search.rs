@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::search::format::{self, Row};
+use crate::search::indexer::RebuildStatus;
 use crate::search::query::{parse_filters, SearchParams, Sort};
 use crate::state::AppState;
 use crate::store::{Entity, EntityStatus};
@@ -61,6 +62,7 @@ struct Request {
 }
 
 fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiError> {
+    let vertical = super::path::vertical(vertical)?;
     let query = b.query.filter(|q| !q.trim().is_empty());
     if let Some(q) = &query {
         if q.chars().count() > MAX_QUERY_CHARS {
@@ -104,7 +106,7 @@ fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiE
     Ok(Request {
         params: SearchParams {
             tenant: tenant.to_owned(),
-            vertical: vertical.to_ascii_lowercase(),
+            vertical,
             query,
             filters,
             sort,
@@ -123,7 +125,7 @@ async fn search_post(
 ) -> Result<HttpResponse, ApiError> {
     let req = validate(&caller.tenant()?.id, &vertical, body.into_inner())?;
     crate::quota::count_search(&state, caller.tenant()?)?;
-    run(&state, req)
+    run_off_worker(state, req).await
 }
 
 /// GET takes `q`, `limit`, `offset`, `format` and `sort`; any other parameter is a filter.
@@ -152,7 +154,7 @@ async fn search_get(
     };
     let req = validate(&caller.tenant()?.id, &vertical, body)?;
     crate::quota::count_search(&state, caller.tenant()?)?;
-    run(&state, req)
+    run_off_worker(state, req).await
 }
 
 #[derive(Serialize)]
@@ -194,6 +196,9 @@ struct Metadata {
     reranked: bool,
     cache_hit: bool,
     timings: Timings,
+    /// The index is being rebuilt from storage: results may be missing entities until
+    /// `/ready` answers 200.
+    index_rebuilding: bool,
 }
 
 #[derive(Serialize)]
@@ -206,7 +211,28 @@ fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
+/// A finished response body: `HttpResponse` cannot leave the worker thread, its bytes can.
+struct Answer {
+    content_type: &'static str,
+    body: Vec<u8>,
+}
+
+/// Runs the search on the blocking pool: a costly query then competes for CPU like any thread
+/// instead of holding an async worker, whose other requests (of every tenant) would wait.
+async fn run_off_worker(
+    state: web::Data<AppState>,
+    req: Request,
+) -> Result<HttpResponse, ApiError> {
+    let answer = web::block(move || run(&state, req))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??;
+    Ok(HttpResponse::Ok()
+        .content_type(answer.content_type)
+        .body(answer.body))
+}
+
+fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
+    let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
     let started = Instant::now();
     let p = &req.params;
     let outcome = state
@@ -241,9 +267,10 @@ fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
             } else {
                 format::yaml(&rows)
             };
-            Ok(HttpResponse::Ok()
-                .content_type("text/plain; charset=utf-8")
-                .body(text))
+            Ok(Answer {
+                content_type: "text/plain; charset=utf-8",
+                body: text.into_bytes(),
+            })
         }
         Format::Json => {
             let results: Vec<ResultView<'_>> = hits
@@ -260,7 +287,7 @@ fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
                     updated_at: e.updated_at,
                 })
                 .collect();
-            Ok(HttpResponse::Ok().json(SearchResponse {
+            let response = SearchResponse {
                 results,
                 pagination: Pagination {
                     offset: p.offset,
@@ -279,8 +306,14 @@ fn run(state: &AppState, req: Request) -> Result<HttpResponse, ApiError> {
                         search_ms: ms(search_done - started),
                         hydrate_ms: ms(hydrated - search_done),
                     },
+                    index_rebuilding,
                 },
-            }))
+            };
+            Ok(Answer {
+                content_type: "application/json",
+                body: serde_json::to_vec(&response)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            })
         }
     }
 }

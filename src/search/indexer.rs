@@ -5,9 +5,10 @@
 //! and only then removes the queue entries whose version did not change meanwhile. A crash at
 //! any point leaves entries queued, and replaying them is idempotent.
 
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tantivy::schema::Term;
 
@@ -25,10 +26,53 @@ struct Signal {
     stop: bool,
 }
 
+/// Where a rebuild of the whole index stands, for `/ready` and search metadata.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RebuildStatus {
+    /// The index holds every stored entity, up to the queue's usual ~1 s lag.
+    Complete,
+    /// Stored entities are being queued (`total` not known yet) or indexed.
+    Rebuilding { indexed: u64, total: Option<u64> },
+    /// Queueing the rebuild failed: the index stays incomplete until a restart retries it.
+    Failed,
+}
+
+const COMPLETE: u8 = 0;
+const QUEUEING: u8 = 1;
+const INDEXING: u8 = 2;
+const FAILED: u8 = 3;
+
+/// Shared between the indexer thread (writer) and request handlers (readers).
+#[derive(Default)]
+struct Rebuild {
+    phase: AtomicU8,
+    indexed: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Rebuild {
+    fn status(&self) -> RebuildStatus {
+        match self.phase.load(Ordering::Acquire) {
+            COMPLETE => RebuildStatus::Complete,
+            FAILED => RebuildStatus::Failed,
+            phase => {
+                let total = (phase == INDEXING).then(|| self.total.load(Ordering::Acquire));
+                let indexed = self.indexed.load(Ordering::Acquire);
+                RebuildStatus::Rebuilding {
+                    // Writes during the rebuild are queued too and counted as they are indexed.
+                    indexed: total.map_or(indexed, |t| indexed.min(t)),
+                    total,
+                }
+            }
+        }
+    }
+}
+
 /// Handle to the running indexer thread.
 pub struct Indexer {
     signal: Arc<(Mutex<Signal>, Condvar)>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    rebuild: Arc<Rebuild>,
 }
 
 impl Indexer {
@@ -38,34 +82,39 @@ impl Indexer {
     pub fn spawn(store: Arc<Store>, index: Arc<SearchIndex>, rebuild: bool) -> Indexer {
         let signal: Arc<(Mutex<Signal>, Condvar)> = Arc::default();
         let sig = Arc::clone(&signal);
+        let progress: Arc<Rebuild> = Arc::default();
+        // A new data dir has nothing to rebuild: say so at once, so it is ready when it binds.
+        let rebuild = rebuild && !nothing_stored(&store, &index);
+        if rebuild {
+            // Set before the server binds, so no request sees a half-built index as complete.
+            progress.phase.store(QUEUEING, Ordering::Release);
+        }
+        let shared = Arc::clone(&progress);
         let thread = std::thread::Builder::new()
             .name("qanatix-indexer".into())
             .spawn(move || {
+                let started = Instant::now();
                 lower_priority();
                 if rebuild {
-                    match store.queue_all_entities() {
-                        Ok(n) => {
-                            if n > 0 {
-                                log::warn!("search index was missing: rebuilding it from {n} stored entities");
-                            }
-                            if let Err(e) = index.mark_complete() {
-                                log::error!("cannot mark the search index complete: {e}");
-                            }
-                        }
-                        Err(e) => log::error!("cannot queue entities for the index rebuild: {e}"),
-                    }
+                    queue_rebuild(&store, &index, &shared);
                 }
                 let queued = store.entities.queue_depth();
                 if queued > 0 {
                     log::info!("index queue holds {queued} entities: replaying");
                 }
-                run(&store, &index, &sig)
+                run(&store, &index, &sig, &shared, started)
             })
             .expect("spawn indexer thread");
         Indexer {
             signal,
             thread: Mutex::new(Some(thread)),
+            rebuild: progress,
         }
+    }
+
+    /// Whether searches currently see every stored entity (see [`RebuildStatus`]).
+    pub fn rebuild_status(&self) -> RebuildStatus {
+        self.rebuild.status()
     }
 
     /// Wakes the indexer after a write.
@@ -108,10 +157,51 @@ pub fn lower_priority() {
     }
 }
 
-fn run(store: &Store, index: &SearchIndex, signal: &(Mutex<Signal>, Condvar)) {
+/// True (and the index marked complete) when the store holds no entity at all.
+fn nothing_stored(store: &Store, index: &SearchIndex) -> bool {
+    if store.entities.scan_all().next().is_some() {
+        return false;
+    }
+    if let Err(e) = index.mark_complete() {
+        log::error!("cannot mark the search index complete: {e}");
+    }
+    true
+}
+
+/// Queues every stored entity for a rebuild and marks the index complete once that is durable
+/// (the queue then guarantees the rest); progress is reported until the queue is drained.
+fn queue_rebuild(store: &Store, index: &SearchIndex, progress: &Rebuild) {
+    match store.queue_all_entities() {
+        Ok(n) => {
+            log::warn!("search index was missing: rebuilding it from {n} stored entities");
+            progress.total.store(n as u64, Ordering::Release);
+            progress.phase.store(INDEXING, Ordering::Release);
+            if let Err(e) = index.mark_complete() {
+                log::error!("cannot mark the search index complete: {e}");
+            }
+        }
+        Err(e) => {
+            log::error!("cannot queue entities for the index rebuild: {e}");
+            progress.phase.store(FAILED, Ordering::Release);
+        }
+    }
+}
+
+fn run(
+    store: &Store,
+    index: &SearchIndex,
+    signal: &(Mutex<Signal>, Condvar),
+    progress: &Rebuild,
+    started: Instant,
+) {
     loop {
         let drained = match round(store, index) {
-            Ok(n) => n,
+            Ok(n) => {
+                if progress.phase.load(Ordering::Acquire) == INDEXING {
+                    report_rebuild(progress, n, started);
+                }
+                n
+            }
             Err(e) => {
                 log::error!("indexer round failed: {e}");
                 0
@@ -132,6 +222,26 @@ fn run(store: &Store, index: &SearchIndex, signal: &(Mutex<Signal>, Condvar)) {
             }
         }
         s.pending = false;
+    }
+}
+
+/// Counts a round of a rebuild. Every rebuild entry was queued before the first round, so a
+/// round that took the whole queue (fewer than [`BATCH`] entries) has indexed them all, however
+/// many writes keep arriving meanwhile; waiting for an empty queue could wait forever under load.
+fn report_rebuild(progress: &Rebuild, drained: usize, started: Instant) {
+    let total = progress.total.load(Ordering::Acquire);
+    let indexed = progress.indexed.fetch_add(drained as u64, Ordering::AcqRel) + drained as u64;
+    if drained >= BATCH {
+        log::info!(
+            "search index rebuild: {} of {total} entities indexed",
+            indexed.min(total)
+        );
+    } else {
+        progress.phase.store(COMPLETE, Ordering::Release);
+        log::info!(
+            "search index rebuild complete: {total} entities in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -176,4 +286,47 @@ pub fn round(store: &Store, index: &SearchIndex) -> Result<usize, String> {
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(queued.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebuild_status_follows_the_phases() {
+        let r = Rebuild::default();
+        assert_eq!(r.status(), RebuildStatus::Complete);
+        r.phase.store(QUEUEING, Ordering::Release);
+        assert_eq!(
+            r.status(),
+            RebuildStatus::Rebuilding {
+                indexed: 0,
+                total: None
+            }
+        );
+        r.phase.store(INDEXING, Ordering::Release);
+        r.total.store(3 * BATCH as u64, Ordering::Release);
+        report_rebuild(&r, BATCH, Instant::now());
+        assert_eq!(
+            r.status(),
+            RebuildStatus::Rebuilding {
+                indexed: BATCH as u64,
+                total: Some(3 * BATCH as u64)
+            }
+        );
+        // Writes made during the rebuild are indexed too; progress never passes the total.
+        for _ in 0..3 {
+            report_rebuild(&r, BATCH, Instant::now());
+        }
+        assert_eq!(
+            r.status(),
+            RebuildStatus::Rebuilding {
+                indexed: 3 * BATCH as u64,
+                total: Some(3 * BATCH as u64)
+            }
+        );
+        // A round that took the whole queue took every entry the rebuild queued.
+        report_rebuild(&r, 12, Instant::now());
+        assert_eq!(r.status(), RebuildStatus::Complete);
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod document;
 pub mod format;
+pub mod fuzzy;
 pub mod identifiers;
 pub mod indexer;
 pub mod query;

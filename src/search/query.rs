@@ -14,19 +14,26 @@ use tantivy::collector::sort_key::NaturalComparator;
 use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
 use tantivy::columnar::ColumnType;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, FuzzyTermQuery,
-    InvertedIndexRangeQuery, Occur, Query, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, InvertedIndexRangeQuery, Occur, Query,
+    TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal, SegmentReader};
 use uuid::Uuid;
 
+use super::fuzzy::ScopedFuzzyQuery;
 use super::schema::{self, json_key};
 use super::{identifiers, SearchError, SearchIndex};
 
 pub const IDENT_SCORE: Score = 1_000_000.0;
 const SCORE_HALF: f32 = 8.0;
 pub const MAX_FILTERS: usize = 20;
+/// Values of one any-of filter. Each becomes up to three term queries, so without a cap a 1 MB
+/// body of comma-separated values made one search cost seconds of CPU.
+pub const MAX_FILTER_VALUES: usize = 100;
+/// Words of a query tried typo-tolerantly: a typo fallback for a long natural-language query
+/// gains little from its 20th word, and every word adds an automaton walk.
+pub const MAX_FUZZY_WORDS: usize = 10;
 
 /// One filter value, as the client wrote it.
 #[derive(Clone, Debug, PartialEq)]
@@ -114,6 +121,12 @@ fn split_list(v: &Value, key: &str) -> Result<Vec<Scalar>, String> {
     };
     if items.is_empty() {
         return Err(format!("filter '{key}': empty value"));
+    }
+    if items.len() > MAX_FILTER_VALUES {
+        return Err(format!(
+            "filter '{key}': at most {MAX_FILTER_VALUES} values, got {}",
+            items.len()
+        ));
     }
     Ok(items)
 }
@@ -451,24 +464,26 @@ impl SearchIndex {
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
 
-    /// Typo-tolerant variant: unstemmed words within an edit distance scaled by word length.
-    /// Edit distance could cross into a similarly named tenant's scoped terms, so this path
-    /// always runs with the tenant and vertical filters.
+    /// Typo-tolerant variant: unstemmed words within an edit distance scaled by word length,
+    /// the scope matched exactly (see [`ScopedFuzzyQuery`]). Each word costs an automaton and
+    /// a walk of the term dictionary, so only the first [`MAX_FUZZY_WORDS`] are tried.
     fn fuzzy_query(&self, p: &SearchParams, query: &str) -> Option<Box<dyn Query>> {
-        let prefix_len = schema::scope(&p.tenant, &p.vertical).chars().count();
-        let clauses: Vec<(Occur, Box<dyn Query>)> = self
-            .scoped_words(schema::WORDS, p, query)
-            .iter()
-            .map(|w| {
-                let d = fuzz(&w.chars().skip(prefix_len).collect::<String>());
-                let q: Box<dyn Query> = Box::new(FuzzyTermQuery::new(
-                    Term::from_field_text(self.fields.words, w),
-                    d,
-                    true,
-                ));
-                (Occur::Should, q)
-            })
-            .collect();
+        let scope = schema::scope(&p.tenant, &p.vertical);
+        let clauses: Vec<(Occur, Box<dyn Query>)> =
+            schema::analyze(&self.index, schema::WORDS, query)
+                .iter()
+                .take(MAX_FUZZY_WORDS)
+                .map(|w| {
+                    let q: Box<dyn Query> = match fuzz(w) {
+                        0 => term_query(Term::from_field_text(
+                            self.fields.words,
+                            &format!("{scope}{w}"),
+                        )),
+                        d => Box::new(ScopedFuzzyQuery::new(self.fields.words, &scope, w, d)),
+                    };
+                    (Occur::Should, q)
+                })
+                .collect();
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
 
@@ -738,7 +753,7 @@ impl SearchIndex {
                 (hits, total) = match &p.sort {
                     Some(sort) => self.run_sorted(&searcher, p, Some(fq), &p.filters, sort)?,
                     None => {
-                        let fq = self.restrict(fq, p, &p.filters, false);
+                        let fq = self.restrict(fq, p, &p.filters, true);
                         let (docs, n) = searcher.search(
                             &fq,
                             &(
@@ -946,6 +961,12 @@ mod tests {
         assert!(parse_filters(json!({"x": ""}).as_object().unwrap()).is_err());
         let many: Map<String, Value> = (0..21).map(|i| (format!("k{i}"), json!(1))).collect();
         assert!(parse_filters(&many).is_err());
+        let values = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
+        assert!(parse_filters(json!({"x_in": values(100)}).as_object().unwrap()).is_ok());
+        let err = parse_filters(json!({"x_in": values(101)}).as_object().unwrap()).unwrap_err();
+        assert_eq!(err, "filter 'x_in': at most 100 values, got 101");
+        let list = values(101).join(",");
+        assert!(parse_filters(json!({ "x": list }).as_object().unwrap()).is_err());
         // A bare suffix is a key, not an operator.
         assert_eq!(
             parse_filters(json!({"_min": 1}).as_object().unwrap()).unwrap()[0].key,

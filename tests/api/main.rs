@@ -9,6 +9,7 @@ mod file_formats;
 mod first_run;
 mod hardening_depth;
 mod hardening_ingest;
+mod hardening_search;
 mod ingest;
 mod ingest_routes;
 mod keys;
