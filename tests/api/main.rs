@@ -6,6 +6,7 @@ mod auth;
 mod entities;
 mod export;
 mod file_formats;
+mod hardening_files;
 mod ingest;
 mod ingest_routes;
 mod keys;
