@@ -136,8 +136,9 @@ async fn read_upload(req: &HttpRequest, payload: web::Payload) -> Result<Upload,
         ));
     }
     let declared = super::declared_length(req, INGEST_BODY_LIMIT)?;
-    let bad_multipart = |e: actix_multipart::MultipartError| {
-        ApiError::BadRequest(format!("Malformed multipart body: {e}"))
+    let bad_multipart = |e: actix_multipart::MultipartError| match e {
+        actix_multipart::MultipartError::Payload(p) => super::body::payload_error(p),
+        e => ApiError::BadRequest(format!("Malformed multipart body: {e}")),
     };
     let mut parts = actix_multipart::Multipart::new(req.headers(), payload);
     let mut file: Option<(Option<String>, Option<String>, web::BytesMut)> = None;

@@ -1,11 +1,13 @@
-//! Hostile uploads: PDF decompression bombs, PDFs with very many pages, and page text that
-//! grows when escaped.
+//! Hostile uploads: PDF decompression bombs, PDFs with very many pages, page text that grows
+//! when escaped, and request bodies that stop arriving.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::{self, Server};
+use crate::common::{self, Server, BOUNDARY};
 
 /// A PDF whose pages have the given content streams (flate-compressed when `compress`), with
 /// Helvetica as `/F1`. Written with lopdf, so tests need no large fixture files.
@@ -142,4 +144,97 @@ fn pdf_text_is_cut_to_fit_once_escaped() {
     assert_eq!(e["vertical_data"]["text_truncated"], true);
     let text = e["vertical_data"]["text"].as_str().unwrap();
     assert!(text.len() > 20_000 && text.chars().all(|c| c == '"'));
+}
+
+/// Sends the head of a request and part of its body, then stops sending.
+fn stalled_request(srv: &Server, path: &str, content_type: &str, partial: &[u8]) -> TcpStream {
+    let addr = srv.base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-Tenant-Id: acme\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        partial.len() + 1000
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(partial).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    s
+}
+
+fn read_response(mut s: TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.windows(4).any(|w| w == b"\r\n\r\n") && out.ends_with(b"}") {
+                    break;
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn stalled_bodies_get_408() {
+    let srv = common::start_dev(&[]);
+    let unterminated = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nname\nbolt\n"
+    );
+    let cases = [
+        (
+            "/api/v1/ingest/parts/item/upload",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+            unterminated.as_bytes(),
+        ),
+        (
+            "/api/v1/ingest/parts/item/batch",
+            "application/json".to_owned(),
+            &b"{\"records\": ["[..],
+        ),
+        (
+            "/api/v1/ingest/parts/item/stream",
+            "application/x-ndjson".to_owned(),
+            &b"{\"name\": \"bolt\"}\n"[..],
+        ),
+        (
+            "/api/v1/entities",
+            "application/json".to_owned(),
+            &b"{\"name\": "[..],
+        ),
+    ];
+    let streams: Vec<_> = cases
+        .iter()
+        .map(|(path, ct, body)| (path, Instant::now(), stalled_request(&srv, path, ct, body)))
+        .collect();
+    for (path, started, s) in streams {
+        let answer = read_response(s);
+        let took = started.elapsed();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("request_timeout"), "{path}: {answer}");
+        assert!(took < Duration::from_secs(25), "{path}: {took:?}");
+    }
+    assert_eq!(srv.get("/health").send().status, 200);
+}
+
+#[test]
+fn stalled_body_does_not_hold_shutdown() {
+    let mut srv = common::start_dev(&[]);
+    let body = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nname\n");
+    let s = stalled_request(
+        &srv,
+        "/api/v1/ingest/parts/item/upload",
+        &format!("multipart/form-data; boundary={BOUNDARY}"),
+        body.as_bytes(),
+    );
+    // Let the server start reading the body.
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let status = srv.terminate();
+    assert!(status.success(), "{status:?}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    drop(s);
 }
