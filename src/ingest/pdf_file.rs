@@ -27,6 +27,10 @@ const MAX_TEXT_BYTES: usize = 60 * 1024;
 pub struct Limits {
     /// Decompressed size of one object or cross-reference stream while the file is loaded.
     pub load_stream: usize,
+    /// Memory the loaded objects may take, estimated. Object streams parse tiny tokens into
+    /// objects of 50 bytes and more each, so a few KB of nested flate could otherwise load
+    /// into gigabytes.
+    pub load_objects: usize,
     /// Decompressed size of one page's content streams.
     pub page_content: usize,
     /// Decompressed size of every page's content and fonts' text maps together.
@@ -44,7 +48,8 @@ const MIB: usize = 1024 * 1024;
 
 impl Limits {
     pub const DEFAULT: Limits = Limits {
-        load_stream: 8 * MIB,
+        load_stream: 2 * MIB,
+        load_objects: 128 * MIB,
         page_content: 16 * MIB,
         file_content: 256 * MIB,
         page_text: 2 * MAX_TEXT_BYTES,
@@ -181,21 +186,14 @@ pub fn page_texts(
     }
     let names_encryption = bytes.windows(8).any(|w| w == b"/Encrypt");
     let parsed = std::panic::catch_unwind(|| -> Result<Vec<PageText>, PdfError> {
-        let options = lopdf::LoadOptions {
-            max_decompressed_size: Some(limits.load_stream),
-            ..Default::default()
-        };
-        let doc = Document::load_mem_with_options(bytes, options).map_err(|e| {
-            if is_over_limit(&e) {
-                PdfError::TooLarge(format!(
-                    "a stream decompresses to more than {}",
-                    human(limits.load_stream)
-                ))
-            } else if names_encryption {
-                PdfError::Encrypted
-            } else {
-                PdfError::Unreadable(e.to_string())
-            }
+        let doc = load(bytes, limits, deadline).map_err(|e| match e {
+            LoadError::Pdf(e) => e,
+            LoadError::Lopdf(e) if is_over_limit(&e) => PdfError::TooLarge(format!(
+                "a stream decompresses to more than {}",
+                human(limits.load_stream)
+            )),
+            LoadError::Lopdf(_) if names_encryption => PdfError::Encrypted,
+            LoadError::Lopdf(e) => PdfError::Unreadable(e.to_string()),
         })?;
         if doc.is_encrypted() {
             return Err(PdfError::Encrypted);
@@ -209,6 +207,115 @@ pub fn page_texts(
         return Err(PdfError::NoText { pages: texts.len() });
     }
     Ok(texts)
+}
+
+enum LoadError {
+    Pdf(PdfError),
+    Lopdf(lopdf::Error),
+}
+
+/// What loading the current file may still take; read by [`keep_object`], which lopdf calls
+/// for every object it loads (on the loading thread: lopdf's parallel loading, the `rayon`
+/// feature, is off).
+struct LoadBudget {
+    left: usize,
+    deadline: Deadline,
+    refused: Option<PdfError>,
+}
+
+thread_local! {
+    static LOAD_BUDGET: std::cell::RefCell<Option<LoadBudget>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Loads the document within `limits.load_objects` and the deadline. Objects past either are
+/// dropped as they are loaded (an object stream is seen before it is unpacked), so the rest of
+/// the load is cheap, and the load is then refused.
+fn load(bytes: &[u8], limits: &Limits, deadline: Deadline) -> Result<Document, LoadError> {
+    let attempt = |force_reconstruct: bool| {
+        LOAD_BUDGET.with(|b| {
+            *b.borrow_mut() = Some(LoadBudget {
+                left: limits.load_objects,
+                deadline,
+                refused: None,
+            })
+        });
+        let options = lopdf::LoadOptions {
+            max_decompressed_size: Some(limits.load_stream),
+            filter: Some(keep_object),
+            force_reconstruct,
+            ..Default::default()
+        };
+        let loaded = Document::load_mem_with_options(bytes, options);
+        let refused = LOAD_BUDGET.with(|b| b.borrow_mut().take().and_then(|b| b.refused));
+        match (refused, loaded) {
+            (Some(e), _) => Err(LoadError::Pdf(e)),
+            (None, loaded) => loaded.map_err(LoadError::Lopdf),
+        }
+    };
+    let doc = attempt(false)?;
+    // lopdf rebuilds a damaged cross-reference table whose page tree did not load only when no
+    // filter is given; do the same.
+    if doc.page_iter().next().is_none() && doc.trailer.get(b"Encrypt").is_err() {
+        if let Ok(rebuilt) = attempt(true) {
+            if rebuilt.page_iter().next().is_some() {
+                return Ok(rebuilt);
+            }
+        }
+    }
+    Ok(doc)
+}
+
+fn keep_object(id: lopdf::ObjectId, object: &mut Object) -> Option<(lopdf::ObjectId, Object)> {
+    let keep = LOAD_BUDGET.with(|b| {
+        let mut b = b.borrow_mut();
+        let Some(budget) = b.as_mut() else {
+            return true;
+        };
+        if budget.refused.is_some() {
+            return false;
+        }
+        if let Err(e) = budget.deadline.check() {
+            budget.refused = Some(e);
+            return false;
+        }
+        match budget.left.checked_sub(object_size(object)) {
+            Some(left) => {
+                budget.left = left;
+                true
+            }
+            None => {
+                budget.refused = Some(PdfError::TooLarge(
+                    "its objects take too much memory to load".into(),
+                ));
+                false
+            }
+        }
+    });
+    // lopdf keeps `object` itself for objects at the top level of the file and the returned
+    // copy for objects unpacked from an object stream, which never holds streams.
+    keep.then(|| match object {
+        Object::Stream(_) => (id, Object::Null),
+        other => (id, other.clone()),
+    })
+}
+
+/// Roughly the memory `object` takes once loaded.
+fn object_size(object: &Object) -> usize {
+    const NODE: usize = std::mem::size_of::<Object>();
+    NODE + match object {
+        Object::Name(b) | Object::String(b, _) => b.len(),
+        Object::Array(items) => items.iter().map(object_size).sum(),
+        Object::Dictionary(d) => dictionary_size(d),
+        Object::Stream(s) => dictionary_size(&s.dict) + s.content.len(),
+        _ => 0,
+    }
+}
+
+fn dictionary_size(d: &Dictionary) -> usize {
+    // Keys are vectors in an index map: their bytes plus about two words of entry each.
+    d.iter()
+        .map(|(k, v)| k.len() + 2 * std::mem::size_of::<usize>() + object_size(v))
+        .sum()
 }
 
 fn is_over_limit(e: &lopdf::Error) -> bool {
@@ -683,6 +790,7 @@ mod tests {
     fn costs_are_bounded() {
         let small = Limits {
             load_stream: MIB,
+            load_objects: 64 * MIB,
             page_content: 64 * 1024,
             file_content: 100 * 1024,
             page_text: 1000,
@@ -767,6 +875,56 @@ mod tests {
         }
         assert_eq!(cut("a\"b", 3), ("a\"", true));
         assert_eq!(cut("a\"b", 4), ("a\"b", false));
+    }
+
+    /// Object streams each holding an array of many small numbers, which load into far more
+    /// memory than their decompressed bytes.
+    fn object_stream_bomb(streams: usize, numbers: usize) -> Vec<u8> {
+        let mut out = b"%PDF-1.5\n".to_vec();
+        let numbers = "0 ".repeat(numbers);
+        for i in 0..streams {
+            let header = format!("{} 0 ", 1000 + i);
+            let mut s = lopdf::Stream::new(
+                Dictionary::new(),
+                format!("{header}[{numbers}]").into_bytes(),
+            );
+            s.compress().unwrap();
+            out.extend_from_slice(format!("{} 0 obj\n<< /Type /ObjStm /N 1 /First {} /Filter /FlateDecode /Length {} >>\nstream\n", i + 1, header.len(), s.content.len()).as_bytes());
+            out.extend_from_slice(&s.content);
+            out.extend_from_slice(b"\nendstream\nendobj\n");
+        }
+        out.extend_from_slice(b"trailer << /Root 1 0 R >>\n%%EOF\n");
+        out
+    }
+
+    #[test]
+    fn loading_is_bounded() {
+        let limits = Limits {
+            load_stream: 256 * 1024,
+            load_objects: 4 * MIB,
+            ..Limits::DEFAULT
+        };
+        let bomb = object_stream_bomb(20, 100_000);
+        assert!(matches!(
+            with_limits(&bomb, &limits),
+            Err(PdfError::TooLarge(m)) if m.contains("memory to load")
+        ));
+        let bomb = object_stream_bomb(1, 200_000);
+        assert_eq!(
+            with_limits(&bomb, &limits),
+            Err(PdfError::TooLarge(
+                "a stream decompresses to more than 256 KiB".into()
+            ))
+        );
+        // The deadline is checked while loading too.
+        let past = Deadline {
+            at: Instant::now(),
+            limit: PARSE_LIMIT,
+        };
+        assert_eq!(
+            page_texts(&object_stream_bomb(20, 1_000), &limits, past),
+            Err(PdfError::TooSlow { seconds: 30 })
+        );
     }
 
     #[test]
