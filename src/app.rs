@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 
+use crate::api::body::{limit_body_reads, BodyReads};
 use crate::auth::secrets::{self, MasterKeySource};
 use crate::auth::{middleware::guard, Authenticator};
 use crate::config::Config;
@@ -26,6 +27,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     stop_signals: StopSignals,
+    body_reads: web::Data<BodyReads>,
     usage_persister: std::thread::JoinHandle<()>,
     _data_lock: crate::data_lock::DataDirLock,
 }
@@ -190,9 +192,13 @@ impl Application {
 
         let stop_signals = StopSignals::install()?;
         let app_state = state.clone();
+        let body_reads = web::Data::new(BodyReads::default());
+        let app_body_reads = body_reads.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(app_body_reads.clone())
+                .wrap(middleware::from_fn(limit_body_reads))
                 .wrap(middleware::from_fn(guard))
                 .wrap(middleware::from_fn(request_context))
                 .configure(crate::api::configure)
@@ -209,6 +215,7 @@ impl Application {
             server,
             state,
             stop_signals,
+            body_reads,
             usage_persister,
             _data_lock: data_lock,
         })
@@ -231,9 +238,12 @@ impl Application {
             }
         });
         let handle = self.server.handle();
+        let body_reads = self.body_reads.clone();
         let stopper = actix_web::rt::spawn(async move {
             let which = self.stop_signals.recv().await;
             log::info!("{which} received: finishing in-flight requests");
+            // Requests still waiting for their body would hold the drain until they time out.
+            body_reads.stop();
             handle.stop(true).await;
         });
         let result = self.server.await;

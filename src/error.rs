@@ -27,6 +27,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The request body stopped arriving, or arrived too slowly.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -58,6 +61,7 @@ impl ApiError {
             ApiError::TenantSuspended => "tenant_suspended",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_) => "validation_error",
@@ -95,6 +99,7 @@ impl ResponseError for ApiError {
             ApiError::InsufficientScope(_) | ApiError::TenantSuspended => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -154,6 +159,7 @@ pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
             ApiError::Validation(format!("Invalid body: {}", plain_serde(&e.to_string())))
         }
         E::Deserialize(e) => ApiError::malformed_json(&e),
+        E::Payload(e) => crate::api::body::payload_error(e),
         other => ApiError::BadRequest(format!("Could not read the request body: {other}")),
     }
 }

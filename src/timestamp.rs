@@ -11,11 +11,16 @@ pub fn now_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Milliseconds as RFC 3339 UTC; the fraction appears only when non-zero.
+/// Milliseconds as RFC 3339 UTC with exactly three fraction digits, so that these times sort
+/// as strings the way they sort as times (`…05.300Z` before `…05.310Z`; a trimmed `…05.3Z`
+/// would sort after `…05.31Z`).
 pub fn ms_to_rfc3339(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+        .and_then(|t| t.format(&format).ok())
         .unwrap_or_default()
 }
 
@@ -85,7 +90,16 @@ mod tests {
             Some(1_795_860_000)
         );
         assert_eq!(parse_rfc3339("tomorrow"), None);
-        assert_eq!(ms_to_rfc3339(1_795_860_000_250), "2026-11-28T10:00:00.25Z");
-        assert_eq!(ms_to_rfc3339(1_795_860_000_000), "2026-11-28T10:00:00Z");
+        assert_eq!(ms_to_rfc3339(1_795_860_000_250), "2026-11-28T10:00:00.250Z");
+        assert_eq!(ms_to_rfc3339(1_795_860_000_000), "2026-11-28T10:00:00.000Z");
+        assert_eq!(
+            parse_rfc3339(&ms_to_rfc3339(1_795_860_000_250)),
+            Some(1_795_860_000)
+        );
+        let (a, b) = (
+            ms_to_rfc3339(1_795_860_005_300),
+            ms_to_rfc3339(1_795_860_005_310),
+        );
+        assert!(a < b, "{a} {b}");
     }
 }

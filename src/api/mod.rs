@@ -2,6 +2,7 @@
 //! [`crate::auth::middleware::guard`], which takes its rule from [`crate::auth::access`].
 
 pub mod admin;
+pub mod body;
 pub mod entities;
 pub mod export;
 pub mod health;
@@ -63,8 +64,7 @@ pub async fn read_body(
     let declared = declared_length(req, limit)?;
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::BadRequest(format!("Could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(body::payload_error)?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(limit));
         }

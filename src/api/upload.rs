@@ -136,8 +136,9 @@ async fn read_upload(req: &HttpRequest, payload: web::Payload) -> Result<Upload,
         ));
     }
     let declared = super::declared_length(req, INGEST_BODY_LIMIT)?;
-    let bad_multipart = |e: actix_multipart::MultipartError| {
-        ApiError::BadRequest(format!("Malformed multipart body: {e}"))
+    let bad_multipart = |e: actix_multipart::MultipartError| match e {
+        actix_multipart::MultipartError::Payload(p) => super::body::payload_error(p),
+        e => ApiError::BadRequest(format!("Malformed multipart body: {e}")),
     };
     let mut parts = actix_multipart::Multipart::new(req.headers(), payload);
     let mut file: Option<(Option<String>, Option<String>, web::BytesMut)> = None;
@@ -212,7 +213,7 @@ pub async fn upload_route(
 }
 
 /// `POST /ingest/{vertical}/{entity_type}/pdf`: multipart with a `file` part holding a PDF.
-/// 1–3 pages become one entity, 4 or more one entity per page.
+/// 1–3 pages become one entity, 4 or more one entity per page (at most a batch's worth).
 pub async fn pdf_route(
     state: web::Data<AppState>,
     caller: Caller,
@@ -226,14 +227,18 @@ pub async fn pdf_route(
     let up = read_upload(&req, payload).await?;
     let src = up.source(tenant, target, "pdf");
     let bytes = up.bytes;
+    // Read before the write, so the store's blocking work does not wait on the parser.
+    let pages = web::block(move || pdf_file::page_texts_within(bytes, pdf_file::PARSE_LIMIT))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+        .map_err(|e| match e {
+            PdfError::NotPdf => ApiError::UnsupportedMediaType(e.to_string()),
+            PdfError::TooManyPages { .. } => ApiError::PayloadTooLarge(e.to_string()),
+            _ => ApiError::Validation(e.to_string()),
+        })?;
     let result = state
         .write(move |store| {
-            let pages =
-                pdf_file::page_texts_within(bytes, pdf_file::PARSE_LIMIT).map_err(|e| match e {
-                    PdfError::NotPdf => ApiError::UnsupportedMediaType(e.to_string()),
-                    _ => ApiError::Validation(e.to_string()),
-                })?;
-            let records = pdf_file::records(src.file_name.as_deref(), &pages);
+            let records = pdf_file::records(src.file_name.as_deref(), pages);
             Ok(batch::ingest(store, &src, records, &quota)?)
         })
         .await?;

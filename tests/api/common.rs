@@ -138,6 +138,19 @@ impl Server {
         self.child.as_ref().expect("server running").id()
     }
 
+    /// The server process's peak resident memory so far (VmHWM), in MB; 0 where /proc is
+    /// missing.
+    pub fn peak_rss_mb(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(0, |kb| kb / 1024)
+    }
+
     /// SIGKILL: no chance to flush anything.
     pub fn kill9(&mut self) {
         let mut child = self.child.take().expect("server running");

@@ -8,6 +8,7 @@ mod export;
 mod file_formats;
 mod first_run;
 mod hardening_depth;
+mod hardening_files;
 mod hardening_ingest;
 mod hardening_search;
 mod ingest;
