@@ -186,6 +186,9 @@ impl Application {
             plans,
             metrics: Metrics::default(),
             meter,
+            search_slots: tokio::sync::Semaphore::new(
+                2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         });
         let no_tenants = state.store.tenants.list().is_empty();
         log_first_steps(&master_source, &addr.to_string(), no_tenants);

@@ -25,6 +25,9 @@ pub struct AppState {
     pub plans: Plans,
     pub metrics: Metrics,
     pub meter: Arc<Meter>,
+    /// Searches running at once, at most one per core: more would only time-slice the cores
+    /// and stretch every search's latency; the rest wait their turn without holding a thread.
+    pub search_slots: tokio::sync::Semaphore,
 }
 
 impl AppState {

@@ -218,12 +218,19 @@ struct Answer {
 }
 
 /// Runs the search on the blocking pool: a costly query then competes for CPU like any thread
-/// instead of holding an async worker, whose other requests (of every tenant) would wait.
+/// instead of holding an async worker, whose other requests (of every tenant) would wait. At
+/// most one search per core runs at once (`search_slots`).
 async fn run_off_worker(
     state: web::Data<AppState>,
     req: Request,
 ) -> Result<HttpResponse, ApiError> {
-    let answer = web::block(move || run(&state, req))
+    let _slot = state
+        .search_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("search slots closed: {e}")))?;
+    let for_search = state.clone();
+    let answer = web::block(move || run(&for_search, req))
         .await
         .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??;
     Ok(HttpResponse::Ok()
