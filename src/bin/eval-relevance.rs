@@ -77,6 +77,113 @@ struct Args {
     /// Also print every query that scored below P@10 = 1, with its top results.
     #[arg(long)]
     details: bool,
+    /// This is run N of a series (default output: bench-results/relevance-<label>-runN.json).
+    #[arg(long)]
+    run: Option<u32>,
+    /// No server: combine runs 1..=N of this label into mean (min–max) per class, written to
+    /// bench-results/relevance-<label>.json.
+    #[arg(long)]
+    summarize: Option<u32>,
+}
+
+fn output_path(label: &str, run: Option<u32>) -> PathBuf {
+    PathBuf::from(match run {
+        Some(n) => format!("bench-results/relevance-{label}-run{n}.json"),
+        None => format!("bench-results/relevance-{label}.json"),
+    })
+}
+
+const METRICS: [&str; 4] = ["p_at_10", "mrr", "identifier_at_1", "zero_result_rate"];
+
+/// Ties in a ranking are broken by index layout, which differs from load to load, so one run
+/// can be lucky; the series shows the spread.
+fn summarize(args: &Args, runs: u32) -> Result<(), String> {
+    let mut reports = Vec::new();
+    for n in 1..=runs {
+        let path = output_path(&args.label, Some(n));
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        reports.push(v);
+    }
+    let first = reports
+        .first()
+        .ok_or("--summarize needs at least one run")?;
+    let stats = |values: Vec<f64>| -> Value {
+        if values.is_empty() {
+            return Value::Null;
+        }
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        json!({"mean": mean, "min": min, "max": max})
+    };
+    let cell = |v: &Value| match (v["mean"].as_f64(), v["min"].as_f64(), v["max"].as_f64()) {
+        (Some(mean), Some(min), Some(max)) if runs > 1 && max > min => {
+            format!("{mean:.3} ({min:.3}–{max:.3})")
+        }
+        (Some(mean), ..) => format!("{mean:.3}"),
+        _ => "—".into(),
+    };
+    println!(
+        "Search relevance, {runs} run(s), each on a fresh server: mean (min–max). \
+         {} queries, catalog of {} parts (seed {}), limit {LIMIT}, commit {}, {}\n",
+        first["overall"]["queries"],
+        first["catalog"]["count"],
+        first["catalog"]["seed"],
+        first["commit"].as_str().unwrap_or("?"),
+        first["date"].as_str().unwrap_or("?"),
+    );
+    println!("| class | queries | P@10 | MRR | identifier@1 | zero-result rate |");
+    println!("|---|---|---|---|---|---|");
+    let mut classes = Vec::new();
+    let rows = CLASSES
+        .iter()
+        .map(|(name, label, _)| (Some(*name), *label))
+        .chain([(None, "**overall**")]);
+    for (name, label) in rows {
+        let of = |r: &Value| -> Value {
+            match name {
+                Some(n) => r["classes"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|c| c["class"] == n))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                None => r["overall"].clone(),
+            }
+        };
+        let queries = of(first)["queries"].clone();
+        if queries.is_null() {
+            continue;
+        }
+        let mut entry = json!({"class": name.unwrap_or("overall"), "queries": queries});
+        let mut cells = Vec::new();
+        for m in METRICS {
+            let st = stats(reports.iter().filter_map(|r| of(r)[m].as_f64()).collect());
+            cells.push(cell(&st));
+            entry[m] = st;
+        }
+        println!("| {label} | {queries} | {} |", cells.join(" | "));
+        classes.push(entry);
+    }
+    println!(
+        "\nP@10 is R-capped: a query with fewer than 10 relevant records is scored P@|relevant|. \
+         identifier@1: the first result carries the queried identifier."
+    );
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| output_path(&args.label, None));
+    let summary = json!({
+        "label": args.label, "runs": runs, "commit": first["commit"], "date": first["date"],
+        "catalog": first["catalog"], "limit": LIMIT, "classes": classes,
+        "run_files": (1..=runs).map(|n| output_path(&args.label, Some(n))).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+    std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -511,6 +618,9 @@ fn git_commit() -> String {
 }
 
 fn run(args: Args) -> Result<(), String> {
+    if let Some(runs) = args.summarize {
+        return summarize(&args, runs);
+    }
     let text = std::fs::read_to_string(&args.queries)
         .map_err(|e| format!("{}: {e}", args.queries.display()))?;
     let file: QueryFile =
@@ -667,12 +777,12 @@ fn run(args: Args) -> Result<(), String> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("bench-results/relevance-{}.json", args.label)));
+        .unwrap_or_else(|| output_path(&args.label, args.run));
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let report = json!({
-        "label": args.label, "date": date, "commit": commit,
+        "label": args.label, "run": args.run, "date": date, "commit": commit,
         "queries_file": args.queries, "catalog": {"seed": spec.seed, "count": catalog.records.len(), "batch_size": spec.batch_size},
         "limit": LIMIT, "overall": overall.json(), "classes": classes, "queries": rows,
     });
