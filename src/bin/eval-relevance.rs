@@ -7,8 +7,10 @@
 //! 3. loads the catalog through `POST /ingest/parts/{type}/batch` and waits until it is indexed,
 //! 4. runs every query with `limit` 10 and prints, per class and overall, P@10, MRR,
 //!    identifier@1 and the zero-result rate as a markdown table; per-query details go to a JSON
-//!    file (default `bench-results/relevance-<label>.json`).
+//!    file (default `bench-results/relevance-<label>.json`, `…-runN.json` with `--run N`).
 //!
+//! `--summarize N` combines runs 1..=N of a label (each on a fresh server, so with a different
+//! index layout) into mean (min–max) per class.
 //! `--check` does only steps 1–2 and prints each query's relevant-set size: what a case writer
 //! runs before adding a case. The query file format is described in tests/relevance/README.md.
 
