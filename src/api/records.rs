@@ -1,5 +1,6 @@
 //! The records dialect's routes (API-RECORDS.md §2): `/records`, batch and file uploads under
-//! `/ingest/batch|upload/…` and `/upload/…`, `/uploads/{id}`, and `/chat`.
+//! `/ingest/batch|upload/…` and `/upload/…`, `/uploads/{id}`, `/admin/reindex/record/{id}` and
+//! `/chat`.
 //!
 //! Each handler renames its input into the entities dialect, runs the operation the entities
 //! dialect's twin runs (same scopes, metering, quotas, durability), and renames the result
@@ -64,7 +65,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(super::resource("/uploads/{id}").route(web::get().to(get_upload)))
     .service(super::resource("/uploads/{id}/dlq").route(web::get().to(get_dlq)))
-    .service(super::resource("/chat").route(web::post().to(chat)));
+    .service(super::resource("/chat").route(web::post().to(chat)))
+    .service(super::resource("/admin/reindex/record/{id}").route(web::post().to(reindex_record)));
 }
 
 /// A records-dialect create or PATCH body in the entities dialect's field names.
@@ -393,6 +395,22 @@ async fn get_dlq(
     let i = ingest::load(&state, tenant, &id).map_err(records_error)?;
     let entries = state.store.ingestions.errors(tenant, i.id)?;
     Ok(HttpResponse::Ok().json(json!({ "upload_id": i.id, "entries": entries })))
+}
+
+/// `POST /admin/reindex/record/{id}`: queues the record for reindexing.
+async fn reindex_record(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = super::admin::queue_entity(&state, &caller, &id)
+        .await
+        .map_err(records_error)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "record_id": id,
+        "status": "pending",
+        "message": "Record queued for reindexing.",
+    })))
 }
 
 /// `POST /chat`: answering in prose needs a language model, and this server ships none.

@@ -689,6 +689,30 @@ fn collections_list_and_metadata_survive_a_restart() {
 }
 
 #[test]
+fn a_record_can_be_queued_for_reindexing() {
+    let srv = common::start_dev(&[]);
+    let rec = create(
+        &srv,
+        "acme",
+        &json!({"collection": "c", "record_type": "t", "name": "x"}),
+    );
+    let id = rec["record_id"].as_str().unwrap();
+    let r = srv
+        .post(&format!("/api/v1/admin/reindex/record/{id}"))
+        .tenant("acme")
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["record_id"], id);
+    assert_eq!(r.json()["status"], "pending");
+    let r = srv
+        .post(&format!("/api/v1/admin/reindex/record/{id}"))
+        .tenant("evil")
+        .send();
+    r.expect_error(404, "not_found");
+    assert_eq!(r.json()["detail"], "Record not found.");
+}
+
+#[test]
 fn chat_is_not_implemented() {
     let srv = common::start_dev(&[]);
     let r = srv
