@@ -240,6 +240,7 @@ mod tests {
             vertical_data,
             created_at: 0,
             updated_at: 0,
+            visibility: Default::default(),
         }
     }
 

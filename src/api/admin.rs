@@ -103,8 +103,22 @@ async fn reindex_entity(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = queue_entity(&state, &caller, &id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "entity_id": id,
+        "status": "pending",
+        "message": "Entity queued for reindexing.",
+    })))
+}
+
+/// Queues the caller's entity for reindexing (both dialects' reindex of one entity).
+pub(super) async fn queue_entity(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Uuid, ApiError> {
     let tenant = caller.tenant()?.id.clone();
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("Entity"))?;
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found("Entity"))?;
     state
         .write(move |store| {
             store
@@ -117,9 +131,5 @@ async fn reindex_entity(
             Ok(())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "entity_id": id,
-        "status": "pending",
-        "message": "Entity queued for reindexing.",
-    })))
+    Ok(id)
 }

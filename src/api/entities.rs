@@ -11,7 +11,9 @@ use crate::entity_input::{self, FieldError, MAX_SOURCE_CHARS, MAX_TEXT_CHARS};
 use crate::error::ApiError;
 use crate::quota::WriteQuota;
 use crate::state::AppState;
-use crate::store::{EmbeddingStatus, Entity, EntityStatus, SourceKey, Store, StoreError};
+use crate::store::{
+    EmbeddingStatus, Entity, EntityStatus, SourceKey, Store, StoreError, Visibility,
+};
 use crate::timestamp::{self, serde_rfc3339};
 
 pub const MAX_BULK: usize = 1_000;
@@ -48,6 +50,7 @@ pub struct EntityView {
     status: EntityStatus,
     vertical_data: Map<String, Value>,
     embedding_status: EmbeddingStatus,
+    visibility: Visibility,
     #[serde(with = "serde_rfc3339::millis")]
     created_at: i64,
     #[serde(with = "serde_rfc3339::millis")]
@@ -70,6 +73,7 @@ pub fn view(store: &Store, e: Entity) -> Result<EntityView, ApiError> {
         status: e.status,
         vertical_data: e.vertical_data,
         embedding_status,
+        visibility: e.visibility,
         created_at: e.created_at,
         updated_at: e.updated_at,
     })
@@ -77,6 +81,11 @@ pub fn view(store: &Store, e: Entity) -> Result<EntityView, ApiError> {
 
 fn invalid(e: FieldError) -> ApiError {
     ApiError::Validation(e.to_string())
+}
+
+pub(crate) fn parse_visibility(raw: &str) -> Result<Visibility, FieldError> {
+    Visibility::parse(raw)
+        .ok_or_else(|| FieldError::new("visibility", "invalid_value", "must be public or private"))
 }
 
 fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -105,34 +114,40 @@ fn optional_string(field: &str, v: &Value, max: usize) -> Result<Option<String>,
     }
 }
 
+/// The body of a create, in the entities dialect (the records dialect renames into it).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateEntity {
-    name: String,
-    vertical: String,
-    entity_type: String,
+pub(crate) struct CreateEntity {
+    pub name: String,
+    pub vertical: String,
+    pub entity_type: String,
     #[serde(default)]
-    vertical_data: Option<Map<String, Value>>,
+    pub vertical_data: Option<Map<String, Value>>,
     #[serde(default)]
-    description: Option<String>,
+    pub description: Option<String>,
     #[serde(default)]
-    source_id: Option<Value>,
+    pub source_id: Option<Value>,
     #[serde(default)]
-    source_type: Option<String>,
+    pub source_type: Option<String>,
     #[serde(default)]
-    source_name: Option<String>,
+    pub source_name: Option<String>,
     #[serde(default)]
-    source_url: Option<String>,
+    pub source_url: Option<String>,
     #[serde(default)]
-    status: Option<String>,
+    pub status: Option<String>,
+    /// Unset: the collection's default visibility, else private.
+    #[serde(default)]
+    pub visibility: Option<String>,
 }
 
-fn new_entity(tenant: &str, b: CreateEntity) -> Result<Entity, FieldError> {
+/// The entity a create makes, and the visibility it named (if it named one).
+fn new_entity(tenant: &str, b: CreateEntity) -> Result<(Entity, Option<Visibility>), FieldError> {
     let now = timestamp::now_ms();
     let text = |field: &str, v: Option<String>, max| {
         v.map(|s| entity_input::text(field, &s, max)).transpose()
     };
-    Ok(Entity {
+    let visibility = b.visibility.as_deref().map(parse_visibility).transpose()?;
+    let entity = Entity {
         id: Uuid::now_v7(),
         tenant_id: tenant.to_owned(),
         vertical: entity_input::slug("vertical", &b.vertical)?,
@@ -157,7 +172,9 @@ fn new_entity(tenant: &str, b: CreateEntity) -> Result<Entity, FieldError> {
         vertical_data: entity_input::vertical_data(b.vertical_data.unwrap_or_default())?,
         created_at: now,
         updated_at: now,
-    })
+        visibility: visibility.unwrap_or_default(),
+    };
+    Ok((entity, visibility))
 }
 
 /// Fails when another entity of the tenant's vertical and type already has this source id
@@ -188,17 +205,24 @@ fn check_schema(store: &Store, e: &Entity) -> Result<(), ApiError> {
     }
 }
 
-async fn create(
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: web::Json<CreateEntity>,
-) -> Result<HttpResponse, ApiError> {
-    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
+/// Creates an entity (both dialects' create).
+pub(crate) async fn create_entity(
+    state: &AppState,
+    caller: &Caller,
+    body: CreateEntity,
+) -> Result<Entity, ApiError> {
+    let quota = WriteQuota::for_tenant(state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
-    let entity = new_entity(&tenant, body.into_inner()).map_err(invalid)?;
-    let stored = state
+    let (mut entity, visibility) = new_entity(&tenant, body).map_err(invalid)?;
+    state
         .write(move |store| {
             store.entities.locked(&tenant, || {
+                entity.visibility = match visibility {
+                    Some(v) => v,
+                    None => store
+                        .collections
+                        .default_visibility(&tenant, &entity.vertical)?,
+                };
                 check_source_free(store, &entity)?;
                 check_schema(store, &entity)?;
                 let stored = quota.check_vertical_and_count(store, &tenant, &entity.vertical)?;
@@ -210,19 +234,31 @@ async fn create(
                 Ok(entity)
             })
         })
-        .await?;
+        .await
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateEntity>,
+) -> Result<HttpResponse, ApiError> {
+    let stored = create_entity(&state, &caller, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(view(&state.store, stored)?))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    vertical: Option<String>,
-    entity_type: Option<String>,
-    q: Option<String>,
-    status: Option<String>,
-    limit: Option<i64>,
-    cursor: Option<String>,
+/// Parameters of a listing, in the entities dialect.
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    pub vertical: Option<String>,
+    pub entity_type: Option<String>,
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
+
+/// One page of a listing: items shown by the dialect's view, the next cursor, whether more follow.
+pub(crate) type Page<V> = (Vec<V>, Option<String>, bool);
 
 #[derive(Serialize)]
 struct ListPage {
@@ -231,13 +267,15 @@ struct ListPage {
     has_more: bool,
 }
 
-async fn list(
-    state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
+/// Lists entities (both dialects' listing), each shown by `show` (which reads the store, so it
+/// runs on the blocking pool with the scan).
+pub(crate) async fn list_entities<V: Send + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    q: ListQuery,
+    show: fn(&Store, Entity) -> Result<V, ApiError>,
+) -> Result<Page<V>, ApiError> {
     let tenant = caller.tenant()?.id.clone();
-    let q = query.into_inner();
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::validation("limit must be between 1 and 100"));
@@ -263,7 +301,7 @@ async fn list(
         .transpose()?;
     let limit = limit as usize;
     let store = std::sync::Arc::clone(&state.store);
-    let (items, has_more) = web::block(move || -> Result<_, ApiError> {
+    web::block(move || -> Result<_, ApiError> {
         let mut items = Vec::with_capacity(limit + 1);
         for e in store.entities.scan(&tenant, after) {
             let e = e?;
@@ -283,17 +321,26 @@ async fn list(
         }
         let has_more = items.len() > limit;
         items.truncate(limit);
+        let cursor = has_more
+            .then(|| items.last().map(|e| e.id.to_string()))
+            .flatten();
         let views = items
             .into_iter()
-            .map(|e| view(&store, e))
+            .map(|e| show(&store, e))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((views, has_more))
+        Ok((views, cursor, has_more))
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let cursor = has_more
-        .then(|| items.last().map(|e| e.id.to_string()))
-        .flatten();
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (items, cursor, has_more) =
+        list_entities(&state, &caller, query.into_inner(), view).await?;
     Ok(HttpResponse::Ok().json(ListPage {
         items,
         cursor,
@@ -308,13 +355,17 @@ fn load(store: &Store, tenant: &str, id: Uuid) -> Result<Entity, ApiError> {
         .ok_or_else(|| ApiError::not_found("Entity"))
 }
 
+/// The caller's entity with this id (a malformed or foreign id is not found).
+pub(crate) fn get_entity(state: &AppState, caller: &Caller, id: &str) -> Result<Entity, ApiError> {
+    load(&state.store, &caller.tenant()?.id, parse_id(id)?)
+}
+
 async fn get(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = &caller.tenant()?.id;
-    let e = load(&state.store, tenant, parse_id(&id)?)?;
+    let e = get_entity(&state, &caller, &id)?;
     Ok(HttpResponse::Ok().json(view(&state.store, e)?))
 }
 
@@ -354,6 +405,12 @@ fn apply_patch(e: &mut Entity, patch: &Map<String, Value>) -> Result<(), FieldEr
                     .ok_or_else(|| FieldError::new("status", "invalid_type", "must be a string"))?;
                 e.status = parse_status(s)?;
             }
+            "visibility" => {
+                let s = v.as_str().ok_or_else(|| {
+                    FieldError::new("visibility", "invalid_type", "must be a string")
+                })?;
+                e.visibility = parse_visibility(s)?;
+            }
             "vertical_data" => match v {
                 Value::Null => e.vertical_data.clear(),
                 Value::Object(p) => entity_input::merge_patch(&mut e.vertical_data, p),
@@ -369,7 +426,7 @@ fn apply_patch(e: &mut Entity, patch: &Map<String, Value>) -> Result<(), FieldEr
                 return Err(FieldError::new(
                     other,
                     "unknown_field",
-                    "is not an entity field",
+                    "is not a field that can be set",
                 ));
             }
         }
@@ -379,17 +436,17 @@ fn apply_patch(e: &mut Entity, patch: &Map<String, Value>) -> Result<(), FieldEr
     Ok(())
 }
 
-async fn update(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<String>,
-    body: web::Json<Map<String, Value>>,
-) -> Result<HttpResponse, ApiError> {
-    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
+/// Applies a PATCH (entities-dialect field names) to the caller's entity.
+pub(crate) async fn update_entity(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    patch: Map<String, Value>,
+) -> Result<Entity, ApiError> {
+    let quota = WriteQuota::for_tenant(state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
-    let id = parse_id(&id)?;
-    let patch = body.into_inner();
-    let updated = state
+    let id = parse_id(id)?;
+    state
         .write(move |store| {
             store.entities.locked(&tenant, || {
                 let prev = load(store, &tenant, id)?;
@@ -406,26 +463,35 @@ async fn update(
                 Ok(next)
             })
         })
-        .await?;
+        .await
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let updated = update_entity(&state, &caller, &id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view(&state.store, updated)?))
 }
 
 #[derive(Deserialize)]
-struct DeleteQuery {
+pub(crate) struct DeleteQuery {
     #[serde(default)]
-    permanent: bool,
+    pub permanent: bool,
 }
 
-async fn delete(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<String>,
-    query: web::Query<DeleteQuery>,
-) -> Result<HttpResponse, ApiError> {
+/// Archives the caller's entity (answering it), or removes it for good (answering `None`).
+pub(crate) async fn delete_entity(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    permanent: bool,
+) -> Result<Option<Entity>, ApiError> {
     let tenant = caller.tenant()?.id.clone();
-    let id = parse_id(&id)?;
-    let permanent = query.permanent;
-    let archived = state
+    let id = parse_id(id)?;
+    state
         .write(move |store| {
             store.entities.locked(&tenant, || {
                 let mut changes = store.entities.changes();
@@ -459,8 +525,16 @@ async fn delete(
                 Ok(out)
             })
         })
-        .await?;
-    match archived {
+        .await
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    match delete_entity(&state, &caller, &id, query.permanent).await? {
         Some(e) => Ok(HttpResponse::Ok().json(view(&state.store, e)?)),
         None => Ok(HttpResponse::NoContent().finish()),
     }
@@ -492,21 +566,23 @@ struct BulkUpdate {
     update: Map<String, Value>,
 }
 
-async fn bulk_update(
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: web::Json<BulkUpdate>,
-) -> Result<HttpResponse, ApiError> {
-    let quota = WriteQuota::for_tenant(&state, caller.tenant()?)?;
+/// Applies one PATCH (entities-dialect field names) to each of the caller's entities listed;
+/// unknown and foreign ids are skipped.
+pub(crate) async fn bulk_update_entities(
+    state: &AppState,
+    caller: &Caller,
+    entity_ids: &[Value],
+    update: Map<String, Value>,
+) -> Result<Vec<Entity>, ApiError> {
+    let quota = WriteQuota::for_tenant(state, caller.tenant()?)?;
     let tenant = caller.tenant()?.id.clone();
-    let BulkUpdate { entity_ids, update } = body.into_inner();
-    let ids = parse_ids(&entity_ids)?;
+    let ids = parse_ids(entity_ids)?;
     if update.contains_key("source_id") {
         return Err(ApiError::validation(
             "source_id cannot be set by a bulk update: it must stay unique within its vertical and entity type",
         ));
     }
-    let updated = state
+    state
         .write(move |store| {
             store.entities.locked(&tenant, || {
                 let mut pairs = Vec::new();
@@ -549,7 +625,16 @@ async fn bulk_update(
                 Ok(pairs.into_iter().map(|(_, n)| n).collect::<Vec<_>>())
             })
         })
-        .await?;
+        .await
+}
+
+async fn bulk_update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<BulkUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let BulkUpdate { entity_ids, update } = body.into_inner();
+    let updated = bulk_update_entities(&state, &caller, &entity_ids, update).await?;
     let views = updated
         .into_iter()
         .map(|e| view(&state.store, e))
@@ -563,14 +648,15 @@ struct BulkDelete {
     entity_ids: Vec<Value>,
 }
 
-async fn bulk_delete(
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: web::Json<BulkDelete>,
-) -> Result<HttpResponse, ApiError> {
+/// Archives the caller's listed entities; answers how many were archived by it.
+pub(crate) async fn bulk_delete_entities(
+    state: &AppState,
+    caller: &Caller,
+    entity_ids: &[Value],
+) -> Result<usize, ApiError> {
     let tenant = caller.tenant()?.id.clone();
-    let ids = parse_ids(&body.entity_ids)?;
-    let archived = state
+    let ids = parse_ids(entity_ids)?;
+    state
         .write(move |store| {
             store.entities.locked(&tenant, || {
                 let mut changes = store.entities.changes();
@@ -592,6 +678,14 @@ async fn bulk_delete(
                 Ok(n)
             })
         })
-        .await?;
+        .await
+}
+
+async fn bulk_delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<BulkDelete>,
+) -> Result<HttpResponse, ApiError> {
+    let archived = bulk_delete_entities(&state, &caller, &body.entity_ids).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "archived": archived })))
 }

@@ -31,6 +31,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 struct ExportQuery {
     vertical: Option<String>,
     entity_type: Option<String>,
+    /// The records dialect's names for `vertical` and `entity_type` (API-RECORDS.md §2).
+    collection: Option<String>,
+    record_type: Option<String>,
     status: Option<String>,
     format: Option<String>,
 }
@@ -83,8 +86,11 @@ async fn export_route(
         })?,
     };
     let selection = Selection {
-        vertical: super::path::optional("vertical", q.vertical.as_deref())?,
-        entity_type: super::path::optional("entity_type", q.entity_type.as_deref())?,
+        vertical: either(("vertical", q.vertical), ("collection", q.collection))?,
+        entity_type: either(
+            ("entity_type", q.entity_type),
+            ("record_type", q.record_type),
+        )?,
         status: q
             .status
             .map(|s| {
@@ -129,6 +135,20 @@ async fn export_route(
         .content_type(format.content_type())
         .insert_header((header::CONTENT_DISPOSITION, file))
         .streaming(body))
+}
+
+/// A vertical or type given under either dialect's name (not both).
+fn either(
+    (a_name, a): (&str, Option<String>),
+    (b_name, b): (&str, Option<String>),
+) -> Result<Option<String>, ApiError> {
+    match (a, b) {
+        (Some(_), Some(_)) => Err(ApiError::validation(format!(
+            "give {a_name} or {b_name}, not both: they name the same thing"
+        ))),
+        (Some(v), None) => super::path::optional(a_name, Some(&v)),
+        (None, v) => super::path::optional(b_name, v.as_deref()),
+    }
 }
 
 fn matching<'a>(

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::dialect::Dialect;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ingest::batch::{self, BatchResult, BatchSource, MAX_RECORDS};
@@ -206,6 +207,28 @@ pub async fn ingest(
     Ok(batch_response(&result))
 }
 
+/// A JSON batch body ingested into the path's vertical and type (both dialects' batch).
+pub(super) async fn batch_result(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    path: &(String, String),
+    payload: web::Payload,
+    dialect: Dialect,
+) -> Result<BatchResult, ApiError> {
+    require_json(req)?;
+    let body = super::read_body(req, payload, INGEST_BODY_LIMIT).await?;
+    let (quota, tenant, target) = writer(state, caller, path)?;
+    let records: Vec<Value> = parse_records(&body)?
+        .into_iter()
+        .map(|r| dialect.record(r))
+        .collect();
+    let src = BatchSource::for_body(tenant, target, "batch", None, &body);
+    state
+        .write(move |store| Ok(batch::ingest(store, &src, records, &quota)?))
+        .await
+}
+
 async fn batch_route(
     state: web::Data<AppState>,
     caller: Caller,
@@ -213,12 +236,8 @@ async fn batch_route(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    require_json(&req)?;
-    let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
-    let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
-    let records = parse_records(&body)?;
-    let src = BatchSource::for_body(tenant, (vertical, entity_type), "batch", None, &body);
-    ingest(&state, src, records, quota).await
+    let result = batch_result(&state, &caller, &req, &path, payload, Dialect::Entities).await?;
+    Ok(batch_response(&result))
 }
 
 #[derive(Serialize)]
@@ -266,7 +285,8 @@ fn view(i: &Ingestion) -> IngestionView<'_> {
     }
 }
 
-fn load(state: &AppState, tenant: &str, raw: &str) -> Result<Ingestion, ApiError> {
+/// The tenant's ingestion with this id (a malformed or foreign id is not found).
+pub(super) fn load(state: &AppState, tenant: &str, raw: &str) -> Result<Ingestion, ApiError> {
     let id = Uuid::parse_str(raw).map_err(|_| ApiError::not_found("Ingestion"))?;
     state
         .store
@@ -332,26 +352,7 @@ async fn stream_route(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    if !matches!(
-        mime(&req).as_str(),
-        "application/x-ndjson"
-            | "application/ndjson"
-            | "application/jsonl"
-            | "application/x-jsonlines"
-    ) {
-        return Err(ApiError::UnsupportedMediaType(
-            "Content-Type must be application/x-ndjson.".into(),
-        ));
-    }
-    let (quota, tenant, (vertical, entity_type)) = writer(&state, &caller, &path)?;
-    let body = super::read_body(&req, payload, INGEST_BODY_LIMIT).await?;
-    let src = BatchSource::for_body(tenant, (vertical, entity_type), "stream", None, &body);
-    let result = state
-        .write(move |store| {
-            let rows = crate::ingest::ndjson::rows(&body);
-            Ok(batch::ingest_rows(store, &src, rows, &quota)?)
-        })
-        .await?;
+    let result = stream_result(&state, &caller, &req, &path, payload, Dialect::Entities).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "ingestion_id": result.ingestion.id,
         "accepted": result.ingestion.accepted,
@@ -365,6 +366,37 @@ async fn stream_route(
             - result.errors.iter().filter(|e| e.error_type == "invalid_json").count(),
         "flushed": true,
     })))
+}
+
+/// An NDJSON body ingested into the path's vertical and type (both dialects' stream).
+pub(super) async fn stream_result(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    path: &(String, String),
+    payload: web::Payload,
+    dialect: Dialect,
+) -> Result<BatchResult, ApiError> {
+    if !matches!(
+        mime(req).as_str(),
+        "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines"
+    ) {
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Type must be application/x-ndjson.".into(),
+        ));
+    }
+    let (quota, tenant, target) = writer(state, caller, path)?;
+    let body = super::read_body(req, payload, INGEST_BODY_LIMIT).await?;
+    let src = BatchSource::for_body(tenant, target, "stream", None, &body);
+    state
+        .write(move |store| {
+            let rows = crate::ingest::ndjson::rows(&body).map(|r| r.map(|v| dialect.record(v)));
+            Ok(batch::ingest_rows(store, &src, rows, &quota)?)
+        })
+        .await
 }
 
 /// `GET /pipeline/status/{ingestion_id}`: where the ingestion's entities are in indexing.

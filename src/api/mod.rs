@@ -3,12 +3,15 @@
 
 pub mod admin;
 pub mod body;
+pub mod collections;
+pub mod dialect;
 pub mod entities;
 pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod keys;
 pub mod path;
+pub mod records;
 pub mod schemas;
 pub mod search;
 pub mod tenants;
@@ -95,6 +98,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(entities::routes)
             .configure(search::routes)
             .configure(ingest::routes)
+            // After `ingest`: where both dialects' ingestion paths match, API.md's wins.
+            .configure(records::routes)
+            .configure(collections::routes)
             .configure(schemas::routes)
             .configure(verticals::routes)
             .configure(usage::routes)

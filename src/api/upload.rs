@@ -4,6 +4,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::dialect::Dialect;
 use super::ingest::{batch_response, mime, writer, INGEST_BODY_LIMIT};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -48,9 +49,10 @@ fn ingest_file(
     store: &crate::store::Store,
     src: &BatchSource,
     rows: impl Iterator<Item = batch::Row>,
+    dialect: Dialect,
     quota: &WriteQuota,
 ) -> Result<BatchResult, ApiError> {
-    let mut rows = rows.peekable();
+    let mut rows = rows.map(|r| r.map(|v| dialect.record(v))).peekable();
     if rows.peek().is_none() {
         return Err(ApiError::validation("the file holds no records"));
     }
@@ -63,6 +65,7 @@ fn ingest_upload(
     store: &crate::store::Store,
     mut src: BatchSource,
     kind: FileKind,
+    dialect: Dialect,
     bytes: &[u8],
     name_column: &str,
     quota: &WriteQuota,
@@ -72,7 +75,7 @@ fn ingest_upload(
         FileKind::Csv => {
             src.source_type = "csv".into();
             let rows = csv_file::rows(bytes, name_column).map_err(ApiError::Validation)?;
-            ingest_file(store, &src, rows, quota)
+            ingest_file(store, &src, rows, dialect, quota)
         }
         FileKind::Json => {
             src.source_type = "json".into();
@@ -84,11 +87,11 @@ fn ingest_upload(
                     ApiError::validation("a .json upload must hold a JSON array of records")
                 }
             })?;
-            ingest_file(store, &src, json_array::rows(bytes), quota)
+            ingest_file(store, &src, json_array::rows(bytes), dialect, quota)
         }
         FileKind::Ndjson => {
             src.source_type = "ndjson".into();
-            ingest_file(store, &src, ndjson::rows(bytes), quota)
+            ingest_file(store, &src, ndjson::rows(bytes), dialect, quota)
         }
         FileKind::Xml => {
             let text = xml_file::text(bytes).map_err(ApiError::BadRequest)?;
@@ -97,7 +100,13 @@ fn ingest_upload(
                 xml_file::XmlError::Unsupported(m) => ApiError::Validation(m),
             })?;
             src.source_type = xml_kind.source_type().into();
-            ingest_file(store, &src, xml_file::records(&text, xml_kind), quota)
+            ingest_file(
+                store,
+                &src,
+                xml_file::records(&text, xml_kind),
+                dialect,
+                quota,
+            )
         }
     }
 }
@@ -201,15 +210,27 @@ pub async fn upload_route(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (quota, tenant, target) = writer(&state, &caller, &path)?;
-    let up = read_upload(&req, payload).await?;
+    let result = upload_result(&state, &caller, &req, &path, payload, Dialect::Entities).await?;
+    Ok(batch_response(&result))
+}
+
+/// A multipart file ingested into the path's vertical and type (both dialects' upload).
+pub(super) async fn upload_result(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    path: &(String, String),
+    payload: web::Payload,
+    dialect: Dialect,
+) -> Result<BatchResult, ApiError> {
+    let (quota, tenant, target) = writer(state, caller, path)?;
+    let up = read_upload(req, payload).await?;
     let kind = FileKind::detect(up.file_name.as_deref(), up.content_type.as_deref())?;
     let src = up.source(tenant, target, "upload");
     let (bytes, name_column) = (up.bytes, up.name_column);
-    let result = state
-        .write(move |store| ingest_upload(store, src, kind, &bytes, &name_column, &quota))
-        .await?;
-    Ok(batch_response(&result))
+    state
+        .write(move |store| ingest_upload(store, src, kind, dialect, &bytes, &name_column, &quota))
+        .await
 }
 
 /// `POST /ingest/{vertical}/{entity_type}/pdf`: multipart with a `file` part holding a PDF.
@@ -221,10 +242,23 @@ pub async fn pdf_route(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let result = pdf_result(&state, &caller, &req, &path, payload).await?;
+    Ok(batch_response(&result))
+}
+
+/// A multipart PDF ingested into the path's vertical and type (both dialects' PDF route; its
+/// records are made here, so no dialect renames them).
+pub(super) async fn pdf_result(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    path: &(String, String),
+    payload: web::Payload,
+) -> Result<BatchResult, ApiError> {
     use crate::ingest::pdf_file::{self, PdfError};
 
-    let (quota, tenant, target) = writer(&state, &caller, &path)?;
-    let up = read_upload(&req, payload).await?;
+    let (quota, tenant, target) = writer(state, caller, path)?;
+    let up = read_upload(req, payload).await?;
     let src = up.source(tenant, target, "pdf");
     let bytes = up.bytes;
     // Read before the write, so the store's blocking work does not wait on the parser.
@@ -236,13 +270,12 @@ pub async fn pdf_route(
             PdfError::TooManyPages { .. } => ApiError::PayloadTooLarge(e.to_string()),
             _ => ApiError::Validation(e.to_string()),
         })?;
-    let result = state
+    state
         .write(move |store| {
             let records = pdf_file::records(src.file_name.as_deref(), pages);
             Ok(batch::ingest(store, &src, records, &quota)?)
         })
-        .await?;
-    Ok(batch_response(&result))
+        .await
 }
 
 #[cfg(test)]

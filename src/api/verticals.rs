@@ -13,42 +13,49 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/verticals").route(web::get().to(list)));
 }
 
-/// A scan of the tenant's entities (every status): O(entities).
+/// What the tenant's entities say about one vertical.
+#[derive(Default)]
+pub(super) struct VerticalSummary {
+    /// Entities of every status.
+    pub entity_count: u64,
+    pub entity_types: BTreeSet<String>,
+    pub has_schema: bool,
+}
+
+/// The tenant's verticals, from a scan of its entities (every status) and its schemas:
+/// O(entities). A vertical that so far has only a schema is listed too, with no entities.
+/// Blocking: call on the blocking pool.
+pub(super) fn summaries(
+    store: &crate::store::Store,
+    tenant: &str,
+) -> Result<BTreeMap<String, VerticalSummary>, ApiError> {
+    let mut by_vertical: BTreeMap<String, VerticalSummary> = BTreeMap::new();
+    for e in store.entities.scan_heads(Some(tenant)) {
+        let e = e?;
+        let slot = by_vertical.entry(e.vertical).or_default();
+        slot.entity_count += 1;
+        slot.entity_types.insert(e.entity_type);
+    }
+    for r in store.schemas.list_latest(tenant, None)? {
+        by_vertical.entry(r.vertical).or_default().has_schema = true;
+    }
+    Ok(by_vertical)
+}
+
 async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?.id.clone();
     let store = std::sync::Arc::clone(&state.store);
-    let (verticals, with_schema) = web::block(move || -> Result<_, ApiError> {
-        let mut by_vertical: BTreeMap<String, (u64, BTreeSet<String>)> = BTreeMap::new();
-        for e in store.entities.scan_heads(Some(&tenant)) {
-            let e = e?;
-            let slot = by_vertical.entry(e.vertical).or_default();
-            slot.0 += 1;
-            slot.1.insert(e.entity_type);
-        }
-        let with_schema: BTreeSet<String> = store
-            .schemas
-            .list_latest(&tenant, None)?
-            .into_iter()
-            .map(|r| r.vertical)
-            .collect();
-        Ok((by_vertical, with_schema))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let mut verticals = verticals;
-    // A vertical that so far has only a schema is listed too, with no entities.
-    for v in &with_schema {
-        verticals.entry(v.clone()).or_default();
-    }
+    let verticals = web::block(move || summaries(&store, &tenant))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
     let body: Vec<_> = verticals
         .into_iter()
-        .map(|(vertical, (entity_count, types))| {
-            let has_schema = with_schema.contains(&vertical);
+        .map(|(vertical, s)| {
             serde_json::json!({
                 "vertical": vertical,
-                "entity_count": entity_count,
-                "entity_types": types,
-                "has_schema": has_schema,
+                "entity_count": s.entity_count,
+                "entity_types": s.entity_types,
+                "has_schema": s.has_schema,
             })
         })
         .collect();

@@ -61,13 +61,29 @@ pub fn rule_for(method: &Method, path: &str) -> Rule {
         scoped(Scope::Admin)
     } else if under(p, "/search") {
         rule(Access::Scope(Scope::Search), BucketKind::Search)
-    } else if under(p, "/entities") {
+    } else if under(p, "/entities") || under(p, "/records") {
         scoped(Scope::Entities)
-    } else if ["/ingest", "/webhooks/ingest", "/ingestions", "/pipeline"]
-        .iter()
-        .any(|f| under(p, f))
+    } else if [
+        "/ingest",
+        "/webhooks/ingest",
+        "/ingestions",
+        "/pipeline",
+        "/upload",
+        "/uploads",
+    ]
+    .iter()
+    .any(|f| under(p, f))
     {
         scoped(Scope::Ingest)
+    } else if under(p, "/collections") {
+        // Listing is reading (the twin of `/verticals`); changing metadata is administration.
+        if method == Method::GET || method == Method::HEAD {
+            scoped(Scope::Search)
+        } else {
+            scoped(Scope::Admin)
+        }
+    } else if p == "/chat" {
+        scoped(Scope::Search)
     } else if under(p, "/schemas") {
         if method == Method::GET || method == Method::HEAD {
             rule(Access::AnyCaller, General)
@@ -138,6 +154,25 @@ mod tests {
                 access(Method::GET, &format!("/api/v1{p}")),
                 Scope(super::Scope::Admin)
             );
+        }
+    }
+
+    #[test]
+    fn records_dialect_families_map_to_their_twins_scopes() {
+        use super::Scope as S;
+        for (m, p, s) in [
+            (Method::POST, "/records", S::Entities),
+            (Method::PATCH, "/records/bulk", S::Entities),
+            (Method::POST, "/records/bulk-visibility", S::Entities),
+            (Method::POST, "/ingest/batch/c/t", S::Ingest),
+            (Method::POST, "/upload/c/t/batch", S::Ingest),
+            (Method::GET, "/uploads/x/dlq", S::Ingest),
+            (Method::GET, "/collections", S::Search),
+            (Method::PATCH, "/collections/c", S::Admin),
+            (Method::PATCH, "/collections/c/default-visibility", S::Admin),
+            (Method::POST, "/chat", S::Search),
+        ] {
+            assert_eq!(access(m, &format!("/api/v1{p}")), Access::Scope(s), "{p}");
         }
     }
 

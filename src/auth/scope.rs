@@ -37,6 +37,14 @@ impl Scope {
     }
 }
 
+/// The records dialect's name for `ingest` (API-RECORDS.md §1). It grants exactly what
+/// `ingest` grants; it has a bit of its own only so a key lists its scopes back as they were
+/// given.
+const UPLOAD_ALIAS: &str = "upload";
+const UPLOAD_ALIAS_BIT: u8 = 16;
+
+const VALID: &str = "search, ingest (or its alias upload), entities, admin";
+
 /// A non-empty set of scopes, as a bit set so checks on the hot path are one AND.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Scopes(u8);
@@ -47,7 +55,7 @@ impl Scopes {
     }
 
     pub fn from_bits(bits: u8) -> Scopes {
-        Scopes(bits & 0b1111)
+        Scopes(bits & 0b1_1111)
     }
 
     pub fn bits(self) -> u8 {
@@ -55,31 +63,43 @@ impl Scopes {
     }
 
     pub fn allows(self, scope: Scope) -> bool {
-        self.0 & (scope.bit() | Scope::Admin.bit()) != 0
+        let alias = if scope == Scope::Ingest {
+            UPLOAD_ALIAS_BIT
+        } else {
+            0
+        };
+        self.0 & (scope.bit() | alias | Scope::Admin.bit()) != 0
     }
 
     /// Parses a requested scope list: unknown names and an empty list are errors.
     pub fn parse_list(names: &[String]) -> Result<Scopes, String> {
         if names.is_empty() {
-            return Err("scopes must name at least one of: search, ingest, entities, admin".into());
+            return Err(format!("scopes must name at least one of: {VALID}"));
         }
         let mut bits = 0;
         for name in names {
-            let scope = Scope::parse(name).ok_or_else(|| {
-                format!("unknown scope '{name}'; valid scopes: search, ingest, entities, admin")
-            })?;
-            bits |= scope.bit();
+            bits |= match Scope::parse(name) {
+                Some(scope) => scope.bit(),
+                None if name == UPLOAD_ALIAS => UPLOAD_ALIAS_BIT,
+                None => return Err(format!("unknown scope '{name}'; valid scopes: {VALID}")),
+            };
         }
         Ok(Scopes(bits))
     }
 
-    /// The scopes as granted, in canonical order (admin is listed alone only if granted alone).
+    /// The scopes as granted, in canonical order (admin is listed alone only if granted alone;
+    /// `upload` as given, after `ingest`).
     pub fn names(self) -> Vec<&'static str> {
-        Scope::ALL
-            .into_iter()
-            .filter(|s| self.0 & s.bit() != 0)
-            .map(Scope::as_str)
-            .collect()
+        let mut out = Vec::with_capacity(5);
+        for s in Scope::ALL {
+            if self.0 & s.bit() != 0 {
+                out.push(s.as_str());
+            }
+            if s == Scope::Ingest && self.0 & UPLOAD_ALIAS_BIT != 0 {
+                out.push(UPLOAD_ALIAS);
+            }
+        }
+        out
     }
 }
 
@@ -103,6 +123,19 @@ mod tests {
         assert!(s.allows(Scope::Search) && s.allows(Scope::Ingest));
         assert!(!s.allows(Scope::Entities) && !s.allows(Scope::Admin));
         assert_eq!(s.names(), vec!["search", "ingest"]);
+    }
+
+    #[test]
+    fn upload_is_ingest_under_another_name() {
+        let s = Scopes::parse_list(&list(&["upload"])).unwrap();
+        assert!(s.allows(Scope::Ingest));
+        assert!(!s.allows(Scope::Search) && !s.allows(Scope::Entities) && !s.allows(Scope::Admin));
+        assert_eq!(s.names(), vec!["upload"]);
+        assert_eq!(Scopes::from_bits(s.bits()), s);
+        let both = Scopes::parse_list(&list(&["entities", "upload", "search"])).unwrap();
+        assert_eq!(both.names(), vec!["search", "upload", "entities"]);
+        let e = Scopes::parse_list(&list(&["uploads"])).unwrap_err();
+        assert!(e.contains("upload"), "{e}");
     }
 
     #[test]

@@ -212,6 +212,9 @@ fn ingest_locked(
     let schema = store
         .schemas
         .validator(&src.tenant, &src.vertical, &src.entity_type)?;
+    let visibility = store
+        .collections
+        .default_visibility(&src.tenant, &src.vertical)?;
     let mut changes = store.entities.changes();
     let mut pending = 0usize;
     let mut errors = Vec::new();
@@ -270,6 +273,7 @@ fn ingest_locked(
             vertical_data: input.vertical_data,
             created_at: started,
             updated_at: started,
+            visibility,
         };
         if let Some(schema) = &schema {
             if let Err(e) = schema.check(&entity) {
@@ -292,6 +296,7 @@ fn ingest_locked(
                 entity.id = prev.id;
                 entity.created_at = prev.created_at;
                 entity.source_url = prev.source_url.clone();
+                entity.visibility = prev.visibility;
                 // Matched by its exported id: a record without a source id keeps the entity's.
                 if entity.source_id.is_none() {
                     entity.source_id = prev.source_id.clone();

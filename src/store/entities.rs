@@ -54,6 +54,26 @@ impl EntityStatus {
     }
 }
 
+/// Who may read an entity: `public` entities are what an open (unauthenticated) listing may
+/// publish; everything else is `private` (API-RECORDS.md §1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Public,
+    #[default]
+    Private,
+}
+
+impl Visibility {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Self::Public),
+            "private" => Some(Self::Private),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EmbeddingStatus {
@@ -79,6 +99,10 @@ pub struct Entity {
     pub vertical_data: Map<String, Value>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Entities stored before visibility existed read as private. Not part of the content
+    /// hash: it says who may read the content, not what it is.
+    #[serde(default)]
+    pub visibility: Visibility,
 }
 
 impl Entity {
@@ -660,6 +684,7 @@ mod tests {
             vertical_data: json!({"b": 1, "a": "x"}).as_object().unwrap().clone(),
             created_at: 1,
             updated_at: 1,
+            visibility: Visibility::Private,
         }
     }
 
@@ -677,6 +702,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
         (dir, EntityStore::open(&db).unwrap())
+    }
+
+    #[test]
+    fn entities_stored_before_visibility_read_as_private() {
+        let mut stored = serde_json::to_value(entity("t", "old")).unwrap();
+        stored.as_object_mut().unwrap().remove("visibility");
+        let mut bytes = vec![FORMAT_JSON_V1];
+        bytes.extend(serde_json::to_vec(&stored).unwrap());
+        assert_eq!(decode(&bytes).unwrap().visibility, Visibility::Private);
+        let mut public = entity("t", "new");
+        public.visibility = Visibility::Public;
+        assert_eq!(decode(&encode(&public).unwrap()).unwrap(), public);
+        // Who may read it is not what it is.
+        let hash = public.content_hash();
+        public.visibility = Visibility::Private;
+        assert_eq!(public.content_hash(), hash);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Durable storage on sled: the source of truth. Every write method returns only after the data
 //! is flushed to disk, so a caller that answers 2xx afterwards keeps the durability promise.
 
+pub mod collections;
 pub mod entities;
 pub mod ingestions;
 pub mod keys;
@@ -13,7 +14,8 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use entities::{EmbeddingStatus, Entity, EntityStatus, EntityStore, SourceKey};
+pub use collections::{CollectionMeta, CollectionStore};
+pub use entities::{EmbeddingStatus, Entity, EntityStatus, EntityStore, SourceKey, Visibility};
 pub use ingestions::{Ingestion, IngestionStatus, IngestionStore, RecordError};
 pub use keys::{KeyEntry, KeyRecord, KeyStore};
 pub use schemas::{SchemaRecord, SchemaStore};
@@ -114,6 +116,7 @@ pub struct Store {
     pub ingestions: IngestionStore,
     pub schemas: SchemaStore,
     pub usage: UsageStore,
+    pub collections: CollectionStore,
 }
 
 impl Store {
@@ -129,6 +132,7 @@ impl Store {
             ingestions: IngestionStore::open(&db)?,
             schemas: SchemaStore::open(&db)?,
             usage: UsageStore::open(&db)?,
+            collections: CollectionStore::open(&db)?,
             db,
         })
     }
@@ -170,6 +174,7 @@ impl Store {
         self.ingestions.delete_tenant(tenant)?;
         self.schemas.delete_tenant(tenant)?;
         self.usage.delete_tenant(tenant)?;
+        self.collections.delete_tenant(tenant)?;
         let existed = self.tenants.delete(tenant)?;
         self.flush().await?;
         Ok(existed)

@@ -19,6 +19,7 @@ mod persistence;
 mod races;
 mod ratelimit;
 mod readme;
+mod records;
 mod schemas;
 mod scopes;
 mod search;
