@@ -7,6 +7,7 @@ pub mod keys;
 pub mod schemas;
 pub mod tenants;
 pub mod usage;
+pub mod webhooks;
 
 use std::path::Path;
 
@@ -19,6 +20,7 @@ pub use keys::{KeyEntry, KeyRecord, KeyStore};
 pub use schemas::{SchemaRecord, SchemaStore};
 pub use tenants::{Tenant, TenantId, TenantStatus, TenantStore};
 pub use usage::{UsageCounts, UsageStore};
+pub use webhooks::{DeliveryLog, OutboxRow, Subscription, WebhookStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -114,6 +116,7 @@ pub struct Store {
     pub ingestions: IngestionStore,
     pub schemas: SchemaStore,
     pub usage: UsageStore,
+    pub webhooks: WebhookStore,
 }
 
 impl Store {
@@ -129,6 +132,7 @@ impl Store {
             ingestions: IngestionStore::open(&db)?,
             schemas: SchemaStore::open(&db)?,
             usage: UsageStore::open(&db)?,
+            webhooks: WebhookStore::open(&db)?,
             db,
         })
     }
@@ -170,6 +174,7 @@ impl Store {
         self.ingestions.delete_tenant(tenant)?;
         self.schemas.delete_tenant(tenant)?;
         self.usage.delete_tenant(tenant)?;
+        self.webhooks.delete_tenant(tenant)?;
         let existed = self.tenants.delete(tenant)?;
         self.flush().await?;
         Ok(existed)
