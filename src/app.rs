@@ -29,6 +29,7 @@ pub struct Application {
     stop_signals: StopSignals,
     body_reads: web::Data<BodyReads>,
     usage_persister: std::thread::JoinHandle<()>,
+    webhook_worker: crate::webhooks::delivery::Worker,
     _data_lock: crate::data_lock::DataDirLock,
 }
 
@@ -154,6 +155,16 @@ impl Application {
             config.metering_enabled,
         ));
         let usage_persister = meter.spawn_persister(Duration::from_secs(1));
+        // Started before the server: events left in the outbox by an earlier run (a crash, a
+        // receiver that was down) go out without waiting for a new write.
+        let webhook_worker = crate::webhooks::delivery::Worker::spawn(
+            Arc::clone(&store),
+            crate::webhooks::delivery::DeliveryConfig {
+                retry_base_ms: i64::try_from(config.webhook_retry_base_ms).unwrap_or(i64::MAX),
+                timeout: crate::api::portal_webhooks::DELIVERY_TIMEOUT,
+                allow_private: config.webhook_private_targets(),
+            },
+        );
 
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .map_err(|e| format!("cannot bind {}:{}: {e}", config.host, config.port))?;
@@ -217,6 +228,7 @@ impl Application {
             stop_signals,
             body_reads,
             usage_persister,
+            webhook_worker,
             _data_lock: data_lock,
         })
     }
@@ -254,6 +266,8 @@ impl Application {
         let state = self.state.clone();
         let persister = self.usage_persister;
         let _ = web::block(move || state.meter.stop(persister)).await;
+        let worker = self.webhook_worker;
+        let _ = web::block(move || worker.stop()).await;
         match self.state.store.flush().await {
             Ok(()) => log::info!("storage flushed; stopped"),
             Err(e) => log::error!("flush at shutdown failed: {e}"),

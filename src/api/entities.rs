@@ -13,6 +13,7 @@ use crate::quota::WriteQuota;
 use crate::state::AppState;
 use crate::store::{EmbeddingStatus, Entity, EntityStatus, SourceKey, Store, StoreError};
 use crate::timestamp::{self, serde_rfc3339};
+use crate::webhooks::{emit_records as emit, RecordEvent};
 
 pub const MAX_BULK: usize = 1_000;
 
@@ -207,6 +208,12 @@ async fn create(
                 changes.put(&entity, None)?;
                 store.entities.apply(changes)?;
                 quota.record(1, 0);
+                emit(
+                    store,
+                    &tenant,
+                    RecordEvent::Created,
+                    std::slice::from_ref(&entity),
+                )?;
                 Ok(entity)
             })
         })
@@ -403,6 +410,12 @@ async fn update(
                 let mut changes = store.entities.changes();
                 changes.put(&next, Some(&prev))?;
                 store.entities.apply(changes)?;
+                emit(
+                    store,
+                    &tenant,
+                    RecordEvent::Updated,
+                    std::slice::from_ref(&next),
+                )?;
                 Ok(next)
             })
         })
@@ -456,6 +469,13 @@ async fn delete(
                     Some(next)
                 };
                 store.entities.apply(changes)?;
+                let gone = out.as_ref().unwrap_or(&prev);
+                emit(
+                    store,
+                    &tenant,
+                    RecordEvent::Deleted { permanent },
+                    std::slice::from_ref(gone),
+                )?;
                 Ok(out)
             })
         })
@@ -546,7 +566,9 @@ async fn bulk_update(
                     changes.put(next, Some(prev))?;
                 }
                 store.entities.apply(changes)?;
-                Ok(pairs.into_iter().map(|(_, n)| n).collect::<Vec<_>>())
+                let updated = pairs.into_iter().map(|(_, n)| n).collect::<Vec<_>>();
+                emit(store, &tenant, RecordEvent::Updated, &updated)?;
+                Ok(updated)
             })
         })
         .await?;
@@ -574,7 +596,7 @@ async fn bulk_delete(
         .write(move |store| {
             store.entities.locked(&tenant, || {
                 let mut changes = store.entities.changes();
-                let mut n = 0usize;
+                let mut archived = Vec::new();
                 let now = timestamp::now_ms();
                 for id in ids {
                     match store.entities.get_readable(&tenant, id)? {
@@ -583,13 +605,15 @@ async fn bulk_delete(
                             next.status = EntityStatus::Archived;
                             next.updated_at = now.max(prev.updated_at + 1);
                             changes.put(&next, Some(&prev))?;
-                            n += 1;
+                            archived.push(next);
                         }
                         _ => {}
                     }
                 }
                 store.entities.apply(changes)?;
-                Ok(n)
+                let deleted = RecordEvent::Deleted { permanent: false };
+                emit(store, &tenant, deleted, &archived)?;
+                Ok(archived.len())
             })
         })
         .await?;

@@ -9,6 +9,7 @@ pub mod health;
 pub mod ingest;
 pub mod keys;
 pub mod path;
+pub mod portal_webhooks;
 pub mod schemas;
 pub mod search;
 pub mod tenants;
@@ -98,7 +99,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(schemas::routes)
             .configure(verticals::routes)
             .configure(usage::routes)
-            .configure(export::routes),
+            .configure(export::routes)
+            .configure(portal_webhooks::routes),
     )
     .default_service(web::to(not_found));
 }
