@@ -26,3 +26,4 @@ mod secrets;
 mod tenants;
 mod upload;
 mod usage;
+mod webhooks_out;
