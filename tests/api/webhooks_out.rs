@@ -584,3 +584,58 @@ fn test_pings_update_and_delete() {
         .send()
         .expect_error(404, "not_found");
 }
+
+#[test]
+fn file_uploads_streams_and_signed_ingest_webhooks_send_events_too() {
+    let s = server();
+    let key = tenant(&s, "acme");
+    let rx = Receiver::start();
+    subscribe(&s, &key, &rx.url(), &["record.created", "upload.complete"]);
+
+    let csv = b"name,source_id\nFlange,f1\nGasket,g1\n";
+    let r = s
+        .post("/api/v1/ingest/parts/seal/upload")
+        .bearer(&key)
+        .raw(
+            common::multipart(&[("file", Some("seals.csv"), Some("text/csv"), csv)]),
+            &format!("multipart/form-data; boundary={}", common::BOUNDARY),
+        )
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = rx.wait_for(3);
+    let names: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["record.created", "record.created", "upload.complete"]
+    );
+    assert_eq!(got[2].json()["data"]["source_type"], "csv");
+
+    let r = s
+        .post("/api/v1/ingest/parts/seal/stream")
+        .bearer(&key)
+        .raw(
+            b"{\"name\": \"O-ring\"}\nnot json\n".to_vec(),
+            "application/x-ndjson",
+        )
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = rx.wait_for(5);
+    assert_eq!(got[3].json()["event"], "record.created");
+    let done = got[4].json();
+    assert_eq!(done["event"], "upload.complete");
+    assert_eq!(done["data"]["status"], "partial");
+    assert_eq!(done["data"]["summary"]["rejected"], 1);
+
+    let r = s
+        .post("/api/v1/webhooks/ingest/parts/seal")
+        .bearer(&key)
+        .json(&json!({"records": [{"name": "Shim"}]}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = rx.wait_for(7);
+    assert_eq!(got[5].json()["data"]["name"], "Shim");
+    assert_eq!(got[6].json()["data"]["source_type"], "webhook");
+}
