@@ -155,16 +155,6 @@ impl Application {
             config.metering_enabled,
         ));
         let usage_persister = meter.spawn_persister(Duration::from_secs(1));
-        // Started before the server: events left in the outbox by an earlier run (a crash, a
-        // receiver that was down) go out without waiting for a new write.
-        let webhook_worker = crate::webhooks::delivery::Worker::spawn(
-            Arc::clone(&store),
-            crate::webhooks::delivery::DeliveryConfig {
-                retry_base_ms: i64::try_from(config.webhook_retry_base_ms).unwrap_or(i64::MAX),
-                timeout: crate::api::portal_webhooks::DELIVERY_TIMEOUT,
-                allow_private: config.webhook_private_targets(),
-            },
-        );
 
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .map_err(|e| format!("cannot bind {}:{}: {e}", config.host, config.port))?;
@@ -220,6 +210,18 @@ impl Application {
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();
+        // Started once nothing can fail any more (a failed build must not leave a thread
+        // holding the store), before the server runs: events left in the outbox by an earlier
+        // run (a crash, a receiver that was down) go out without waiting for a new write.
+        let webhook_worker = crate::webhooks::delivery::Worker::spawn(
+            Arc::clone(&state.store),
+            crate::webhooks::delivery::DeliveryConfig {
+                retry_base_ms: i64::try_from(state.config.webhook_retry_base_ms)
+                    .unwrap_or(i64::MAX),
+                timeout: crate::api::portal_webhooks::DELIVERY_TIMEOUT,
+                allow_private: state.config.webhook_private_targets(),
+            },
+        );
         log::info!("listening on http://{addr}");
         Ok(Application {
             port: addr.port(),
