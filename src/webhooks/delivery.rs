@@ -293,3 +293,41 @@ fn note_failure(store: &Store, tenant: &str, sub_id: Uuid, now: i64) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscription(failing_since: Option<i64>) -> Subscription {
+        Subscription {
+            id: Uuid::now_v7(),
+            tenant_id: "t".into(),
+            url: "http://127.0.0.1:9/".into(),
+            events: vec!["ping".into()],
+            secret: "whsec_x".into(),
+            active: true,
+            description: None,
+            created_at: 0,
+            updated_at: 0,
+            failing_since,
+        }
+    }
+
+    #[test]
+    fn a_subscription_failing_for_24_hours_is_deactivated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = 100 * RETRY_WINDOW_MS;
+        let fresh = subscription(None);
+        let almost = subscription(Some(now - RETRY_WINDOW_MS + 1));
+        let long = subscription(Some(now - RETRY_WINDOW_MS));
+        for s in [&fresh, &almost, &long] {
+            store.webhooks.put_subscription(s).unwrap();
+            note_failure(&store, "t", s.id, now).unwrap();
+        }
+        let get = |s: &Subscription| store.webhooks.subscription("t", s.id).unwrap().unwrap();
+        assert_eq!(get(&fresh).failing_since, Some(now));
+        assert!(get(&fresh).active && get(&almost).active);
+        assert!(!get(&long).active);
+    }
+}
