@@ -321,6 +321,17 @@ fn only_subscribed_events_and_tenants_are_sent() {
     assert_eq!(rx.received().len(), 1, "{got:?}");
     assert_eq!(got[0].json()["event"], "record.deleted");
     assert_eq!(got[0].json()["data"]["record_id"], id.as_str());
+    assert_eq!(got[0].json()["data"]["permanent"], false);
+
+    let r = s
+        .req("DELETE", &format!("/api/v1/entities/{id}?permanent=true"))
+        .bearer(&key)
+        .send();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let got = rx.wait_for(2);
+    assert_eq!(got[1].json()["event"], "record.deleted");
+    assert_eq!(got[1].json()["data"]["permanent"], true);
+    assert_eq!(got[1].json()["data"]["record_id"], id.as_str());
 }
 
 #[test]
