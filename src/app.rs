@@ -29,6 +29,7 @@ pub struct Application {
     stop_signals: StopSignals,
     body_reads: web::Data<BodyReads>,
     usage_persister: std::thread::JoinHandle<()>,
+    webhook_worker: crate::webhooks::delivery::Worker,
     _data_lock: crate::data_lock::DataDirLock,
 }
 
@@ -212,6 +213,18 @@ impl Application {
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();
+        // Started once nothing can fail any more (a failed build must not leave a thread
+        // holding the store), before the server runs: events left in the outbox by an earlier
+        // run (a crash, a receiver that was down) go out without waiting for a new write.
+        let webhook_worker = crate::webhooks::delivery::Worker::spawn(
+            Arc::clone(&state.store),
+            crate::webhooks::delivery::DeliveryConfig {
+                retry_base_ms: i64::try_from(state.config.webhook_retry_base_ms)
+                    .unwrap_or(i64::MAX),
+                timeout: crate::api::portal_webhooks::DELIVERY_TIMEOUT,
+                allow_private: state.config.webhook_private_targets(),
+            },
+        );
         log::info!("listening on http://{addr}");
         Ok(Application {
             port: addr.port(),
@@ -220,6 +233,7 @@ impl Application {
             stop_signals,
             body_reads,
             usage_persister,
+            webhook_worker,
             _data_lock: data_lock,
         })
     }
@@ -257,6 +271,8 @@ impl Application {
         let state = self.state.clone();
         let persister = self.usage_persister;
         let _ = web::block(move || state.meter.stop(persister)).await;
+        let worker = self.webhook_worker;
+        let _ = web::block(move || worker.stop()).await;
         match self.state.store.flush().await {
             Ok(()) => log::info!("storage flushed; stopped"),
             Err(e) => log::error!("flush at shutdown failed: {e}"),

@@ -69,6 +69,16 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
 
+    /// `true` lets outgoing webhooks target loopback, private and link-local addresses
+    /// (on-prem receivers often live there). Always allowed in development mode.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
+    /// First wait before retrying a failed outgoing-webhook delivery, in milliseconds; doubles
+    /// per failure up to an hour, for 24 h.
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
+    pub webhook_retry_base_ms: u64,
+
     /// Failed authentications allowed per client IP per minute before 429.
     #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
     pub auth_failures_per_minute: u32,
@@ -94,6 +104,12 @@ pub struct Config {
 impl Config {
     pub fn is_development(&self) -> bool {
         self.mode == RunMode::Development
+    }
+
+    /// Whether outgoing webhooks may target internal addresses (API-RECORDS.md §5: refused in
+    /// production unless `WEBHOOK_ALLOW_PRIVATE`).
+    pub fn webhook_private_targets(&self) -> bool {
+        self.webhook_allow_private || self.is_development()
     }
 
     /// A configuration for embedding and tests: defaults plus the given data dir and port.

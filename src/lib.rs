@@ -26,6 +26,7 @@ pub mod store;
 pub mod telemetry;
 pub mod timestamp;
 pub mod usage;
+pub mod webhooks;
 
 pub use app::Application;
 pub use config::Config;

@@ -15,6 +15,7 @@ use crate::store::{
     EmbeddingStatus, Entity, EntityStatus, SourceKey, Store, StoreError, Visibility,
 };
 use crate::timestamp::{self, serde_rfc3339};
+use crate::webhooks::{emit_records as emit, RecordEvent};
 
 pub const MAX_BULK: usize = 1_000;
 
@@ -231,6 +232,12 @@ pub(crate) async fn create_entity(
                 changes.put(&entity, None)?;
                 store.entities.apply(changes)?;
                 quota.record(1, 0);
+                emit(
+                    store,
+                    &tenant,
+                    RecordEvent::Created,
+                    std::slice::from_ref(&entity),
+                )?;
                 Ok(entity)
             })
         })
@@ -460,6 +467,12 @@ pub(crate) async fn update_entity(
                 let mut changes = store.entities.changes();
                 changes.put(&next, Some(&prev))?;
                 store.entities.apply(changes)?;
+                emit(
+                    store,
+                    &tenant,
+                    RecordEvent::Updated,
+                    std::slice::from_ref(&next),
+                )?;
                 Ok(next)
             })
         })
@@ -522,6 +535,13 @@ pub(crate) async fn delete_entity(
                     Some(next)
                 };
                 store.entities.apply(changes)?;
+                let gone = out.as_ref().unwrap_or(&prev);
+                emit(
+                    store,
+                    &tenant,
+                    RecordEvent::Deleted { permanent },
+                    std::slice::from_ref(gone),
+                )?;
                 Ok(out)
             })
         })
@@ -622,7 +642,9 @@ pub(crate) async fn bulk_update_entities(
                     changes.put(next, Some(prev))?;
                 }
                 store.entities.apply(changes)?;
-                Ok(pairs.into_iter().map(|(_, n)| n).collect::<Vec<_>>())
+                let updated = pairs.into_iter().map(|(_, n)| n).collect::<Vec<_>>();
+                emit(store, &tenant, RecordEvent::Updated, &updated)?;
+                Ok(updated)
             })
         })
         .await
@@ -660,7 +682,7 @@ pub(crate) async fn bulk_delete_entities(
         .write(move |store| {
             store.entities.locked(&tenant, || {
                 let mut changes = store.entities.changes();
-                let mut n = 0usize;
+                let mut archived = Vec::new();
                 let now = timestamp::now_ms();
                 for id in ids {
                     match store.entities.get_readable(&tenant, id)? {
@@ -669,13 +691,15 @@ pub(crate) async fn bulk_delete_entities(
                             next.status = EntityStatus::Archived;
                             next.updated_at = now.max(prev.updated_at + 1);
                             changes.put(&next, Some(&prev))?;
-                            n += 1;
+                            archived.push(next);
                         }
                         _ => {}
                     }
                 }
                 store.entities.apply(changes)?;
-                Ok(n)
+                let deleted = RecordEvent::Deleted { permanent: false };
+                emit(store, &tenant, deleted, &archived)?;
+                Ok(archived.len())
             })
         })
         .await

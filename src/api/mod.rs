@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod keys;
 pub mod path;
 pub mod records;
+pub mod portal_webhooks;
 pub mod schemas;
 pub mod search;
 pub mod tenants;
@@ -104,7 +105,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(schemas::routes)
             .configure(verticals::routes)
             .configure(usage::routes)
-            .configure(export::routes),
+            .configure(export::routes)
+            .configure(portal_webhooks::routes),
     )
     .default_service(web::to(not_found));
 }

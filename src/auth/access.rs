@@ -90,7 +90,10 @@ pub fn rule_for(method: &Method, path: &str) -> Rule {
         } else {
             scoped(Scope::Admin)
         }
-    } else if ["/admin", "/export", "/usage"].iter().any(|f| under(p, f)) {
+    } else if ["/admin", "/export", "/usage", "/portal"]
+        .iter()
+        .any(|f| under(p, f))
+    {
         scoped(Scope::Admin)
     } else {
         // `/verticals` and unknown API paths: authenticate, then let routing answer.
@@ -149,7 +152,13 @@ mod tests {
         );
         assert_eq!(access(Method::GET, "/api/v1/schemas/a/b"), AnyCaller);
         assert_eq!(access(Method::GET, "/api/v1/verticals"), AnyCaller);
-        for p in ["/admin/stats", "/export", "/usage"] {
+        for p in [
+            "/admin/stats",
+            "/export",
+            "/usage",
+            "/portal/webhooks",
+            "/portal/webhooks/x/test",
+        ] {
             assert_eq!(
                 access(Method::GET, &format!("/api/v1{p}")),
                 Scope(super::Scope::Admin)

@@ -222,6 +222,8 @@ fn ingest_locked(
     let (mut updated, mut duplicates) = (0u64, 0usize);
     let mut written = Written::default();
     let mut record_count = 0usize;
+    // Entities written, and whether each was created: their webhook events.
+    let mut changed: Vec<(Uuid, bool)> = Vec::new();
 
     let mut records = records.enumerate();
     while let Some((row, raw)) = records.next() {
@@ -321,6 +323,7 @@ fn ingest_locked(
                         entity_ids[at] = kept.id;
                     }
                     written.duplicates_of.insert(kept.id, rows);
+                    changed.push((kept.id, true));
                     created += 1;
                     duplicates -= 1;
                     pending += 1;
@@ -337,10 +340,12 @@ fn ingest_locked(
         let id = match outcome {
             Outcome::Created(id) => {
                 created += 1;
+                changed.push((id, true));
                 id
             }
             Outcome::Updated(id) => {
                 updated += 1;
+                changed.push((id, false));
                 id
             }
             Outcome::Duplicate(id) => {
@@ -393,5 +398,6 @@ fn ingest_locked(
         completed_at: Some(timestamp::now_ms()),
     };
     store.ingestions.put(&ingestion, &errors)?;
+    crate::webhooks::emit_ingestion(store, &ingestion, &changed)?;
     Ok(BatchResult { ingestion, errors })
 }

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod schemas;
 pub mod tenants;
 pub mod usage;
+pub mod webhooks;
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ pub use keys::{KeyEntry, KeyRecord, KeyStore};
 pub use schemas::{SchemaRecord, SchemaStore};
 pub use tenants::{Tenant, TenantId, TenantStatus, TenantStore};
 pub use usage::{UsageCounts, UsageStore};
+pub use webhooks::{DeliveryLog, OutboxRow, Subscription, WebhookStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -117,6 +119,7 @@ pub struct Store {
     pub schemas: SchemaStore,
     pub usage: UsageStore,
     pub collections: CollectionStore,
+    pub webhooks: WebhookStore,
 }
 
 impl Store {
@@ -133,6 +136,7 @@ impl Store {
             schemas: SchemaStore::open(&db)?,
             usage: UsageStore::open(&db)?,
             collections: CollectionStore::open(&db)?,
+            webhooks: WebhookStore::open(&db)?,
             db,
         })
     }
@@ -175,6 +179,7 @@ impl Store {
         self.schemas.delete_tenant(tenant)?;
         self.usage.delete_tenant(tenant)?;
         self.collections.delete_tenant(tenant)?;
+        self.webhooks.delete_tenant(tenant)?;
         let existed = self.tenants.delete(tenant)?;
         self.flush().await?;
         Ok(existed)

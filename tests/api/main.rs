@@ -27,3 +27,4 @@ mod secrets;
 mod tenants;
 mod upload;
 mod usage;
+mod webhooks_out;

@@ -1,0 +1,351 @@
+//! `/portal/webhooks` (API-RECORDS.md §5): a tenant's outgoing-webhook subscriptions, a test
+//! ping, and the delivery log. Admin scope. Ids of other tenants behave like ids that do not
+//! exist. The signing secret is shown once, in the answer to the create.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{DeliveryLog, Subscription};
+use crate::timestamp::{self, serde_rfc3339};
+use crate::webhooks::{self, delivery};
+
+/// Subscriptions one tenant may have.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+const MAX_DESCRIPTION_CHARS: usize = 1_000;
+/// Timeout of the synchronous test ping (the worker uses the same).
+pub const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/portal/webhooks")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(super::resource("/portal/webhooks/{id}/test").route(web::post().to(test)))
+    .service(super::resource("/portal/webhooks/{id}/deliveries").route(web::get().to(deliveries)))
+    .service(
+        super::resource("/portal/webhooks/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
+}
+
+#[derive(Serialize)]
+struct SubscriptionView {
+    id: Uuid,
+    url: String,
+    events: Vec<String>,
+    active: bool,
+    description: Option<String>,
+    #[serde(with = "serde_rfc3339::millis")]
+    created_at: i64,
+    #[serde(with = "serde_rfc3339::millis")]
+    updated_at: i64,
+}
+
+impl From<Subscription> for SubscriptionView {
+    fn from(s: Subscription) -> Self {
+        SubscriptionView {
+            id: s.id,
+            url: s.url,
+            events: s.events,
+            active: s.active,
+            description: s.description,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    url: String,
+    events: Vec<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "some_value")]
+    description: Option<Value>,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
+/// Keeps an explicit `null` apart from an absent field.
+fn some_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+fn check_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
+    webhooks::check_url(raw.trim(), state.config.webhook_private_targets())
+        .map(|u| u.to_string())
+        .map_err(ApiError::Validation)
+}
+
+fn check_events(events: Vec<String>) -> Result<Vec<String>, ApiError> {
+    if events.is_empty() {
+        return Err(ApiError::validation(format!(
+            "events must name at least one of: {}",
+            webhooks::EVENTS.join(", ")
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(events.len());
+    for e in events {
+        if !webhooks::EVENTS.contains(&e.as_str()) {
+            return Err(ApiError::validation(format!(
+                "events: unknown event '{}'; known: {}",
+                e.chars().take(64).collect::<String>(),
+                webhooks::EVENTS.join(", ")
+            )));
+        }
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+fn check_description(raw: &str) -> Result<String, ApiError> {
+    crate::entity_input::text("description", raw, MAX_DESCRIPTION_CHARS)
+        .map_err(|e| ApiError::Validation(e.to_string()))
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("Webhook"))
+}
+
+fn load(state: &AppState, tenant: &str, raw: &str) -> Result<Subscription, ApiError> {
+    state
+        .store
+        .webhooks
+        .subscription(tenant, parse_id(raw)?)?
+        .ok_or_else(|| ApiError::not_found("Webhook"))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let b = body.into_inner();
+    let url = check_url(&state, &b.url)?;
+    let events = check_events(b.events)?;
+    let description = b
+        .description
+        .as_deref()
+        .map(check_description)
+        .transpose()?;
+    let now = timestamp::now_ms();
+    let sub = Subscription {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.clone(),
+        url,
+        events,
+        secret: webhooks::new_secret(),
+        active: true,
+        description,
+        created_at: now,
+        updated_at: now,
+        failing_since: None,
+    };
+    let stored = sub.clone();
+    state
+        .write(move |store| {
+            // Under the tenant's write lock, so two creates cannot both pass the cap.
+            store.entities.locked(&tenant, || {
+                if store.webhooks.subscriptions(&tenant)?.len() >= MAX_SUBSCRIPTIONS {
+                    return Err(ApiError::Validation(format!(
+                        "A tenant has at most {MAX_SUBSCRIPTIONS} webhooks; delete one first."
+                    )));
+                }
+                store.webhooks.put_subscription(&stored)?;
+                Ok(())
+            })
+        })
+        .await?;
+    let secret = sub.secret.clone();
+    let mut view = serde_json::to_value(SubscriptionView::from(sub))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    view["secret"] = Value::String(secret);
+    view["message"] =
+        Value::String("Store this secret securely — it cannot be retrieved again.".into());
+    Ok(HttpResponse::Created().json(view))
+}
+
+async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let subs = state.store.webhooks.subscriptions(&caller.tenant()?.id)?;
+    let webhooks: Vec<SubscriptionView> = subs.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "webhooks": webhooks })))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let sub = load(&state, &caller.tenant()?.id, &id)?;
+    Ok(HttpResponse::Ok().json(SubscriptionView::from(sub)))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<UpdateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let id = parse_id(&id)?;
+    let b = body.into_inner();
+    let url = b.url.as_deref().map(|u| check_url(&state, u)).transpose()?;
+    let events = b.events.map(check_events).transpose()?;
+    let description = match b.description {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(check_description(&s)?)),
+        Some(_) => return Err(ApiError::validation("description must be a string or null")),
+    };
+    let active = b.active;
+    let updated = state
+        .write(move |store| {
+            Ok(store.webhooks.update_subscription(&tenant, id, |s| {
+                if let Some(u) = &url {
+                    s.url.clone_from(u);
+                }
+                if let Some(e) = &events {
+                    s.events.clone_from(e);
+                }
+                if let Some(d) = &description {
+                    s.description.clone_from(d);
+                }
+                if let Some(a) = active {
+                    if a && !s.active {
+                        // Turned back on: its failure history starts again.
+                        s.failing_since = None;
+                    }
+                    s.active = a;
+                }
+                s.updated_at = timestamp::now_ms().max(s.updated_at + 1);
+            })?)
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("Webhook"))?;
+    Ok(HttpResponse::Ok().json(SubscriptionView::from(updated)))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let id = parse_id(&id)?;
+    let existed = state
+        .write(move |store| Ok(store.webhooks.delete_subscription(&tenant, id)?))
+        .await?;
+    if !existed {
+        return Err(ApiError::not_found("Webhook"));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sends a `ping` now, outside the outbox (the caller waits for the answer), and logs it.
+async fn test(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let sub = load(&state, &tenant, &id)?;
+    let (event_id, now) = (Uuid::now_v7(), timestamp::now_ms());
+    let data = serde_json::json!({ "webhook_id": sub.id, "message": "This is a test event." });
+    let body = webhooks::event_body(event_id, webhooks::PING, now, &tenant, data);
+    let client = delivery::client(DELIVERY_TIMEOUT);
+    let attempt = delivery::post(
+        &client,
+        &sub,
+        event_id,
+        webhooks::PING,
+        &body,
+        state.config.webhook_private_targets(),
+    )
+    .await;
+    let entry = DeliveryLog {
+        event_id,
+        event: webhooks::PING.into(),
+        status_code: attempt.status_code,
+        attempts: 1,
+        delivered_at: attempt.delivered().then(timestamp::now_ms),
+        error: attempt.error.clone(),
+        last_attempt_at: timestamp::now_ms(),
+    };
+    state
+        .write(move |store| Ok(store.webhooks.put_log(&sub, &entry)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "delivered": attempt.delivered(),
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+    })))
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct DeliveryView {
+    id: Uuid,
+    event: String,
+    status_code: Option<u16>,
+    attempts: u32,
+    #[serde(with = "serde_rfc3339::millis_option")]
+    delivered_at: Option<i64>,
+    error: Option<String>,
+    #[serde(with = "serde_rfc3339::millis")]
+    last_attempt_at: i64,
+}
+
+async fn deliveries(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    query: web::Query<LogQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = caller.tenant()?.id.clone();
+    let sub = load(&state, &tenant, &id)?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::validation("limit must be between 1 and 1000"));
+    }
+    let entries = state.store.webhooks.log(&tenant, sub.id, limit as usize)?;
+    let deliveries: Vec<DeliveryView> = entries
+        .into_iter()
+        .map(|d| DeliveryView {
+            id: d.event_id,
+            event: d.event,
+            status_code: d.status_code,
+            attempts: d.attempts,
+            delivered_at: d.delivered_at,
+            error: d.error,
+            last_attempt_at: d.last_attempt_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "deliveries": deliveries })))
+}
