@@ -1,6 +1,8 @@
 //! Search: a tantivy index derived from the store (it can always be rebuilt from sled), kept at
-//! most about a second behind by [`indexer`], queried through [`query`].
+//! most about a second behind by [`indexer`], queried through [`query`]; text is analyzed by
+//! [`analysis`] on both sides.
 
+pub mod analysis;
 pub mod document;
 pub mod format;
 pub mod fuzzy;
