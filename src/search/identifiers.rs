@@ -61,17 +61,36 @@ pub fn is_code(token: &str) -> bool {
     separators > 0 || (letters > 0 && digits >= 2) || alnum >= 6
 }
 
-/// Identifiers found in free text, normalized, without duplicates.
-pub fn detect(text: &str) -> Vec<String> {
+/// What an identifier names: one entity, or a class of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A standard (`ISO 4017`): shared by every part made to it.
+    Standard,
+    /// A code: part number, EAN/GTIN, CAS. Whether it pins down one entity depends on the
+    /// catalog (see `ranking`).
+    Code,
+}
+
+/// An identifier found in a query: its normal form, kind, and the text outside identifiers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    pub term: String,
+    pub kind: Kind,
+}
+
+/// Identifiers in free text, normalized, without duplicates, and the text with them removed
+/// (the words that still rank within what the identifiers match).
+pub fn scan(text: &str) -> (Vec<Found>, String) {
     let tokens: Vec<&str> = text
         .split_whitespace()
         .map(trim_punct)
         .filter(|t| !t.is_empty())
         .collect();
-    let mut out: Vec<String> = Vec::new();
-    let mut push = |s: String| {
-        if !out.contains(&s) {
-            out.push(s);
+    let mut out: Vec<Found> = Vec::new();
+    let mut rest: Vec<&str> = Vec::new();
+    let mut push = |term: String, kind: Kind| {
+        if !out.iter().any(|f| f.term == term) {
+            out.push(Found { term, kind });
         }
     };
     let mut i = 0;
@@ -83,15 +102,21 @@ pub fn detect(text: &str) -> Vec<String> {
         {
             Some(number) => {
                 // The number belongs to the standard: "EN 10025-2" is one identifier, not two.
-                push(normalize(&format!("{t}{number}")));
+                push(normalize(&format!("{t}{number}")), Kind::Standard);
                 i += 1;
             }
-            None if is_joined_standard(t) || is_code(t) => push(normalize(t)),
-            None => {}
+            None if is_joined_standard(t) => push(normalize(t), Kind::Standard),
+            None if is_code(t) => push(normalize(t), Kind::Code),
+            None => rest.push(t),
         }
         i += 1;
     }
-    out
+    (out, rest.join(" "))
+}
+
+/// Identifiers found in free text, normalized, without duplicates.
+pub fn detect(text: &str) -> Vec<String> {
+    scan(text).0.into_iter().map(|f| f.term).collect()
 }
 
 /// The whole of a short query as one identifier candidate (`SS M8 40 A2` → `ssm840a2`): only
@@ -146,6 +171,23 @@ mod tests {
         assert_eq!(detect("4006381333931"), vec!["4006381333931"]);
         assert_eq!(detect("CAS 7732-18-5"), vec!["7732185"]);
         assert_eq!(detect("bearing 6204-2RS"), vec!["62042rs"]);
+    }
+
+    #[test]
+    fn scan_tells_standards_from_codes_and_keeps_the_rest() {
+        let (found, rest) = scan("DIN 933 M12 hex bolt");
+        assert_eq!(
+            found,
+            vec![Found {
+                term: "din933".into(),
+                kind: Kind::Standard
+            }]
+        );
+        assert_eq!(rest, "M12 hex bolt");
+        let (found, rest) = scan("HB-M8-40-A2-17 datasheet");
+        assert_eq!(found[0].kind, Kind::Code);
+        assert_eq!(rest, "datasheet");
+        assert_eq!(scan("ISO4762 M8").0[0].kind, Kind::Standard);
     }
 
     #[test]

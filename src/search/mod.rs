@@ -1,6 +1,6 @@
 //! Search: a tantivy index derived from the store (it can always be rebuilt from sled), kept at
-//! most about a second behind by [`indexer`], queried through [`query`]; text is analyzed by
-//! [`analysis`] on both sides.
+//! most about a second behind by [`indexer`], queried through [`query`] and ordered by
+//! [`ranking`]; text is analyzed by [`analysis`] on both sides.
 
 pub mod analysis;
 pub mod document;
@@ -9,6 +9,7 @@ pub mod fuzzy;
 pub mod identifiers;
 pub mod indexer;
 pub mod query;
+pub mod ranking;
 pub mod schema;
 
 use std::path::Path;
