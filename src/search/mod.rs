@@ -27,6 +27,9 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("search index directory: {0}")]
     Directory(String),
+    /// A `vertical_data` sort key no entity of the tenant's vertical has.
+    #[error("unknown sort field '{0}'")]
+    UnknownSort(String),
 }
 
 /// Indexing memory for all writer threads together.

@@ -10,11 +10,13 @@ use tantivy::collector::sort_key::NaturalComparator;
 use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
 use tantivy::columnar::ColumnType;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, InvertedIndexRangeQuery, Occur, Query,
-    TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, ExistsQuery, InvertedIndexRangeQuery,
+    Occur, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
-use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal, SegmentReader};
+use tantivy::{
+    DocAddress, DocId, DocSet, Order, Score, Searcher, SegmentOrdinal, SegmentReader, TERMINATED,
+};
 use uuid::Uuid;
 
 use super::fuzzy::ScopedFuzzyQuery;
@@ -76,6 +78,20 @@ impl Sort {
         };
         if name.is_empty() || name.len() > 128 {
             return Err("sort must name a field: name, created_at, updated_at or a vertical_data key, with '-' for descending".into());
+        }
+        // Other engines spell direction as a suffix; here it is a '-' prefix.
+        if let Some((field, dir)) = name.rsplit_once(':') {
+            let dir = dir.to_ascii_lowercase();
+            if dir == "asc" || dir == "desc" {
+                let hint = if dir == "desc" {
+                    format!("-{field}")
+                } else {
+                    field.to_owned()
+                };
+                return Err(format!(
+                    "sort '{s}' is not supported: write '{hint}' ('-' prefix = descending)"
+                ));
+            }
         }
         let field = match name {
             "name" => SortField::Name,
@@ -210,6 +226,25 @@ pub struct Outcome {
     pub query_type: Option<QueryType>,
     pub search_mode: &'static str,
     pub fallback: Option<&'static str>,
+    /// The tenant has no entity in the vertical searched.
+    pub unknown_vertical: bool,
+}
+
+impl Outcome {
+    fn no_vertical(p: &SearchParams) -> Outcome {
+        Outcome {
+            hits: Vec::new(),
+            total: 0,
+            query_type: None,
+            search_mode: if p.query.is_some() {
+                "fulltext"
+            } else {
+                "filter"
+            },
+            fallback: None,
+            unknown_vertical: true,
+        }
+    }
 }
 
 fn term_query(term: Term) -> Box<dyn Query> {
@@ -539,10 +574,104 @@ impl SearchIndex {
         })
     }
 
-    /// Runs a search: identifiers and words first, then the fallbacks of API.md §6.
+    /// Whether the tenant's vertical holds a live document matching `extra` (any document
+    /// without it). Stops at the first one: cheap when the answer is yes.
+    fn scope_has(
+        &self,
+        searcher: &Searcher,
+        p: &SearchParams,
+        extra: Option<Box<dyn Query>>,
+    ) -> Result<bool, SearchError> {
+        let mut clauses = self.scope_clauses(p);
+        if let Some(q) = extra {
+            clauses.push((Occur::Must, q));
+        }
+        let weight =
+            BooleanQuery::new(clauses).weight(EnableScoring::disabled_from_searcher(searcher))?;
+        for reader in searcher.segment_readers() {
+            let mut scorer = weight.scorer(reader, 1.0)?;
+            let alive = reader.alive_bitset();
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    return Ok(true);
+                }
+                doc = scorer.advance();
+            }
+        }
+        Ok(false)
+    }
+
+    /// Checks that a `vertical_data` sort key exists in the tenant's vertical: sorting by a
+    /// misspelt key would otherwise order nothing, silently.
+    fn check_sort(&self, searcher: &Searcher, p: &SearchParams) -> Result<(), SearchError> {
+        let Some(Sort {
+            field: SortField::Data(key),
+            ..
+        }) = &p.sort
+        else {
+            return Ok(());
+        };
+        let column = format!("data.{}", json_key(key));
+        let anywhere = searcher.segment_readers().iter().any(|r| {
+            r.fast_fields()
+                .dynamic_column_handles(&column)
+                .is_ok_and(|h| !h.is_empty())
+        });
+        if !anywhere
+            || !self.scope_has(searcher, p, Some(Box::new(ExistsQuery::new(column, false))))?
+        {
+            return Err(SearchError::UnknownSort(key.clone()));
+        }
+        Ok(())
+    }
+
+    /// Ids of up to `n` of the tenant's most recently updated entities in the vertical.
+    pub fn recent_ids(
+        &self,
+        tenant: &str,
+        vertical: &str,
+        n: usize,
+    ) -> Result<Vec<Uuid>, SearchError> {
+        let searcher = self.reader.searcher();
+        let p = SearchParams {
+            tenant: tenant.to_owned(),
+            vertical: vertical.to_owned(),
+            query: None,
+            filters: Vec::new(),
+            sort: None,
+            limit: n,
+            offset: 0,
+        };
+        let sort = Sort {
+            field: SortField::UpdatedAt,
+            descending: true,
+        };
+        let (hits, _) = self.run_sorted(&searcher, &p, None, &[], &sort)?;
+        entity_ids(&searcher, hits.iter().map(|h| h.2))
+    }
+
+    /// Runs a search: identifiers and words first, then the fallbacks of API.md §6. A vertical
+    /// in which the tenant has no entity answers no results, flagged `unknown_vertical`.
     pub fn search(&self, p: &SearchParams) -> Result<Outcome, SearchError> {
         let searcher = self.reader.searcher();
-        self.search_in(&searcher, p)
+        if matches!(
+            &p.sort,
+            Some(Sort {
+                field: SortField::Data(_),
+                ..
+            })
+        ) {
+            if !self.scope_has(&searcher, p, None)? {
+                return Ok(Outcome::no_vertical(p));
+            }
+            self.check_sort(&searcher, p)?;
+        }
+        let mut out = self.search_in(&searcher, p)?;
+        if out.total == 0 && !self.scope_has(&searcher, p, None)? {
+            out.unknown_vertical = true;
+        }
+        Ok(out)
     }
 
     fn search_in(&self, searcher: &Searcher, p: &SearchParams) -> Result<Outcome, SearchError> {
@@ -653,6 +782,7 @@ impl SearchIndex {
             query_type,
             search_mode,
             fallback,
+            unknown_vertical: false,
         })
     }
 }
@@ -826,6 +956,9 @@ mod tests {
         );
         assert_eq!(Sort::parse("name").unwrap().field, SortField::Name);
         assert!(Sort::parse("-").is_err());
+        let err = Sort::parse("price:desc").unwrap_err();
+        assert!(err.contains("'-price'"), "{err}");
+        assert!(Sort::parse("price:ASC").unwrap_err().contains("'price'"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Ranking of part queries (docs/search-ranking.md): standards narrow rather than pin down,
 //! codes that name one entity score 1.0, and sizes and codes written in any common form meet.
+//! Also the strictness of `sort` and unknown verticals.
 
 use serde_json::{json, Value};
 
@@ -240,4 +241,90 @@ fn plurals_find_singulars() {
     assert_eq!(bolts, bolt);
     let n = names(&srv, "dowel pins");
     assert!(n[0].starts_with("Dowel pin"), "{n:?}");
+}
+
+#[test]
+fn sort_strictness() {
+    let srv = server();
+    // A field no entity of the vertical has: 422 naming the fields that can be sorted on.
+    let r = srv.search("acme", "parts", &json!({"query": "bolt", "sort": "colour"}));
+    r.expect_error(422, "validation_error");
+    let detail = r.json()["detail"].as_str().unwrap().to_owned();
+    for f in ["colour", "name", "updated_at", "length_mm", "part_number"] {
+        assert!(detail.contains(f), "{f}: {detail}");
+    }
+    // Also for filter-only requests, and for a key only another tenant's entities have.
+    let r = srv.ingest(
+        "rival",
+        "parts",
+        "item",
+        &json!({"records": [{"name": "Rival bolt", "vertical_data": {"colour": "red"}}]}),
+    );
+    srv.wait_indexed("rival", r["entity_ids"].as_array().unwrap());
+    srv.search(
+        "acme",
+        "parts",
+        &json!({"filters": {"standard": "DIN 933"}, "sort": "-colour"}),
+    )
+    .expect_error(422, "validation_error");
+    let r = srv.search(
+        "rival",
+        "parts",
+        &json!({"query": "bolt", "sort": "colour"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Another engine's spelling of direction gets the hint.
+    for (sort, hint) in [
+        ("price_eur:desc", "'-price_eur'"),
+        ("price_eur:asc", "'price_eur'"),
+    ] {
+        let r = srv.search("acme", "parts", &json!({"query": "screw", "sort": sort}));
+        r.expect_error(422, "validation_error");
+        let detail = r.json()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains(hint), "{sort}: {detail}");
+    }
+    let r = srv
+        .get("/api/v1/search/parts?q=screw&sort=price_eur:desc")
+        .tenant("acme")
+        .send();
+    r.expect_error(422, "validation_error");
+
+    // Known fields still sort.
+    let rs = results(
+        &srv,
+        json!({"query": "screw", "sort": "-price_eur", "limit": 100}),
+    );
+    let prices: Vec<f64> = rs
+        .iter()
+        .filter_map(|x| x["vertical_data"]["price_eur"].as_f64())
+        .collect();
+    assert!(prices.windows(2).all(|w| w[0] >= w[1]), "{prices:?}");
+    assert!(!prices.is_empty());
+}
+
+#[test]
+fn unknown_vertical_is_flagged() {
+    let srv = server();
+    for body in [
+        json!({"query": "bolt"}),
+        json!({"filters": {"standard": "DIN 933"}}),
+        json!({"query": "bolt", "sort": "-price_eur"}),
+    ] {
+        let r = srv.search("acme", "tools", &body);
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v = r.json();
+        assert_eq!(v["results"], json!([]), "{body}");
+        assert_eq!(v["metadata"]["unknown_vertical"], true, "{body}: {v}");
+    }
+    // A vertical the tenant has, with no match, is not unknown.
+    let r = srv
+        .search("acme", "parts", &json!({"query": "zeppelin"}))
+        .json();
+    assert_eq!(r["results"], json!([]));
+    assert_eq!(r["metadata"]["unknown_vertical"], false);
+    let r = srv
+        .search("acme", "parts", &json!({"query": "bolt"}))
+        .json();
+    assert_eq!(r["metadata"]["unknown_vertical"], false);
 }
