@@ -71,26 +71,59 @@ pub enum Kind {
     Code,
 }
 
-/// An identifier found in a query: its normal form, kind, and the text outside identifiers.
+/// An identifier found in a query: its normal form and kind.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Found {
     pub term: String,
     pub kind: Kind,
 }
 
-/// Identifiers in free text, normalized, without duplicates, and the text with them removed
-/// (the words that still rank within what the identifiers match).
-pub fn scan(text: &str) -> (Vec<Found>, String) {
+/// A query's whitespace tokens and the identifiers among them.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    tokens: Vec<String>,
+    /// Per token, the index in `found` of the identifier it belongs to.
+    owner: Vec<Option<usize>>,
+    pub found: Vec<Found>,
+}
+
+impl Scan {
+    /// The query without the tokens of the identifiers `keep_out` selects: the words that still
+    /// rank within what those identifiers match. An identifier that matches nothing keeps its
+    /// words, which may still be found as words.
+    pub fn rest(&self, keep_out: impl Fn(&Found) -> bool) -> String {
+        self.tokens
+            .iter()
+            .zip(&self.owner)
+            .filter(|(_, o)| !o.is_some_and(|i| keep_out(&self.found[i])))
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Identifiers in free text, normalized, without duplicates.
+pub fn scan(text: &str) -> Scan {
     let tokens: Vec<&str> = text
         .split_whitespace()
         .map(trim_punct)
         .filter(|t| !t.is_empty())
         .collect();
-    let mut out: Vec<Found> = Vec::new();
-    let mut rest: Vec<&str> = Vec::new();
-    let mut push = |term: String, kind: Kind| {
-        if !out.iter().any(|f| f.term == term) {
-            out.push(Found { term, kind });
+    let mut out = Scan {
+        tokens: tokens.iter().map(|t| (*t).to_owned()).collect(),
+        owner: vec![None; tokens.len()],
+        found: Vec::new(),
+    };
+    let push = |out: &mut Scan, term: String, kind: Kind, at: std::ops::Range<usize>| {
+        let index = match out.found.iter().position(|f| f.term == term) {
+            Some(i) => i,
+            None => {
+                out.found.push(Found { term, kind });
+                out.found.len() - 1
+            }
+        };
+        for o in &mut out.owner[at] {
+            *o = Some(index);
         }
     };
     let mut i = 0;
@@ -102,21 +135,22 @@ pub fn scan(text: &str) -> (Vec<Found>, String) {
         {
             Some(number) => {
                 // The number belongs to the standard: "EN 10025-2" is one identifier, not two.
-                push(normalize(&format!("{t}{number}")), Kind::Standard);
+                let term = normalize(&format!("{t}{number}"));
+                push(&mut out, term, Kind::Standard, i..i + 2);
                 i += 1;
             }
-            None if is_joined_standard(t) => push(normalize(t), Kind::Standard),
-            None if is_code(t) => push(normalize(t), Kind::Code),
-            None => rest.push(t),
+            None if is_joined_standard(t) => push(&mut out, normalize(t), Kind::Standard, i..i + 1),
+            None if is_code(t) => push(&mut out, normalize(t), Kind::Code, i..i + 1),
+            None => {}
         }
         i += 1;
     }
-    (out, rest.join(" "))
+    out
 }
 
 /// Identifiers found in free text, normalized, without duplicates.
 pub fn detect(text: &str) -> Vec<String> {
-    scan(text).0.into_iter().map(|f| f.term).collect()
+    scan(text).found.into_iter().map(|f| f.term).collect()
 }
 
 /// The whole of a short query as one identifier candidate (`SS M8 40 A2` → `ssm840a2`): only
@@ -175,19 +209,21 @@ mod tests {
 
     #[test]
     fn scan_tells_standards_from_codes_and_keeps_the_rest() {
-        let (found, rest) = scan("DIN 933 M12 hex bolt");
+        let s = scan("DIN 933 M12 hex bolt");
         assert_eq!(
-            found,
+            s.found,
             vec![Found {
                 term: "din933".into(),
                 kind: Kind::Standard
             }]
         );
-        assert_eq!(rest, "M12 hex bolt");
-        let (found, rest) = scan("HB-M8-40-A2-17 datasheet");
-        assert_eq!(found[0].kind, Kind::Code);
-        assert_eq!(rest, "datasheet");
-        assert_eq!(scan("ISO4762 M8").0[0].kind, Kind::Standard);
+        assert_eq!(s.rest(|_| true), "M12 hex bolt");
+        assert_eq!(s.rest(|_| false), "DIN 933 M12 hex bolt");
+        let s = scan("ISO 4017 hex bolt M16x50");
+        assert_eq!(s.found.len(), 2);
+        assert_eq!(s.found[1].kind, Kind::Code);
+        assert_eq!(s.rest(|f| f.kind == Kind::Standard), "hex bolt M16x50");
+        assert_eq!(scan("ISO4762 M8").found[0].kind, Kind::Standard);
     }
 
     #[test]

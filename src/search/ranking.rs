@@ -6,8 +6,10 @@
 //!   document frequency within the tenant's vertical is at most [`UNIQUE_MAX_DF`] — puts its
 //!   entities in the top tier, score 1.0, ordered among themselves by the query's words;
 //! - a *class* identifier — a standard (`ISO 4762`), or a code shared by more entities (a
-//!   series) — narrows: entities with it and every remaining word first, then entities with it
-//!   alone (ordered by the remaining words), then the remaining words alone;
+//!   series, a size like `M16x50`) — narrows: entities with it (with every class identifier of
+//!   the query) and every remaining word first, then entities with them alone (ordered by the
+//!   remaining words), then, with several, entities with some of them and every remaining word,
+//!   then the remaining words alone;
 //! - then entities holding every word, then those holding some.
 //!
 //! Within a tier, BM25 over the analyzed text (name weighted by repetition, description,
@@ -50,10 +52,12 @@ pub type Ranked = Vec<(f32, bool, DocAddress)>;
 pub enum Tier {
     /// An identifier that pins down an entity: 1.0.
     Identifier,
-    /// A class identifier and every remaining word.
+    /// Every class identifier and every remaining word.
     ClassAndWords,
-    /// A class identifier, by the remaining words.
+    /// Every class identifier, by the remaining words.
     Class,
+    /// Some of several class identifiers and every remaining word.
+    ClassAny,
     /// Every word.
     AllWords,
     /// Some words.
@@ -84,6 +88,9 @@ impl Plan {
                 t.push(Tier::ClassAndWords);
             }
             t.push(Tier::Class);
+            if self.class.len() > 1 {
+                t.push(Tier::ClassAny);
+            }
         }
         t.extend([Tier::AllWords, Tier::SomeWords]);
         t
@@ -149,7 +156,8 @@ impl SearchIndex {
     /// vertical (one dictionary lookup each), and the analyzed words.
     pub fn plan(&self, searcher: &Searcher, p: &SearchParams, q: &str) -> Plan {
         let prefix = schema::scope(&p.tenant, &p.vertical);
-        let (mut found, rest_text) = identifiers::scan(q);
+        let scan = identifiers::scan(q);
+        let mut found = scan.found.clone();
         let detected = !found.is_empty();
         if let Some(whole) = identifiers::whole_query_candidate(q) {
             if !found.iter().any(|f| f.term == whole) {
@@ -161,21 +169,24 @@ impl SearchIndex {
         }
         let mut plan = Plan {
             words: self.scoped_words(schema::TEXT, p, q),
-            rest: self.scoped_words(schema::TEXT, p, &rest_text),
             detected,
             ..Plan::default()
         };
+        let mut matched: HashSet<String> = HashSet::new();
         for f in found {
             let term = format!("{prefix}{}", f.term);
             let df = searcher
                 .doc_freq(&Term::from_field_text(self.fields.ident, &term))
                 .unwrap_or(0);
             match (df, f.kind) {
-                (0, _) => {}
+                (0, _) => continue,
                 (1..=UNIQUE_MAX_DF, Kind::Code) => plan.unique.push(term),
                 _ => plan.class.push(term),
             }
+            matched.insert(f.term);
         }
+        let rest = scan.rest(|f| matched.contains(&f.term));
+        plan.rest = self.scoped_words(schema::TEXT, p, &rest);
         plan
     }
 
@@ -235,9 +246,13 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(self.word_clauses(words, must)))
     }
 
-    /// Entities with one of `idents`, ordered by `words` (and, with `every`, holding them).
+    /// Entities with every one of `idents`, ordered by `words` (and, with `every`, holding
+    /// them).
     fn narrowed(&self, idents: &[String], words: &[String], every: bool) -> Box<dyn Query> {
-        let mut clauses = vec![(Occur::Must, self.ident_union(idents))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = idents
+            .iter()
+            .map(|i| (Occur::Must, self.ident_union(std::slice::from_ref(i))))
+            .collect();
         clauses.extend(self.word_clauses(words, every));
         Box::new(BooleanQuery::new(clauses))
     }
@@ -313,15 +328,23 @@ impl SearchIndex {
                 Tier::ClassAndWords => self.narrowed(&plan.class, &plan.rest, true),
                 // With no other words, the identifier's own words are in every entity of the
                 // class: a plain (pruned) term query orders it as well and much cheaper.
-                Tier::Class if plan.rest.is_empty() => self.ident_any(&plan.class),
+                Tier::Class if plan.rest.is_empty() && plan.class.len() == 1 => {
+                    self.ident_any(&plan.class)
+                }
                 Tier::Class => self.narrowed(&plan.class, &plan.rest, false),
+                // Entities with more of the class identifiers (and rarer ones) rank higher.
+                Tier::ClassAny => {
+                    let mut clauses = vec![(Occur::Must, self.ident_any(&plan.class))];
+                    clauses.extend(self.word_clauses(&plan.rest, true));
+                    Box::new(BooleanQuery::new(clauses))
+                }
                 Tier::AllWords if !plan.word_base().is_empty() => {
                     self.words_query(plan.word_base(), true)
                 }
                 Tier::SomeWords if plan.words.len() > 1 => self.words_query(&plan.words, false),
                 _ => continue,
             };
-            class_ran |= matches!(tier, Tier::ClassAndWords | Tier::Class);
+            class_ran |= matches!(tier, Tier::ClassAndWords | Tier::Class | Tier::ClassAny);
             other_count = other_count.max(take(&mut found, q, tier)?);
         }
         // The number of documents in the tiers this page draws from.

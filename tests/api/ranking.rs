@@ -44,6 +44,8 @@ fn catalog() -> Vec<Value> {
         {"name": "Dowel pin Ø10 hardened", "vertical_data": {"part_number": "DP-10-H"}},
         {"name": "Assortment box Würth fasteners", "vertical_data": {"part_number": "ASB-1"}},
         {"name": "Assortment box generic fasteners", "vertical_data": {"part_number": "ASB-2"}},
+        {"name": "Threaded stud M16x50 DIN 976", "vertical_data": {"part_number": "TS-16-50"}},
+        {"name": "Threaded stud M16x50 DIN 976 zinc", "vertical_data": {"part_number": "TS-16-50-ZN"}},
         {"name": "Spring washer 20 pack", "vertical_data": {"series": "RS-100"}},
         {"name": "Spring washer 30 pack", "vertical_data": {"series": "RS-100"}},
         {"name": "Spring washer 40 pack", "vertical_data": {"series": "RS-100"}},
@@ -141,6 +143,14 @@ fn standard_plus_size_plus_kind() {
     );
     assert_ordered("DIN 933 M12 hex bolt", &scores(&rs));
     assert!(scores(&rs)[0] < 1.0);
+
+    // A size written as a code (shared by four parts here, so a class) narrows together with
+    // the standard, not instead of it.
+    for q in ["ISO 4017 hex bolt M16x50", "hex bolt M16x50 ISO 4017"] {
+        let rs = results(&srv, json!({"query": q, "limit": 100}));
+        assert_eq!(rs[0]["name"], "Hex bolt ISO 4017 M16x50 stainless", "{q}");
+        assert_ordered(q, &scores(&rs));
+    }
 }
 
 #[test]
