@@ -139,8 +139,10 @@ struct Piece {
 }
 
 /// Splits one whitespace-free chunk into lower-cased pieces.
-fn pieces(chunk: &str) -> Vec<Piece> {
-    let chars: Vec<char> = chunk.chars().collect();
+fn pieces(chunk: &str, chars: &mut Vec<char>) -> Vec<Piece> {
+    chars.clear();
+    chars.extend(chunk.chars());
+    let chars: &[char] = chars;
     let mut out: Vec<Piece> = Vec::new();
     let mut cur = String::new();
     let mut diameter = false;
@@ -192,16 +194,23 @@ fn number_with_unit(p: &str) -> Option<(&str, &'static str)> {
 pub fn tokenize(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let chunks: Vec<&str> = text.split_whitespace().collect();
+    // Reused across chunks: documents have thousands of them.
+    let mut chars: Vec<char> = Vec::new();
     let mut c = 0;
     while c < chunks.len() {
-        let ps = pieces(chunks[c]);
+        let ps = pieces(chunks[c], &mut chars);
+        // Only a number ending the chunk can take the next chunk as its unit.
         let next_unit = chunks
             .get(c + 1)
-            .map(|n| {
-                n.trim_matches(|ch: char| !ch.is_alphanumeric())
-                    .to_lowercase()
-            })
-            .and_then(|n| unit(&n).filter(|_| n != "in"));
+            .filter(|_| ps.last().is_some_and(|p| is_number(&p.text)))
+            .map(|n| n.trim_matches(|ch: char| !ch.is_alphanumeric()))
+            .filter(|n| !n.eq_ignore_ascii_case("in"))
+            .and_then(|n| {
+                UNITS
+                    .iter()
+                    .find(|(s, _)| s.eq_ignore_ascii_case(n))
+                    .map(|(_, canon)| *canon)
+            });
         let mut consumed_next = false;
         // Numbers of the current dimension form (`10`, `30` of `M10x30`).
         let mut dims: Vec<String> = Vec::new();
