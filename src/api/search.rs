@@ -1,6 +1,6 @@
 //! `POST /search/{vertical}` and `GET /search/{vertical}` (API.md §6).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::search::format::{self, Row};
 use crate::search::indexer::RebuildStatus;
 use crate::search::query::{parse_filters, SearchParams, Sort};
+use crate::search::SearchError;
 use crate::state::AppState;
 use crate::store::{Entity, EntityStatus};
 use crate::timestamp::serde_rfc3339;
@@ -199,6 +200,8 @@ struct Metadata {
     /// The index is being rebuilt from storage: results may be missing entities until
     /// `/ready` answers 200.
     index_rebuilding: bool,
+    /// The tenant has no entity in this vertical (the service's flag for a mistyped vertical).
+    unknown_vertical: bool,
 }
 
 #[derive(Serialize)]
@@ -229,14 +232,47 @@ async fn run_inline(state: web::Data<AppState>, req: Request) -> Result<HttpResp
         .body(answer.body))
 }
 
+/// How many recent entities are read to name the sortable fields of a vertical: enough to see
+/// the keys a catalog uses, bounded so an error costs little.
+const SORT_KEY_SAMPLE: usize = 200;
+
+/// 422 for a sort key no entity of the vertical has, naming the keys its recent entities have.
+fn unknown_sort(state: &AppState, p: &SearchParams, key: &str) -> ApiError {
+    let mut fields: BTreeSet<String> = BTreeSet::new();
+    let ids = state
+        .search
+        .recent_ids(&p.tenant, &p.vertical, SORT_KEY_SAMPLE)
+        .unwrap_or_default();
+    for id in ids {
+        if let Ok(Some(e)) = state.store.entities.get_readable(&p.tenant, id) {
+            fields.extend(
+                e.vertical_data
+                    .iter()
+                    .filter(|(_, v)| !v.is_object() && !v.is_null())
+                    .map(|(k, _)| k.clone()),
+            );
+        }
+    }
+    let listed: Vec<String> = ["name", "created_at", "updated_at"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(fields)
+        .collect();
+    ApiError::validation(format!(
+        "sort: no entity in vertical '{}' has the field '{key}'; sortable fields: {}",
+        p.vertical,
+        listed.join(", ")
+    ))
+}
+
 fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
     let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
     let started = Instant::now();
     let p = &req.params;
-    let outcome = state
-        .search
-        .search(p)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let outcome = state.search.search(p).map_err(|e| match e {
+        SearchError::UnknownSort(key) => unknown_sort(state, p, &key),
+        e => ApiError::Internal(e.to_string()),
+    })?;
     let search_done = Instant::now();
     // Hydrate from the store, the source of truth: an entity archived or deleted since it was
     // indexed is dropped rather than shown stale.
@@ -305,6 +341,7 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
                         hydrate_ms: ms(hydrated - search_done),
                     },
                     index_rebuilding,
+                    unknown_vertical: outcome.unknown_vertical,
                 },
             };
             Ok(Answer {

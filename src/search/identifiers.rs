@@ -61,17 +61,69 @@ pub fn is_code(token: &str) -> bool {
     separators > 0 || (letters > 0 && digits >= 2) || alnum >= 6
 }
 
-/// Identifiers found in free text, normalized, without duplicates.
-pub fn detect(text: &str) -> Vec<String> {
+/// What an identifier names: one entity, or a class of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A standard (`ISO 4017`): shared by every part made to it.
+    Standard,
+    /// A code: part number, EAN/GTIN, CAS. Whether it pins down one entity depends on the
+    /// catalog (see `ranking`).
+    Code,
+}
+
+/// An identifier found in a query: its normal form and kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    pub term: String,
+    pub kind: Kind,
+}
+
+/// A query's whitespace tokens and the identifiers among them.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    tokens: Vec<String>,
+    /// Per token, the index in `found` of the identifier it belongs to.
+    owner: Vec<Option<usize>>,
+    pub found: Vec<Found>,
+}
+
+impl Scan {
+    /// The query without the tokens of the identifiers `keep_out` selects: the words that still
+    /// rank within what those identifiers match. An identifier that matches nothing keeps its
+    /// words, which may still be found as words.
+    pub fn rest(&self, keep_out: impl Fn(&Found) -> bool) -> String {
+        self.tokens
+            .iter()
+            .zip(&self.owner)
+            .filter(|(_, o)| !o.is_some_and(|i| keep_out(&self.found[i])))
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Identifiers in free text, normalized, without duplicates.
+pub fn scan(text: &str) -> Scan {
     let tokens: Vec<&str> = text
         .split_whitespace()
         .map(trim_punct)
         .filter(|t| !t.is_empty())
         .collect();
-    let mut out: Vec<String> = Vec::new();
-    let mut push = |s: String| {
-        if !out.contains(&s) {
-            out.push(s);
+    let mut out = Scan {
+        tokens: tokens.iter().map(|t| (*t).to_owned()).collect(),
+        owner: vec![None; tokens.len()],
+        found: Vec::new(),
+    };
+    let push = |out: &mut Scan, term: String, kind: Kind, at: std::ops::Range<usize>| {
+        let index = match out.found.iter().position(|f| f.term == term) {
+            Some(i) => i,
+            None => {
+                out.found.push(Found { term, kind });
+                out.found.len() - 1
+            }
+        };
+        for o in &mut out.owner[at] {
+            *o = Some(index);
         }
     };
     let mut i = 0;
@@ -83,15 +135,22 @@ pub fn detect(text: &str) -> Vec<String> {
         {
             Some(number) => {
                 // The number belongs to the standard: "EN 10025-2" is one identifier, not two.
-                push(normalize(&format!("{t}{number}")));
+                let term = normalize(&format!("{t}{number}"));
+                push(&mut out, term, Kind::Standard, i..i + 2);
                 i += 1;
             }
-            None if is_joined_standard(t) || is_code(t) => push(normalize(t)),
+            None if is_joined_standard(t) => push(&mut out, normalize(t), Kind::Standard, i..i + 1),
+            None if is_code(t) => push(&mut out, normalize(t), Kind::Code, i..i + 1),
             None => {}
         }
         i += 1;
     }
     out
+}
+
+/// Identifiers found in free text, normalized, without duplicates.
+pub fn detect(text: &str) -> Vec<String> {
+    scan(text).found.into_iter().map(|f| f.term).collect()
 }
 
 /// The whole of a short query as one identifier candidate (`SS M8 40 A2` → `ssm840a2`): only
@@ -146,6 +205,25 @@ mod tests {
         assert_eq!(detect("4006381333931"), vec!["4006381333931"]);
         assert_eq!(detect("CAS 7732-18-5"), vec!["7732185"]);
         assert_eq!(detect("bearing 6204-2RS"), vec!["62042rs"]);
+    }
+
+    #[test]
+    fn scan_tells_standards_from_codes_and_keeps_the_rest() {
+        let s = scan("DIN 933 M12 hex bolt");
+        assert_eq!(
+            s.found,
+            vec![Found {
+                term: "din933".into(),
+                kind: Kind::Standard
+            }]
+        );
+        assert_eq!(s.rest(|_| true), "M12 hex bolt");
+        assert_eq!(s.rest(|_| false), "DIN 933 M12 hex bolt");
+        let s = scan("ISO 4017 hex bolt M16x50");
+        assert_eq!(s.found.len(), 2);
+        assert_eq!(s.found[1].kind, Kind::Code);
+        assert_eq!(s.rest(|f| f.kind == Kind::Standard), "hex bolt M16x50");
+        assert_eq!(scan("ISO4762 M8").found[0].kind, Kind::Standard);
     }
 
     #[test]

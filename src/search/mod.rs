@@ -1,12 +1,15 @@
 //! Search: a tantivy index derived from the store (it can always be rebuilt from sled), kept at
-//! most about a second behind by [`indexer`], queried through [`query`].
+//! most about a second behind by [`indexer`], queried through [`query`] and ordered by
+//! [`ranking`]; text is analyzed by [`analysis`] on both sides.
 
+pub mod analysis;
 pub mod document;
 pub mod format;
 pub mod fuzzy;
 pub mod identifiers;
 pub mod indexer;
 pub mod query;
+pub mod ranking;
 pub mod schema;
 
 use std::path::Path;
@@ -24,6 +27,9 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("search index directory: {0}")]
     Directory(String),
+    /// A `vertical_data` sort key no entity of the tenant's vertical has.
+    #[error("unknown sort field '{0}'")]
+    UnknownSort(String),
 }
 
 /// Indexing memory for all writer threads together.

@@ -1,12 +1,8 @@
-//! Building and running searches. Every query is confined to the caller's tenant and vertical
-//! here, in [`SearchIndex::search`], either by scoped terms (`tenant:vertical:word`, see
-//! [`super::schema`]) or by explicit tenant and vertical clauses: callers cannot leave it out.
-//!
-//! Ranking (no `sort`): identifier hits first, then documents holding every query word, then
-//! those holding some, each tier by BM25 over name (weighted by repetition), description and
-//! vertical_data text. Reported scores are in [0, 1] and never increase down a page: see [`Tier`].
+//! Building and running searches: filters, sort, fallbacks. Every query is confined to the
+//! caller's tenant and vertical here, in [`SearchIndex::search`], either by scoped terms
+//! (`tenant:vertical:word`, see [`super::schema`]) or by explicit tenant and vertical clauses:
+//! callers cannot leave it out. The order of a relevance-ordered page is [`super::ranking`]'s.
 
-use std::collections::HashSet;
 use std::ops::Bound;
 
 use serde_json::{Map, Value};
@@ -14,19 +10,20 @@ use tantivy::collector::sort_key::NaturalComparator;
 use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
 use tantivy::columnar::ColumnType;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, InvertedIndexRangeQuery, Occur, Query,
-    TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, ExistsQuery, InvertedIndexRangeQuery,
+    Occur, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
-use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal, SegmentReader};
+use tantivy::{
+    DocAddress, DocId, DocSet, Order, Score, Searcher, SegmentOrdinal, SegmentReader, TERMINATED,
+};
 use uuid::Uuid;
 
 use super::fuzzy::ScopedFuzzyQuery;
+use super::ranking::{fuzzy_score, normalized_score, Ranked};
 use super::schema::{self, json_key};
-use super::{identifiers, SearchError, SearchIndex};
+use super::{SearchError, SearchIndex};
 
-pub const IDENT_SCORE: Score = 1_000_000.0;
-const SCORE_HALF: f32 = 8.0;
 pub const MAX_FILTERS: usize = 20;
 /// Values of one any-of filter. Each becomes up to three term queries, so without a cap a 1 MB
 /// body of comma-separated values made one search cost seconds of CPU.
@@ -81,6 +78,20 @@ impl Sort {
         };
         if name.is_empty() || name.len() > 128 {
             return Err("sort must name a field: name, created_at, updated_at or a vertical_data key, with '-' for descending".into());
+        }
+        // Other engines spell direction as a suffix; here it is a '-' prefix.
+        if let Some((field, dir)) = name.rsplit_once(':') {
+            let dir = dir.to_ascii_lowercase();
+            if dir == "asc" || dir == "desc" {
+                let hint = if dir == "desc" {
+                    format!("-{field}")
+                } else {
+                    field.to_owned()
+                };
+                return Err(format!(
+                    "sort '{s}' is not supported: write '{hint}' ('-' prefix = descending)"
+                ));
+            }
         }
         let field = match name {
             "name" => SortField::Name,
@@ -172,9 +183,6 @@ pub fn parse_filters(filters: &Map<String, Value>) -> Result<Vec<Filter>, String
     Ok(out)
 }
 
-/// A page of documents with their normalized score and whether they matched an identifier.
-type Ranked = Vec<(f32, bool, DocAddress)>;
-
 /// What a search asks for, already validated.
 #[derive(Clone, Debug)]
 pub struct SearchParams {
@@ -218,36 +226,24 @@ pub struct Outcome {
     pub query_type: Option<QueryType>,
     pub search_mode: &'static str,
     pub fallback: Option<&'static str>,
+    /// The tenant has no entity in the vertical searched.
+    pub unknown_vertical: bool,
 }
 
-/// How a hit was found: decides its place on a relevance-ordered page and its score band, so
-/// scores never increase down the page: identifiers 1.0, every word (0.5, 1), some words
-/// [0, 0.5), typo-tolerant matches [0, 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tier {
-    Identifier,
-    AllWords,
-    SomeWords,
-    Fuzzy,
-}
-
-fn tier_score(tier: Tier, raw: Score) -> f32 {
-    let s = raw.max(0.0);
-    let unit = (s / (s + SCORE_HALF)).min(0.999_999);
-    match tier {
-        Tier::Identifier => 1.0,
-        Tier::AllWords => (0.5 + 0.5 * unit).min(0.999_999),
-        Tier::SomeWords => 0.5 * unit,
-        Tier::Fuzzy => unit,
-    }
-}
-
-fn normalized_score(raw: Score) -> (f32, bool) {
-    if raw >= IDENT_SCORE {
-        (1.0, true)
-    } else {
-        let s = raw.max(0.0);
-        ((s / (s + SCORE_HALF)).min(0.999_999), false)
+impl Outcome {
+    fn no_vertical(p: &SearchParams) -> Outcome {
+        Outcome {
+            hits: Vec::new(),
+            total: 0,
+            query_type: None,
+            search_mode: if p.query.is_some() {
+                "fulltext"
+            } else {
+                "filter"
+            },
+            fallback: None,
+            unknown_vertical: true,
+        }
     }
 }
 
@@ -423,45 +419,17 @@ impl SearchIndex {
     }
 
     /// Query words as scoped terms of the `text` (stemmed) or `words` (unstemmed) field.
-    fn scoped_words(&self, analyzer: &str, p: &SearchParams, query: &str) -> Vec<String> {
+    pub(super) fn scoped_words(
+        &self,
+        analyzer: &str,
+        p: &SearchParams,
+        query: &str,
+    ) -> Vec<String> {
         let prefix = schema::scope(&p.tenant, &p.vertical);
         schema::analyze(&self.index, analyzer, query)
             .into_iter()
             .map(|w| format!("{prefix}{w}"))
             .collect()
-    }
-
-    /// A flat union (`Should`) or intersection (`Must`) of term queries on `text`: the shapes
-    /// tantivy prunes with block-max WAND.
-    fn words_query(&self, words: &[String], occur: Occur) -> Box<dyn Query> {
-        Box::new(BooleanQuery::new(
-            words
-                .iter()
-                .map(|w| {
-                    let term = Term::from_field_text(self.fields.text, w);
-                    let q: Box<dyn Query> =
-                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
-                    (occur, q)
-                })
-                .collect(),
-        ))
-    }
-
-    fn ident_query(&self, p: &SearchParams, candidates: &[String]) -> Option<Box<dyn Query>> {
-        let prefix = schema::scope(&p.tenant, &p.vertical);
-        let clauses: Vec<(Occur, Box<dyn Query>)> = candidates
-            .iter()
-            .map(|c| {
-                (
-                    Occur::Should,
-                    term_query(Term::from_field_text(
-                        self.fields.ident,
-                        &format!("{prefix}{c}"),
-                    )),
-                )
-            })
-            .collect();
-        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
 
     /// Typo-tolerant variant: unstemmed words within an edit distance scaled by word length,
@@ -488,7 +456,7 @@ impl SearchIndex {
     }
 
     /// `q` restricted by the filters, and by tenant and vertical when `q` is not scoped itself.
-    fn restrict(
+    pub(super) fn restrict(
         &self,
         q: Box<dyn Query>,
         p: &SearchParams,
@@ -593,90 +561,6 @@ impl SearchIndex {
         ))
     }
 
-    /// A relevance-ordered page: identifier hits, then documents holding every word, then
-    /// documents holding some words. Each tier is one pruned top-k query; later tiers run only
-    /// when earlier ones do not fill the page.
-    fn run_ranked(
-        &self,
-        searcher: &Searcher,
-        p: &SearchParams,
-        words: &[String],
-        idents: &[String],
-        filters: &[Filter],
-    ) -> Result<(Ranked, usize), SearchError> {
-        let need = p.offset + p.limit + 1;
-        let filtered = !filters.is_empty();
-        let mut found: Ranked = Vec::new();
-        let mut seen: HashSet<DocAddress> = HashSet::new();
-        // With filters every tier is evaluated exhaustively anyway, so it is counted in the
-        // same pass; without, counting would forfeit block-max pruning.
-        let mut take =
-            |found: &mut Ranked, q: Box<dyn Query>, tier: Tier| -> Result<usize, SearchError> {
-                let q = self.restrict(q, p, filters, true);
-                let top = TopDocs::with_limit(need + seen.len()).order_by_score();
-                let (docs, count) = if filtered {
-                    searcher.search(&q, &(top, Count))?
-                } else {
-                    (searcher.search(&q, &top)?, 0)
-                };
-                for (raw, doc) in docs {
-                    if found.len() >= need {
-                        break;
-                    }
-                    if seen.insert(doc) {
-                        found.push((tier_score(tier, raw), tier == Tier::Identifier, doc));
-                    }
-                }
-                Ok(count)
-            };
-        let mut ident_count = 0;
-        if let Some(q) = self.ident_query(p, idents) {
-            ident_count = take(&mut found, q, Tier::Identifier)?;
-        }
-        let mut words_count = 0;
-        let mut partial = false;
-        if found.len() < need && !words.is_empty() {
-            words_count = take(
-                &mut found,
-                self.words_query(words, Occur::Must),
-                Tier::AllWords,
-            )?;
-        }
-        if found.len() < need && words.len() > 1 {
-            partial = true;
-            words_count = take(
-                &mut found,
-                self.words_query(words, Occur::Should),
-                Tier::SomeWords,
-            )?;
-        }
-        // The number of documents in the tiers this page draws from.
-        let total = if found.len() < need {
-            found.len()
-        } else if filtered {
-            ident_count + words_count
-        } else {
-            // Word document frequencies are per tenant and vertical (terms are scoped): the
-            // rarest word bounds the every-word tier from above, the most frequent the union
-            // from below. Deleted documents not yet merged away still count: an estimate.
-            let prefix = schema::scope(&p.tenant, &p.vertical);
-            let df = |field, t: &str| {
-                searcher
-                    .doc_freq(&Term::from_field_text(field, t))
-                    .unwrap_or(0) as usize
-            };
-            let dfs = words.iter().map(|w| df(self.fields.text, w));
-            let words_df = if partial { dfs.max() } else { dfs.min() }.unwrap_or(0);
-            let ident_df: usize = idents
-                .iter()
-                .map(|c| df(self.fields.ident, &format!("{prefix}{c}")))
-                .sum();
-            found.len().max(words_df + ident_df)
-        };
-        let page = found.into_iter().skip(p.offset).take(p.limit).collect();
-        Ok((page, total))
-    }
-
     /// Whether any segment stores numbers under this column.
     fn is_numeric_column(&self, searcher: &Searcher, column: &str) -> bool {
         searcher.segment_readers().iter().any(|r| {
@@ -690,9 +574,108 @@ impl SearchIndex {
         })
     }
 
-    /// Runs a search: identifiers and words first, then the fallbacks of API.md §6.
+    /// Whether the tenant's vertical holds a live document matching `extra` (any document
+    /// without it). Stops at the first one: cheap when the answer is yes.
+    fn scope_has(
+        &self,
+        searcher: &Searcher,
+        p: &SearchParams,
+        extra: Option<Box<dyn Query>>,
+    ) -> Result<bool, SearchError> {
+        let mut clauses = self.scope_clauses(p);
+        if let Some(q) = extra {
+            clauses.push((Occur::Must, q));
+        }
+        let weight =
+            BooleanQuery::new(clauses).weight(EnableScoring::disabled_from_searcher(searcher))?;
+        for reader in searcher.segment_readers() {
+            let mut scorer = weight.scorer(reader, 1.0)?;
+            let alive = reader.alive_bitset();
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    return Ok(true);
+                }
+                doc = scorer.advance();
+            }
+        }
+        Ok(false)
+    }
+
+    /// Checks that a `vertical_data` sort key exists in the tenant's vertical: sorting by a
+    /// misspelt key would otherwise order nothing, silently.
+    fn check_sort(&self, searcher: &Searcher, p: &SearchParams) -> Result<(), SearchError> {
+        let Some(Sort {
+            field: SortField::Data(key),
+            ..
+        }) = &p.sort
+        else {
+            return Ok(());
+        };
+        let column = format!("data.{}", json_key(key));
+        let anywhere = searcher.segment_readers().iter().any(|r| {
+            r.fast_fields()
+                .dynamic_column_handles(&column)
+                .is_ok_and(|h| !h.is_empty())
+        });
+        if !anywhere
+            || !self.scope_has(searcher, p, Some(Box::new(ExistsQuery::new(column, false))))?
+        {
+            return Err(SearchError::UnknownSort(key.clone()));
+        }
+        Ok(())
+    }
+
+    /// Ids of up to `n` of the tenant's most recently updated entities in the vertical.
+    pub fn recent_ids(
+        &self,
+        tenant: &str,
+        vertical: &str,
+        n: usize,
+    ) -> Result<Vec<Uuid>, SearchError> {
+        let searcher = self.reader.searcher();
+        let p = SearchParams {
+            tenant: tenant.to_owned(),
+            vertical: vertical.to_owned(),
+            query: None,
+            filters: Vec::new(),
+            sort: None,
+            limit: n,
+            offset: 0,
+        };
+        let sort = Sort {
+            field: SortField::UpdatedAt,
+            descending: true,
+        };
+        let (hits, _) = self.run_sorted(&searcher, &p, None, &[], &sort)?;
+        entity_ids(&searcher, hits.iter().map(|h| h.2))
+    }
+
+    /// Runs a search: identifiers and words first, then the fallbacks of API.md §6. A vertical
+    /// in which the tenant has no entity answers no results, flagged `unknown_vertical`.
     pub fn search(&self, p: &SearchParams) -> Result<Outcome, SearchError> {
         let searcher = self.reader.searcher();
+        if matches!(
+            &p.sort,
+            Some(Sort {
+                field: SortField::Data(_),
+                ..
+            })
+        ) {
+            if !self.scope_has(&searcher, p, None)? {
+                return Ok(Outcome::no_vertical(p));
+            }
+            self.check_sort(&searcher, p)?;
+        }
+        let mut out = self.search_in(&searcher, p)?;
+        if out.total == 0 && !self.scope_has(&searcher, p, None)? {
+            out.unknown_vertical = true;
+        }
+        Ok(out)
+    }
+
+    fn search_in(&self, searcher: &Searcher, p: &SearchParams) -> Result<Outcome, SearchError> {
+        let searcher = searcher.clone();
         let query_text = p.query.as_deref().map(str::trim).filter(|q| !q.is_empty());
         let Some(q) = query_text else {
             let sort = p.sort.clone().unwrap_or(Sort {
@@ -703,14 +686,7 @@ impl SearchIndex {
             return self.outcome(&searcher, hits, total, None, "filter", None);
         };
 
-        let detected = identifiers::detect(q);
-        let mut candidates = detected.clone();
-        if let Some(whole) = identifiers::whole_query_candidate(q) {
-            if !candidates.contains(&whole) {
-                candidates.push(whole);
-            }
-        }
-        let words = self.scoped_words(schema::TEXT, p, q);
+        let plan = self.plan(&searcher, p, q);
         let word_count = q.split_whitespace().count();
         let word_type = if word_count >= 4 {
             QueryType::NaturalLanguage
@@ -720,17 +696,11 @@ impl SearchIndex {
 
         let primary = |filters: &[Filter]| -> Result<(Ranked, usize), SearchError> {
             match &p.sort {
-                None => self.run_ranked(&searcher, p, &words, &candidates, filters),
+                None => self.run_ranked(&searcher, p, &plan, filters),
                 Some(sort) => {
-                    let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                    if !words.is_empty() {
-                        any.push((Occur::Should, self.words_query(&words, Occur::Should)));
-                    }
-                    if let Some(iq) = self.ident_query(p, &candidates) {
-                        any.push((
-                            Occur::Should,
-                            Box::new(ConstScoreQuery::new(iq, IDENT_SCORE)),
-                        ));
+                    let mut any = self.ident_matcher(&plan);
+                    if !plan.words.is_empty() {
+                        any.push((Occur::Should, self.words_query(&plan.words, false)));
                     }
                     if any.is_empty() {
                         return Ok((Vec::new(), 0));
@@ -765,7 +735,7 @@ impl SearchIndex {
                         )?;
                         (
                             docs.into_iter()
-                                .map(|(s, d)| (tier_score(Tier::Fuzzy, s), false, d))
+                                .map(|(s, d)| (fuzzy_score(s), false, d))
                                 .collect(),
                             n,
                         )
@@ -778,7 +748,7 @@ impl SearchIndex {
             (hits, total) = primary(&[])?;
             fallback = (total > 0).then_some("relaxed_filters");
         }
-        let identified = !detected.is_empty() || hits.iter().any(|h| h.1);
+        let identified = plan.detected || hits.iter().any(|h| h.1);
         let query_type = if identified {
             QueryType::Identifier
         } else {
@@ -812,6 +782,7 @@ impl SearchIndex {
             query_type,
             search_mode,
             fallback,
+            unknown_vertical: false,
         })
     }
 }
@@ -985,27 +956,9 @@ mod tests {
         );
         assert_eq!(Sort::parse("name").unwrap().field, SortField::Name);
         assert!(Sort::parse("-").is_err());
-    }
-
-    #[test]
-    fn tiers_keep_scores_ordered() {
-        let ident = tier_score(Tier::Identifier, 0.0);
-        let all_low = tier_score(Tier::AllWords, 0.01);
-        let all_high = tier_score(Tier::AllWords, 1e9);
-        let some_high = tier_score(Tier::SomeWords, 1e9);
-        assert_eq!(ident, 1.0);
-        assert!(all_high < 1.0 && all_low > 0.5 && all_low < all_high);
-        assert!(some_high < 0.5 && some_high < all_low);
-        assert_eq!(tier_score(Tier::SomeWords, 0.0), 0.0);
-    }
-
-    #[test]
-    fn scores_are_in_unit_interval_and_monotonic() {
-        assert_eq!(normalized_score(IDENT_SCORE + 3.0), (1.0, true));
-        let (a, _) = normalized_score(2.0);
-        let (b, _) = normalized_score(20.0);
-        assert!(0.0 < a && a < b && b < 1.0);
-        assert_eq!(normalized_score(0.0).0, 0.0);
+        let err = Sort::parse("price:desc").unwrap_err();
+        assert!(err.contains("'-price'"), "{err}");
+        assert!(Sort::parse("price:ASC").unwrap_err().contains("'price'"));
     }
 
     #[test]

@@ -9,22 +9,22 @@ use tantivy::schema::{
     INDEXED, STRING,
 };
 use tantivy::tokenizer::{
-    BoxTokenStream, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer, Token, TokenStream, Tokenizer,
+    BoxTokenStream, LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer, Token, TokenStream,
+    Tokenizer,
 };
 use tantivy::Index;
 
-/// Word analyzer for name, description and vertical_data text: lower-cased, English stop words
-/// removed, stemmed (so "bolts" finds "bolt").
+/// Word analyzer for name, description and vertical_data text: domain tokens (sizes, threads,
+/// dimensions, units), folded, English stop words removed, stemmed. See [`super::analysis`].
 pub const TEXT: &str = "qx_text";
-/// Lower-cased words without stemming: what typo-tolerant (fuzzy) matching compares against.
+/// The same words without stemming: what typo-tolerant (fuzzy) matching compares against.
 pub const WORDS: &str = "qx_words";
 /// Whole value lower-cased: exact, case-insensitive equality for filters and sorting.
 pub const EXACT: &str = "qx_exact";
 
-/// Bump when the schema or the scoping of terms changes: an index of another version is
+/// Bump when the schema, the analysis or the scoping of terms changes: an index of another version is
 /// rebuilt from the store at start-up.
-pub const SCHEMA_VERSION: &str = "3";
+pub const SCHEMA_VERSION: &str = "4";
 
 /// Scoped analyzers: [`TEXT`] and [`WORDS`] applied to the part of a value after
 /// [`SCOPE_END`], each token prefixed with the part before it (see [`scoped_value`]).
@@ -36,7 +36,7 @@ pub const SCOPE_END: char = '\u{1}';
 pub fn scoped_value(tenant: &str, vertical: &str, text: &str) -> String {
     let mut v = scope(tenant, vertical);
     v.push(SCOPE_END);
-    v.push_str(&split_dimensions(text));
+    v.push_str(text);
     v
 }
 
@@ -165,18 +165,9 @@ pub fn build() -> (Schema, Fields) {
 /// Analyzers are not stored in the index: register them on every open.
 pub fn register_analyzers(index: &Index) {
     let tokenizers = index.tokenizers();
-    let mut text = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
-        .dynamic();
-    if let Some(stop) = StopWordFilter::new(Language::English) {
-        text = text.filter_dynamic(stop);
-    }
-    let text = text.filter_dynamic(Stemmer::new(Language::English)).build();
-    let words = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
-        .build();
+    // One definition for both sides: documents are indexed and queries analyzed with these.
+    let text = super::analysis::text_analyzer();
+    let words = super::analysis::words_analyzer();
     tokenizers.register(
         TEXT_SCOPED,
         TextAnalyzer::builder(Scoped(text.clone())).build(),
@@ -200,8 +191,7 @@ pub fn analyze(index: &Index, analyzer: &str, text: &str) -> Vec<String> {
     let Some(mut a) = index.tokenizers().get(analyzer) else {
         return Vec::new();
     };
-    let text = split_dimensions(text);
-    let mut stream = a.token_stream(&text);
+    let mut stream = a.token_stream(text);
     let mut out = Vec::new();
     while stream.advance() {
         let t = stream.token().text.clone();
@@ -210,28 +200,6 @@ pub fn analyze(index: &Index, analyzer: &str, text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// Splits dimension notation so its parts are words: `M8x40` → `M8 40`, `20x35x7` → `20 35 7`.
-/// Applied to indexed text and to queries alike, so `M8` finds "Hex bolt M8x40".
-pub fn split_dimensions(text: &str) -> std::borrow::Cow<'_, str> {
-    let chars: Vec<char> = text.chars().collect();
-    let is_sep = |c: char| matches!(c, 'x' | 'X' | '×' | '*');
-    let splits = (1..chars.len().saturating_sub(1)).any(|i| {
-        is_sep(chars[i]) && chars[i - 1].is_ascii_digit() && chars[i + 1].is_ascii_digit()
-    });
-    if !splits {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    for (i, &c) in chars.iter().enumerate() {
-        let between_digits = i > 0
-            && i + 1 < chars.len()
-            && chars[i - 1].is_ascii_digit()
-            && chars[i + 1].is_ascii_digit();
-        out.push(if is_sep(c) && between_digits { ' ' } else { c });
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 /// JSON keys become path segments: dots would split them, so they are replaced.
@@ -243,8 +211,6 @@ pub fn json_key(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::split_dimensions;
-
     #[test]
     fn scoped_values_prefix_every_token() {
         let index = tantivy::Index::create_in_ram(super::build().0);
@@ -262,17 +228,10 @@ mod tests {
                 "acme:parts:hex",
                 "acme:parts:bolt",
                 "acme:parts:m8",
-                "acme:parts:40"
+                "acme:parts:8",
+                "acme:parts:40",
+                "acme:parts:8x40"
             ]
         );
-    }
-
-    #[test]
-    fn dimensions_split_only_between_digits() {
-        assert_eq!(split_dimensions("Hex bolt M8x40"), "Hex bolt M8 40");
-        assert_eq!(split_dimensions("Seal 20x35x7 NBR"), "Seal 20 35 7 NBR");
-        assert_eq!(split_dimensions("box 2×3"), "box 2 3");
-        assert_eq!(split_dimensions("xenon 8x"), "xenon 8x");
-        assert_eq!(split_dimensions("Hex nut"), "Hex nut");
     }
 }

@@ -17,6 +17,7 @@ mod keys;
 mod ops;
 mod persistence;
 mod races;
+mod ranking;
 mod ratelimit;
 mod readme;
 mod records;

@@ -1,0 +1,430 @@
+//! Ranking rules for relevance-ordered pages (no `sort`). docs/search-ranking.md tells the same
+//! story for users tuning their data.
+//!
+//! A query is read as identifiers plus words ([`Plan`]):
+//! - an identifier that *pins down* an entity — a code (part number, EAN/GTIN, CAS) whose
+//!   document frequency within the tenant's vertical is at most [`UNIQUE_MAX_DF`] — puts its
+//!   entities in the top tier, score 1.0, ordered among themselves by the query's words;
+//! - a *class* identifier — a standard (`ISO 4762`), or a code shared by more entities (a
+//!   series, a size like `M16x50`) — narrows: entities with it (with every class identifier of
+//!   the query) and every remaining word first, then entities with them alone (ordered by the
+//!   remaining words), then, with several, entities with some of them and every remaining word,
+//!   then the remaining words alone;
+//! - then entities holding every word, then those holding some.
+//!
+//! Within a tier, BM25 over the analyzed text (name weighted by repetition, description,
+//! vertical_data values; see [`super::analysis`]). Each tier has its own score band below the
+//! previous one, so scores never increase down a page and only the top tier reaches 1.0.
+//! Unit-qualified sizes and dimension forms (`12mm`, `10x30`) only boost: structured data often
+//! holds the bare number. Each tier is one pruned top-k query, and later tiers run only when
+//! earlier ones do not fill the page; classifying identifiers costs one term-dictionary lookup
+//! each, never work per hit.
+
+use std::collections::HashSet;
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Term};
+use tantivy::{DocAddress, Score, Searcher};
+
+use super::analysis::is_qualifier;
+use super::identifiers::{self, Kind};
+use super::query::{Filter, SearchParams};
+use super::{schema, SearchError, SearchIndex};
+
+/// Most entities an identifier may match and still pin one down: a part number listed under a
+/// few variants (a packaging size, a duplicate import) stays an identifier; beyond that it is a
+/// series or a class.
+pub const UNIQUE_MAX_DF: u64 = 3;
+
+/// Raw score that marks an identifier hit on pages ordered by a field.
+pub const IDENT_SCORE: Score = 1_000_000.0;
+/// Raw BM25 score mapped to the middle of a band.
+const SCORE_HALF: f32 = 8.0;
+/// Highest score below 1.0: the band ceilings are open.
+const BELOW_ONE: f32 = 0.999_999;
+
+/// A page of documents with their normalized score and whether they matched an identifier.
+pub type Ranked = Vec<(f32, bool, DocAddress)>;
+
+/// How a hit was found: decides its place on a relevance-ordered page and its score band.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// An identifier that pins down an entity: 1.0.
+    Identifier,
+    /// Every class identifier and every remaining word.
+    ClassAndWords,
+    /// Every class identifier, by the remaining words.
+    Class,
+    /// Some of several class identifiers and every remaining word.
+    ClassAny,
+    /// Every word.
+    AllWords,
+    /// Some words.
+    SomeWords,
+}
+
+/// The query read as identifiers and words, all as scoped terms.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Identifiers that pin down an entity.
+    pub unique: Vec<String>,
+    /// Standards and shared codes.
+    pub class: Vec<String>,
+    /// Every analyzed word of the query.
+    pub words: Vec<String>,
+    /// The words outside identifiers.
+    pub rest: Vec<String>,
+    /// Any identifier was written in the query, matching or not.
+    pub detected: bool,
+}
+
+impl Plan {
+    /// The tiers below the identifier tier this plan uses, best first: the score bands.
+    fn bands(&self) -> Vec<Tier> {
+        let mut t = Vec::new();
+        if !self.class.is_empty() {
+            if self.rest.iter().any(|w| !is_qualifier(unscoped(w))) {
+                t.push(Tier::ClassAndWords);
+            }
+            t.push(Tier::Class);
+            if self.class.len() > 1 {
+                t.push(Tier::ClassAny);
+            }
+        }
+        t.extend([Tier::AllWords, Tier::SomeWords]);
+        t
+    }
+
+    /// The words the every-word tier asks for: outside the identifiers when one matched (its
+    /// own words would only find it again), else all.
+    fn word_base(&self) -> &[String] {
+        let identified = !self.unique.is_empty() || !self.class.is_empty();
+        if identified && !self.rest.is_empty() {
+            &self.rest
+        } else {
+            &self.words
+        }
+    }
+}
+
+fn unscoped(term: &str) -> &str {
+    term.rsplit(':').next().unwrap_or(term)
+}
+
+/// A raw BM25 score mapped into [0, 1), increasing.
+fn unit(raw: Score) -> f32 {
+    let s = raw.max(0.0);
+    (s / (s + SCORE_HALF)).min(BELOW_ONE)
+}
+
+/// The score of a hit of `tier` under `bands`: identifier hits 1.0, band `i` of `n`
+/// `[(n-1-i)/n, (n-i)/n)`.
+pub fn tier_score(tier: Tier, bands: &[Tier], raw: Score) -> f32 {
+    if tier == Tier::Identifier {
+        return 1.0;
+    }
+    let n = bands.len().max(1) as f32;
+    let i = bands.iter().position(|t| *t == tier).unwrap_or(bands.len()) as f32;
+    let lo = ((n - 1.0 - i) / n).max(0.0);
+    let hi = ((n - i) / n).max(0.0);
+    (lo + (hi - lo) * unit(raw))
+        .min(hi - 1e-6)
+        .clamp(0.0, BELOW_ONE)
+}
+
+/// A typo-tolerant match: below 1.0, by BM25.
+pub fn fuzzy_score(raw: Score) -> f32 {
+    unit(raw)
+}
+
+/// The score of a hit on a page ordered by a field, and whether it is an identifier hit.
+pub fn normalized_score(raw: Score) -> (f32, bool) {
+    if raw >= IDENT_SCORE {
+        (1.0, true)
+    } else {
+        (unit(raw), false)
+    }
+}
+
+fn term_query(term: Term, option: IndexRecordOption) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, option))
+}
+
+impl SearchIndex {
+    /// Reads a query: identifiers classified by kind and document frequency in the tenant's
+    /// vertical (one dictionary lookup each), and the analyzed words.
+    pub fn plan(&self, searcher: &Searcher, p: &SearchParams, q: &str) -> Plan {
+        let prefix = schema::scope(&p.tenant, &p.vertical);
+        let scan = identifiers::scan(q);
+        let mut found = scan.found.clone();
+        let detected = !found.is_empty();
+        if let Some(whole) = identifiers::whole_query_candidate(q) {
+            if !found.iter().any(|f| f.term == whole) {
+                found.push(identifiers::Found {
+                    term: whole,
+                    kind: Kind::Code,
+                });
+            }
+        }
+        let mut plan = Plan {
+            words: self.scoped_words(schema::TEXT, p, q),
+            detected,
+            ..Plan::default()
+        };
+        let mut matched: HashSet<String> = HashSet::new();
+        for f in found {
+            let term = format!("{prefix}{}", f.term);
+            let df = searcher
+                .doc_freq(&Term::from_field_text(self.fields.ident, &term))
+                .unwrap_or(0);
+            match (df, f.kind) {
+                (0, _) => continue,
+                (1..=UNIQUE_MAX_DF, Kind::Code) => plan.unique.push(term),
+                _ => plan.class.push(term),
+            }
+            matched.insert(f.term);
+        }
+        let rest = scan.rest(|f| matched.contains(&f.term));
+        plan.rest = self.scoped_words(schema::TEXT, p, &rest);
+        plan
+    }
+
+    /// Any of these identifier terms, scoring nothing.
+    fn ident_union(&self, terms: &[String]) -> Box<dyn Query> {
+        Box::new(ConstScoreQuery::new(self.ident_any(terms), 0.0))
+    }
+
+    /// Any of these identifier terms, scored: a flat union tantivy prunes.
+    fn ident_any(&self, terms: &[String]) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(
+            terms
+                .iter()
+                .map(|t| {
+                    (
+                        Occur::Should,
+                        term_query(
+                            Term::from_field_text(self.fields.ident, t),
+                            IndexRecordOption::Basic,
+                        ),
+                    )
+                })
+                .collect(),
+        ))
+    }
+
+    fn word_clause(&self, w: &str, occur: Occur) -> (Occur, Box<dyn Query>) {
+        (
+            occur,
+            term_query(
+                Term::from_field_text(self.fields.text, w),
+                IndexRecordOption::WithFreqs,
+            ),
+        )
+    }
+
+    /// Clauses for `words`: each required except qualifiers, which only boost (`must`), or
+    /// each optional (`!must`).
+    fn word_clauses(&self, words: &[String], must: bool) -> Vec<(Occur, Box<dyn Query>)> {
+        let required = must && words.iter().any(|w| !is_qualifier(unscoped(w)));
+        words
+            .iter()
+            .map(|w| {
+                let occur = if required && !is_qualifier(unscoped(w)) {
+                    Occur::Must
+                } else {
+                    Occur::Should
+                };
+                self.word_clause(w, occur)
+            })
+            .collect()
+    }
+
+    /// Every word (`must`) or any word: a flat intersection or union of term queries, the
+    /// shapes tantivy prunes with block-max WAND.
+    pub fn words_query(&self, words: &[String], must: bool) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(self.word_clauses(words, must)))
+    }
+
+    /// Entities with every one of `idents`, ordered by `words` (and, with `every`, holding
+    /// them).
+    fn narrowed(&self, idents: &[String], words: &[String], every: bool) -> Box<dyn Query> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = idents
+            .iter()
+            .map(|i| (Occur::Must, self.ident_union(std::slice::from_ref(i))))
+            .collect();
+        clauses.extend(self.word_clauses(words, every));
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// Identifier terms of the plan as one clause for pages ordered by a field: unique ones
+    /// mark their hits with [`IDENT_SCORE`].
+    pub fn ident_matcher(&self, plan: &Plan) -> Vec<(Occur, Box<dyn Query>)> {
+        let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if !plan.unique.is_empty() {
+            out.push((
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(
+                    self.ident_union(&plan.unique),
+                    IDENT_SCORE,
+                )),
+            ));
+        }
+        if !plan.class.is_empty() {
+            out.push((
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(self.ident_union(&plan.class), 1.0)),
+            ));
+        }
+        out
+    }
+
+    /// A relevance-ordered page by the tiers of the module documentation.
+    pub fn run_ranked(
+        &self,
+        searcher: &Searcher,
+        p: &SearchParams,
+        plan: &Plan,
+        filters: &[Filter],
+    ) -> Result<(Ranked, usize), SearchError> {
+        let need = p.offset + p.limit + 1;
+        let filtered = !filters.is_empty();
+        let bands = plan.bands();
+        let mut found: Ranked = Vec::new();
+        let mut seen: HashSet<DocAddress> = HashSet::new();
+        // With filters every tier is evaluated exhaustively anyway, so it is counted in the
+        // same pass; without, counting would forfeit block-max pruning.
+        let mut take =
+            |found: &mut Ranked, q: Box<dyn Query>, tier: Tier| -> Result<usize, SearchError> {
+                let q = self.restrict(q, p, filters, true);
+                let top = TopDocs::with_limit(need + seen.len()).order_by_score();
+                let (docs, count) = if filtered {
+                    searcher.search(&q, &(top, Count))?
+                } else {
+                    (searcher.search(&q, &top)?, 0)
+                };
+                for (raw, doc) in docs {
+                    if found.len() >= need {
+                        break;
+                    }
+                    if seen.insert(doc) {
+                        found.push((tier_score(tier, &bands, raw), tier == Tier::Identifier, doc));
+                    }
+                }
+                Ok(count)
+            };
+        let mut ident_count = 0;
+        if !plan.unique.is_empty() {
+            let q = self.narrowed(&plan.unique, &plan.words, false);
+            ident_count = take(&mut found, q, Tier::Identifier)?;
+        }
+        let mut other_count = 0;
+        let mut class_ran = false;
+        for &tier in &bands {
+            if found.len() >= need {
+                break;
+            }
+            let q = match tier {
+                Tier::ClassAndWords => self.narrowed(&plan.class, &plan.rest, true),
+                // With no other words, the identifier's own words are in every entity of the
+                // class: a plain (pruned) term query orders it as well and much cheaper.
+                Tier::Class if plan.rest.is_empty() && plan.class.len() == 1 => {
+                    self.ident_any(&plan.class)
+                }
+                Tier::Class => self.narrowed(&plan.class, &plan.rest, false),
+                // Entities with more of the class identifiers (and rarer ones) rank higher.
+                Tier::ClassAny => {
+                    let mut clauses = vec![(Occur::Must, self.ident_any(&plan.class))];
+                    clauses.extend(self.word_clauses(&plan.rest, true));
+                    Box::new(BooleanQuery::new(clauses))
+                }
+                Tier::AllWords if !plan.word_base().is_empty() => {
+                    self.words_query(plan.word_base(), true)
+                }
+                Tier::SomeWords if plan.words.len() > 1 => self.words_query(&plan.words, false),
+                _ => continue,
+            };
+            class_ran |= matches!(tier, Tier::ClassAndWords | Tier::Class | Tier::ClassAny);
+            other_count = other_count.max(take(&mut found, q, tier)?);
+        }
+        // The number of documents in the tiers this page draws from.
+        let total = if found.len() < need {
+            found.len()
+        } else if filtered {
+            ident_count + other_count
+        } else {
+            // Document frequencies are per tenant and vertical (terms are scoped): the rarest
+            // word bounds the every-word tier from above, the most frequent the union from
+            // below. Deleted documents not yet merged away still count: an estimate.
+            let df = |field, t: &str| {
+                searcher
+                    .doc_freq(&Term::from_field_text(field, t))
+                    .unwrap_or(0) as usize
+            };
+            let partial = plan.words.len() > 1;
+            let dfs = plan.words.iter().map(|w| df(self.fields.text, w));
+            let words_df = if partial { dfs.max() } else { dfs.min() }.unwrap_or(0);
+            let ident_df: usize = plan.unique.iter().map(|c| df(self.fields.ident, c)).sum();
+            let class_df: usize = if class_ran {
+                plan.class.iter().map(|c| df(self.fields.ident, c)).sum()
+            } else {
+                0
+            };
+            found.len().max(ident_df + class_df.max(words_df))
+        };
+        let page = found.into_iter().skip(p.offset).take(p.limit).collect();
+        Ok((page, total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORDS_ONLY: &[Tier] = &[Tier::AllWords, Tier::SomeWords];
+    const WITH_CLASS: &[Tier] = &[
+        Tier::ClassAndWords,
+        Tier::Class,
+        Tier::AllWords,
+        Tier::SomeWords,
+    ];
+
+    #[test]
+    fn tiers_keep_scores_ordered() {
+        let ident = tier_score(Tier::Identifier, WORDS_ONLY, 0.0);
+        let all_low = tier_score(Tier::AllWords, WORDS_ONLY, 0.01);
+        let all_high = tier_score(Tier::AllWords, WORDS_ONLY, 1e9);
+        let some_high = tier_score(Tier::SomeWords, WORDS_ONLY, 1e9);
+        assert_eq!(ident, 1.0);
+        assert!(all_high < 1.0 && all_low > 0.5 && all_low < all_high);
+        assert!(some_high < 0.5 && some_high < all_low);
+        assert_eq!(tier_score(Tier::SomeWords, WORDS_ONLY, 0.0), 0.0);
+    }
+
+    #[test]
+    fn class_bands_sit_between_identifiers_and_words() {
+        let mut last = 1.0;
+        for tier in WITH_CLASS {
+            let high = tier_score(*tier, WITH_CLASS, 1e9);
+            let low = tier_score(*tier, WITH_CLASS, 0.0);
+            assert!(high < last && low <= high, "{tier:?}");
+            last = low;
+        }
+        assert!(tier_score(Tier::ClassAndWords, WITH_CLASS, 1e9) < 1.0);
+    }
+
+    #[test]
+    fn scores_are_in_unit_interval_and_monotonic() {
+        assert_eq!(normalized_score(IDENT_SCORE + 3.0), (1.0, true));
+        let (a, _) = normalized_score(2.0);
+        let (b, _) = normalized_score(20.0);
+        assert!(0.0 < a && a < b && b < 1.0);
+        assert_eq!(normalized_score(0.0).0, 0.0);
+    }
+
+    #[test]
+    fn unscoped_terms() {
+        assert_eq!(unscoped("acme:parts:12mm"), "12mm");
+        assert_eq!(unscoped("12mm"), "12mm");
+    }
+}
