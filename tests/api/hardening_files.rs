@@ -102,8 +102,10 @@ fn pdf_pages_are_read_in_linear_time_and_capped_like_batches() {
     let took = started.elapsed();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["accepted"], 10_000);
+    // Relative to the batch, so a loaded test machine slows both alike; quadratic reading
+    // blew through the client's 30 s timeout on a quiet one.
     assert!(
-        took < batch_took + Duration::from_secs(6),
+        took < batch_took * 2 + Duration::from_secs(8),
         "pdf {took:?}, batch {batch_took:?}"
     );
 
@@ -117,7 +119,7 @@ fn pdf_pages_are_read_in_linear_time_and_capped_like_batches() {
         detail.contains("10001") && detail.contains("10000"),
         "{detail}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(8));
 }
 
 #[test]
