@@ -51,6 +51,39 @@ impl Query for ScopedFuzzyQuery {
     }
 }
 
+/// The closest word to `word` that `field` holds within `scope`, within `distance` edits: the
+/// one most documents carry, so a misspelling is read as the word the catalog uses most. Walks
+/// each segment's term dictionary with the scoped automaton (the cost depends on the word, not
+/// on the scope or the number of documents). `None` when no word is that close.
+pub fn closest_word(
+    searcher: &tantivy::Searcher,
+    field: Field,
+    scope: &str,
+    word: &str,
+    distance: u8,
+) -> tantivy::Result<Option<String>> {
+    let dfa =
+        FuzzyTermQuery::new(Term::from_field_text(field, word), distance, true).automaton()?;
+    let automaton = ScopedAutomaton {
+        scope: scope.as_bytes().into(),
+        word: dfa,
+    };
+    let mut counts: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
+    for segment in searcher.segment_readers() {
+        let index = segment.inverted_index(field)?;
+        let mut terms = index.terms().search(&automaton).into_stream()?;
+        while terms.advance() {
+            *counts.entry(terms.key().to_vec()).or_default() += u64::from(terms.value().doc_freq);
+        }
+    }
+    // Most documents first; ties to the smaller term, so the answer does not depend on
+    // segment layout.
+    Ok(counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .and_then(|(term, _)| String::from_utf8(term).ok()))
+}
+
 /// The scope's bytes exactly, then the word automaton.
 struct ScopedAutomaton {
     scope: Box<[u8]>,

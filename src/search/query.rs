@@ -261,7 +261,7 @@ fn json_term(field: Field, key: &str) -> Term {
 }
 
 /// Edit distance allowed for a word of this length (API.md §6: ≤ 2 by word length).
-fn fuzz(word: &str) -> u8 {
+pub(super) fn fuzz(word: &str) -> u8 {
     match word.chars().count() {
         0..=3 => 0,
         4..=7 => 1,

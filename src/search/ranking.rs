@@ -28,8 +28,9 @@ use tantivy::schema::{IndexRecordOption, Term};
 use tantivy::{DocAddress, Score, Searcher};
 
 use super::analysis::is_qualifier;
+use super::fuzzy::closest_word;
 use super::identifiers::{self, Kind};
-use super::query::{Filter, SearchParams};
+use super::query::{fuzz, Filter, SearchParams, MAX_FUZZY_WORDS};
 use super::{schema, SearchError, SearchIndex};
 
 /// Most entities an identifier may match and still pin one down: a part number listed under a
@@ -187,7 +188,40 @@ impl SearchIndex {
         }
         let rest = scan.rest(|f| matched.contains(&f.term));
         plan.rest = self.scoped_words(schema::TEXT, p, &rest);
+        let mut corrections = 0;
+        for words in [&mut plan.words, &mut plan.rest] {
+            for w in words.iter_mut() {
+                if corrections < MAX_FUZZY_WORDS {
+                    if let Some(fixed) = self.correction(searcher, &prefix, w) {
+                        *w = fixed;
+                        corrections += 1;
+                    }
+                }
+            }
+        }
         plan
+    }
+
+    /// A word no entity of the vertical holds is most likely misspelled ("hex blot M8"): it is
+    /// read as the closest word the vertical does hold, so it keeps narrowing and ranking
+    /// beside the query's other words instead of matching nothing. Only words of letters are
+    /// corrected (never a size or a code: `M6` is not a typo of `M8`), within the edit distance
+    /// the fuzzy fallback allows for their length.
+    fn correction(&self, searcher: &Searcher, prefix: &str, term: &str) -> Option<String> {
+        let word = unscoped(term);
+        let distance = fuzz(word);
+        if distance == 0 || !word.chars().all(char::is_alphabetic) {
+            return None;
+        }
+        let indexed = searcher
+            .doc_freq(&Term::from_field_text(self.fields.text, term))
+            .unwrap_or(0);
+        if indexed > 0 {
+            return None;
+        }
+        closest_word(searcher, self.fields.text, prefix, word, distance)
+            .ok()
+            .flatten()
     }
 
     /// Any of these identifier terms, scoring nothing.

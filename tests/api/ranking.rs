@@ -338,3 +338,33 @@ fn unknown_vertical_is_flagged() {
         .json();
     assert_eq!(r["metadata"]["unknown_vertical"], false);
 }
+
+/// A word the vertical does not hold is read as the closest word it does, and keeps ranking
+/// beside the query's other words (the typo fallback used to run only when nothing matched).
+#[test]
+fn a_misspelled_word_still_narrows() {
+    let srv = server();
+    // The zinc-plated bolts have the longer names, so without the correction the shorter
+    // stainless ones outrank them on the other words.
+    for q in [
+        "zinx hex bolt M8",
+        "hex bolt M8 zinx plated",
+        "hex bolt M8 zinc plaited",
+    ] {
+        let n = names(&srv, q);
+        assert!(
+            n.len() >= 2
+                && n[..2]
+                    .iter()
+                    .all(|x| x.contains("M8") && x.contains("zinc")),
+            "{q}: {n:?}"
+        );
+    }
+    // Sizes and codes are never corrected: M7 is not a typo of M8.
+    let r = srv.search("acme", "parts", &json!({"query": "socket screw M7"}));
+    let first = r.json()["results"][0]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(!first.contains("M8"), "{first}");
+}
