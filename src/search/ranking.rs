@@ -206,7 +206,7 @@ impl SearchIndex {
     /// read as the closest word the vertical does hold, so it keeps narrowing and ranking
     /// beside the query's other words instead of matching nothing. Only words of letters are
     /// corrected (never a size or a code: `M6` is not a typo of `M8`), within the edit distance
-    /// the fuzzy fallback allows for their length.
+    /// the fuzzy fallback allows for their length, keeping their first letter.
     fn correction(&self, searcher: &Searcher, prefix: &str, term: &str) -> Option<String> {
         let word = unscoped(term);
         let distance = fuzz(word);
@@ -219,9 +219,20 @@ impl SearchIndex {
         if indexed > 0 {
             return None;
         }
-        closest_word(searcher, self.fields.text, prefix, word, distance)
-            .ok()
-            .flatten()
+        // The first letter is kept, as spelling correctors commonly do (typos rarely hit it):
+        // the dictionary walk then covers one letter's words instead of the vertical's all,
+        // which is what keeps a correction well under a millisecond at a million entities.
+        let first = word.chars().next()?;
+        let rest = &word[first.len_utf8()..];
+        closest_word(
+            searcher,
+            self.fields.text,
+            &format!("{prefix}{first}"),
+            rest,
+            distance,
+        )
+        .ok()
+        .flatten()
     }
 
     /// Any of these identifier terms, scoring nothing.
