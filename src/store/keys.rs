@@ -4,8 +4,10 @@
 //! never touches disk, and revoke/rotate update the mirror in the same call, so an old value
 //! fails on the very next request on any connection.
 //!
-//! Mutations (insert, rotate, revoke) take one store-wide lock around both the sled transaction
-//! and the mirror update. Without it two rotations of one key could commit in one order and
+//! Mutations (insert, rotate, revoke) take one store-wide lock around their sled writes and the
+//! mirror update. The `keys` record is the source of truth (authentication's mirror is rebuilt
+//! from it at start; `key_hashes` is bookkeeping nothing reads), so a crash between the writes
+//! of one mutation cannot leave a value that authenticates, and no sled transaction is needed. Without it two rotations of one key could commit in one order and
 //! reach the mirror in the other, leaving a value that authenticates but is stored nowhere (so
 //! nobody could revoke it). Key mutations are rare; a single lock costs nothing measurable.
 
@@ -14,8 +16,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::concurrent_map::ConcurrentMap;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 use uuid::Uuid;
 
 use super::{decode, encode, StoreError};
@@ -73,18 +73,11 @@ fn tenant_prefix(tenant: &str) -> Vec<u8> {
     k
 }
 
-fn tx_error(e: TransactionError<StoreError>) -> StoreError {
-    match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => StoreError::Sled(e),
-    }
-}
-
 pub struct KeyStore {
     records: sled::Tree,
     by_hash: sled::Tree,
     live: ConcurrentMap<[u8; 32], Arc<KeyEntry>>,
-    /// Held by every mutation from its transaction until the mirror matches it.
+    /// Held by every mutation from its first sled write until the mirror matches it.
     mutation: Mutex<()>,
 }
 
@@ -122,13 +115,8 @@ impl KeyStore {
         let rk = record_key(&record.tenant_id, record.id);
         let bytes = encode(&record)?;
         let _turn = self.mutating();
-        (&self.records, &self.by_hash)
-            .transaction(|(records, by_hash)| {
-                records.insert(rk.as_slice(), bytes.as_slice())?;
-                by_hash.insert(&record.hash[..], rk.as_slice())?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(tx_error)?;
+        self.records.insert(rk.as_slice(), bytes)?;
+        self.by_hash.insert(&record.hash[..], rk.as_slice())?;
         self.live
             .insert(record.hash, Arc::new(KeyEntry::new(record)));
         Ok(())
@@ -149,7 +137,7 @@ impl KeyStore {
             .collect()
     }
 
-    /// Replaces the key's hash and prefix in one transaction; `None` if the tenant has no such key.
+    /// Replaces the key's hash and prefix; `None` if the tenant has no such key.
     pub fn rotate(
         &self,
         tenant: &str,
@@ -159,49 +147,37 @@ impl KeyStore {
     ) -> Result<Option<KeyRecord>, StoreError> {
         let rk = record_key(tenant, id);
         let _turn = self.mutating();
-        let updated = (&self.records, &self.by_hash)
-            .transaction(|(records, by_hash)| {
-                let Some(old) = records.get(rk.as_slice())? else {
-                    return Ok(None);
-                };
-                let old: KeyRecord = decode(&old).map_err(ConflictableTransactionError::Abort)?;
-                let mut next = old.clone();
-                next.hash = new_hash;
-                next.prefix = new_prefix.clone();
-                next.last_used_at = None;
-                let bytes = encode(&next).map_err(ConflictableTransactionError::Abort)?;
-                by_hash.remove(&old.hash[..])?;
-                by_hash.insert(&new_hash[..], rk.as_slice())?;
-                records.insert(rk.as_slice(), bytes)?;
-                Ok(Some((old.hash, next)))
-            })
-            .map_err(tx_error)?;
-        Ok(updated.map(|(old_hash, next)| {
-            self.live.remove(&old_hash);
-            self.live
-                .insert(next.hash, Arc::new(KeyEntry::new(next.clone())));
-            next
-        }))
+        let Some(old) = self.records.get(rk.as_slice())? else {
+            return Ok(None);
+        };
+        let old: KeyRecord = decode(&old)?;
+        let mut next = old.clone();
+        next.hash = new_hash;
+        next.prefix = new_prefix;
+        next.last_used_at = None;
+        // The record is the source of truth (the mirror is rebuilt from it at start): once it
+        // holds the new hash, the old value is dead even if the process stops before the
+        // lines below.
+        self.records.insert(rk.as_slice(), encode(&next)?)?;
+        self.by_hash.remove(&old.hash[..])?;
+        self.by_hash.insert(&new_hash[..], rk.as_slice())?;
+        self.live.remove(&old.hash);
+        self.live
+            .insert(next.hash, Arc::new(KeyEntry::new(next.clone())));
+        Ok(Some(next))
     }
 
     /// Deletes the key; `false` if the tenant has no such key.
     pub fn revoke(&self, tenant: &str, id: Uuid) -> Result<bool, StoreError> {
         let rk = record_key(tenant, id);
         let _turn = self.mutating();
-        let removed = (&self.records, &self.by_hash)
-            .transaction(|(records, by_hash)| {
-                let Some(old) = records.remove(rk.as_slice())? else {
-                    return Ok(None);
-                };
-                let old: KeyRecord = decode(&old).map_err(ConflictableTransactionError::Abort)?;
-                by_hash.remove(&old.hash[..])?;
-                Ok(Some(old.hash))
-            })
-            .map_err(tx_error)?;
-        if let Some(hash) = removed {
-            self.live.remove(&hash);
-        }
-        Ok(removed.is_some())
+        let Some(old) = self.records.remove(rk.as_slice())? else {
+            return Ok(false);
+        };
+        let old: KeyRecord = decode(&old)?;
+        self.by_hash.remove(&old.hash[..])?;
+        self.live.remove(&old.hash);
+        Ok(true)
     }
 
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {

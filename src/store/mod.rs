@@ -143,7 +143,13 @@ impl Store {
 
     /// Writes everything buffered to disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        // sled's own `flush_async` hands the flush to sled's thread pool; with a dozen writes
+        // flushing at once it sometimes never completed (requests hung for good). A blocking
+        // flush on the runtime's blocking pool completes.
+        let db = self.db.clone();
+        actix_web::rt::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Sled(sled::Error::ReportableBug(e.to_string())))??;
         Ok(())
     }
 
