@@ -1,4 +1,6 @@
-//! `POST /search/{vertical}` and `GET /search/{vertical}` (API.md §6).
+//! `POST /search/{vertical}` and `GET /search/{vertical}` (API.md §6), which is also the
+//! records dialect's `/search/{collection}` (API-RECORDS.md §3): one operation, whose results
+//! carry both dialects' names. An empty query without filters lists the vertical.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -73,11 +75,6 @@ fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiE
         }
     }
     let filters = parse_filters(&b.filters.unwrap_or_default()).map_err(ApiError::Validation)?;
-    if query.is_none() && filters.is_empty() {
-        return Err(ApiError::validation(
-            "query must be 1-500 characters, or filters must be given",
-        ));
-    }
     let limit = b.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::validation("limit must be between 1 and 100"));
@@ -158,18 +155,49 @@ async fn search_get(
     run_inline(state, req).await
 }
 
+/// One result in both dialects' names (API-RECORDS.md §3): `record_id`, `collection`,
+/// `record_type` and `collection_data` are `entity_id`, `vertical`, `entity_type` and
+/// `vertical_data` again, borrowed from the same entity.
 #[derive(Serialize)]
 struct ResultView<'a> {
     entity_id: Uuid,
+    record_id: Uuid,
     name: &'a str,
     score: f32,
     vertical: &'a str,
+    collection: &'a str,
     entity_type: &'a str,
+    record_type: &'a str,
     vertical_data: &'a Map<String, Value>,
+    collection_data: &'a Map<String, Value>,
     description: Option<&'a str>,
+    /// The records dialect's model-written description: there is no model, so always null
+    /// (as in the record view).
+    description_llm: Option<&'a str>,
     source_type: Option<&'a str>,
     #[serde(with = "serde_rfc3339::millis")]
     updated_at: i64,
+}
+
+impl<'a> ResultView<'a> {
+    fn new(score: f32, e: &'a Entity) -> Self {
+        ResultView {
+            entity_id: e.id,
+            record_id: e.id,
+            name: &e.name,
+            score,
+            vertical: &e.vertical,
+            collection: &e.vertical,
+            entity_type: &e.entity_type,
+            record_type: &e.entity_type,
+            vertical_data: &e.vertical_data,
+            collection_data: &e.vertical_data,
+            description: e.description.as_deref(),
+            description_llm: None,
+            source_type: e.source_type.as_deref(),
+            updated_at: e.updated_at,
+        }
+    }
 }
 
 /// The JSON response, serialized straight from borrowed results (no intermediate `Value`).
@@ -202,6 +230,11 @@ struct Metadata {
     index_rebuilding: bool,
     /// The tenant has no entity in this vertical (the service's flag for a mistyped vertical).
     unknown_vertical: bool,
+    /// The same, in the records dialect's words.
+    unknown_collection: bool,
+    /// Whether this answer saw every write acknowledged before it (see
+    /// [`crate::search::indexer::Freshness`]).
+    freshness: &'static str,
 }
 
 #[derive(Serialize)]
@@ -269,6 +302,9 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
     let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
     let started = Instant::now();
     let p = &req.params;
+    // Read before the search takes its searcher: a queue found empty here was indexed and
+    // made visible before this point, so the searcher sees all of it.
+    let freshness = state.indexer.freshness(&state.store, &p.tenant)?;
     let outcome = state.search.search(p).map_err(|e| match e {
         SearchError::UnknownSort(key) => unknown_sort(state, p, &key),
         e => ApiError::Internal(e.to_string()),
@@ -309,17 +345,7 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
         Format::Json => {
             let results: Vec<ResultView<'_>> = hits
                 .iter()
-                .map(|(score, e)| ResultView {
-                    entity_id: e.id,
-                    name: &e.name,
-                    score: *score,
-                    vertical: &e.vertical,
-                    entity_type: &e.entity_type,
-                    vertical_data: &e.vertical_data,
-                    description: e.description.as_deref(),
-                    source_type: e.source_type.as_deref(),
-                    updated_at: e.updated_at,
-                })
+                .map(|(score, e)| ResultView::new(*score, e))
                 .collect();
             let response = SearchResponse {
                 results,
@@ -342,6 +368,8 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
                     },
                     index_rebuilding,
                     unknown_vertical: outcome.unknown_vertical,
+                    unknown_collection: outcome.unknown_vertical,
+                    freshness: freshness.as_str(),
                 },
             };
             Ok(Answer {

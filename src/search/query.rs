@@ -200,6 +200,9 @@ pub enum QueryType {
     Identifier,
     Keyword,
     NaturalLanguage,
+    /// No query and no filters: the vertical's active entities, newest first or by `sort`
+    /// (API-RECORDS.md §3; the SDK's `search.iter(collection, "")`).
+    List,
 }
 
 impl QueryType {
@@ -208,7 +211,14 @@ impl QueryType {
             QueryType::Identifier => "identifier",
             QueryType::Keyword => "keyword",
             QueryType::NaturalLanguage => "natural_language",
+            QueryType::List => "list",
         }
+    }
+
+    /// The type of a search without a query: a list when it has no filters either (a
+    /// filter-only search has none).
+    fn without_query(p: &SearchParams) -> Option<QueryType> {
+        p.filters.is_empty().then_some(QueryType::List)
     }
 }
 
@@ -235,7 +245,10 @@ impl Outcome {
         Outcome {
             hits: Vec::new(),
             total: 0,
-            query_type: None,
+            query_type: match p.query {
+                Some(_) => None,
+                None => QueryType::without_query(p),
+            },
             search_mode: if p.query.is_some() {
                 "fulltext"
             } else {
@@ -375,7 +388,8 @@ impl SearchIndex {
 
     fn filter_query(&self, f: &Filter) -> Box<dyn Query> {
         let dedicated = match f.key.as_str() {
-            "entity_type" => Some(self.fields.entity_type),
+            // `record_type` is the records dialect's name for it (API-RECORDS.md §1).
+            "entity_type" | "record_type" => Some(self.fields.entity_type),
             "source_type" => Some(self.fields.source_type),
             _ => None,
         };
@@ -683,7 +697,8 @@ impl SearchIndex {
                 descending: true,
             });
             let (hits, total) = self.run_sorted(&searcher, p, None, &p.filters, &sort)?;
-            return self.outcome(&searcher, hits, total, None, "filter", None);
+            let query_type = QueryType::without_query(p);
+            return self.outcome(&searcher, hits, total, query_type, "filter", None);
         };
 
         let plan = self.plan(&searcher, p, q);
@@ -959,6 +974,28 @@ mod tests {
         let err = Sort::parse("price:desc").unwrap_err();
         assert!(err.contains("'-price'"), "{err}");
         assert!(Sort::parse("price:ASC").unwrap_err().contains("'price'"));
+    }
+
+    #[test]
+    fn only_a_search_without_query_and_filters_is_a_list() {
+        let mut p = SearchParams {
+            tenant: "t".into(),
+            vertical: "v".into(),
+            query: None,
+            filters: Vec::new(),
+            sort: None,
+            limit: 20,
+            offset: 0,
+        };
+        assert_eq!(QueryType::without_query(&p), Some(QueryType::List));
+        assert_eq!(QueryType::List.as_str(), "list");
+        p.filters = parse_filters(json!({"brand": "SKF"}).as_object().unwrap()).unwrap();
+        assert_eq!(QueryType::without_query(&p), None);
+        p.filters.clear();
+        p.query = Some("bolt".into());
+        assert_eq!(Outcome::no_vertical(&p).query_type, None);
+        p.query = None;
+        assert_eq!(Outcome::no_vertical(&p).query_type, Some(QueryType::List));
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod records;
 mod schemas;
 mod scopes;
 mod search;
+mod search_dialects;
 mod secrets;
 mod tenants;
 mod upload;
