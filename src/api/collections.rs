@@ -2,6 +2,7 @@
 //! `/verticals`, plus metadata an admin sets per collection (description, category, and the
 //! visibility new records get), kept per tenant in the `collections` tree.
 
+use crate::auth::access;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
@@ -17,11 +18,17 @@ use crate::store::{CollectionMeta, Store, Visibility};
 const MAX_CATEGORY_CHARS: usize = 200;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/collections").route(web::get().to(list)))
-        .service(super::resource("/collections/{collection}").route(web::patch().to(update)))
+    cfg.service(super::resource("/collections", access::SEARCH_READ).route(web::get().to(list)))
         .service(
-            super::resource("/collections/{collection}/default-visibility")
-                .route(web::patch().to(update_default_visibility)),
+            super::resource("/collections/{collection}", access::ADMIN)
+                .route(web::patch().to(update)),
+        )
+        .service(
+            super::resource(
+                "/collections/{collection}/default-visibility",
+                access::ADMIN,
+            )
+            .route(web::patch().to(update_default_visibility)),
         );
 }
 

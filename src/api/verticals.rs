@@ -1,6 +1,7 @@
 //! `GET /verticals` (API.md §8): the caller's verticals with entity counts, types and whether
 //! any of their types has a schema.
 
+use crate::auth::access;
 use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{web, HttpResponse};
@@ -10,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/verticals").route(web::get().to(list)));
+    cfg.service(super::resource("/verticals", access::ANY_CALLER).route(web::get().to(list)));
 }
 
 /// What the tenant's entities say about one vertical.

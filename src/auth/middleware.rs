@@ -1,6 +1,7 @@
-//! The gate every request passes: authenticate → rate limit → scope check (DESIGN.md), using the
-//! route table in [`super::access`]. It puts the [`super::Caller`] into the request for handlers
-//! and writes the `X-RateLimit-*` headers on every response that identified a tenant.
+//! The gate every routed request passes: authenticate → rate limit → scope check (DESIGN.md),
+//! under the [`Policy`] its resource declared (see [`crate::api::resource`]). It puts the
+//! [`super::Caller`] into the request for handlers and writes the `X-RateLimit-*` headers on every
+//! response that identified a tenant.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -8,7 +9,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
-use super::access::{rule_for, Access};
+use super::access::{Access, Policy};
 use super::{Caller, CallerKind};
 use crate::error::ApiError;
 use crate::ratelimit::Decision;
@@ -26,10 +27,11 @@ fn put_limit_headers(headers: &mut HeaderMap, d: &Decision) {
 }
 
 pub async fn guard(
+    policy: Policy,
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let rule = rule_for(req.method(), req.path());
+    let rule = policy.rule(req.method());
     if rule.access == Access::Public {
         return Ok(next.call(req).await?.map_into_left_body());
     }
