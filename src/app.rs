@@ -184,6 +184,7 @@ impl Application {
             indexer,
             auth,
             limiter: RateLimiter::default(),
+            open_limiter: RateLimiter::default(),
             plans,
             metrics: Metrics::default(),
             meter,
@@ -250,6 +251,7 @@ impl Application {
             loop {
                 tick.tick().await;
                 janitor_state.limiter.evict_idle();
+                janitor_state.open_limiter.evict_idle();
                 janitor_state.auth.evict_idle();
             }
         });

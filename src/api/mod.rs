@@ -12,6 +12,7 @@ pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod keys;
+pub mod open;
 pub mod path;
 pub mod portal_webhooks;
 pub mod records;
@@ -130,6 +131,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(usage::routes)
             .configure(export::routes)
             .configure(portal_webhooks::routes)
+            .default_service(web::to(not_found)),
+    )
+    .service(
+        web::scope("/open/v1")
+            .configure(open::routes)
             .default_service(web::to(not_found)),
     )
     .default_service(web::to(not_found));

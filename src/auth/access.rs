@@ -14,6 +14,9 @@ pub enum Access {
     Public,
     /// Any valid key, dev-mode tenant or the master key.
     AnyCaller,
+    /// No credentials: the published tenant (`OPEN_TENANT_ID`), its public records only,
+    /// limited per client IP (API-RECORDS.md §7). The route is absent when none is published.
+    Open,
     Scope(Scope),
 }
 
@@ -60,6 +63,26 @@ pub const TENANT_ADMIN: Rule = Rule {
     within_tenant: false,
     ..scoped(Scope::Admin)
 };
+
+/// Open's lists and reads: 120 per minute per client IP.
+pub const OPEN_LIST: Rule = Rule {
+    access: Access::Open,
+    bucket: BucketKind::General,
+    within_tenant: true,
+};
+/// Open's searches: 60 per minute per client IP.
+pub const OPEN_SEARCH: Rule = Rule {
+    bucket: BucketKind::Search,
+    ..OPEN_LIST
+};
+
+/// Requests per minute per client IP on Open, by bucket.
+pub const fn open_rpm(bucket: BucketKind) -> u32 {
+    match bucket {
+        BucketKind::General => 120,
+        BucketKind::Search => 60,
+    }
+}
 
 /// A resource's rule: one for every method, or one for reads (GET, HEAD) and one for writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +132,7 @@ mod tests {
     #[test]
     fn only_search_draws_from_the_search_bucket() {
         assert_eq!(SEARCH.bucket, BucketKind::Search);
+        assert_eq!(OPEN_SEARCH.bucket, BucketKind::Search);
         for r in [
             ANY_CALLER,
             SEARCH_READ,

@@ -75,7 +75,10 @@ fn unknown_paths_are_404_for_every_caller_and_known_routes_authenticate_first() 
             .bearer("sk_live_not_a_real_key")
             .send()
             .expect_error(404, "not_found");
-        srv.get(path).bearer(&key).send().expect_error(404, "not_found");
+        srv.get(path)
+            .bearer(&key)
+            .send()
+            .expect_error(404, "not_found");
         srv.get(path)
             .tenant("acme")
             .send()

@@ -64,7 +64,11 @@ const FAMILIES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/v1/uploads/{id}/dlq", Some("ingest")),
     ("GET", "/api/v1/collections", Some("search")),
     ("PATCH", "/api/v1/collections/parts", Some("admin")),
-    ("PATCH", "/api/v1/collections/parts/default-visibility", Some("admin")),
+    (
+        "PATCH",
+        "/api/v1/collections/parts/default-visibility",
+        Some("admin"),
+    ),
     ("POST", "/api/v1/chat", Some("search")),
     ("GET", "/api/v1/portal/webhooks", Some("admin")),
     ("POST", "/api/v1/portal/webhooks", Some("admin")),
@@ -72,7 +76,11 @@ const FAMILIES: &[(&str, &str, Option<&str>)] = &[
     ("PATCH", "/api/v1/portal/webhooks/{id}", Some("admin")),
     ("DELETE", "/api/v1/portal/webhooks/{id}", Some("admin")),
     ("POST", "/api/v1/portal/webhooks/{id}/test", Some("admin")),
-    ("GET", "/api/v1/portal/webhooks/{id}/deliveries", Some("admin")),
+    (
+        "GET",
+        "/api/v1/portal/webhooks/{id}/deliveries",
+        Some("admin"),
+    ),
 ];
 
 #[test]
