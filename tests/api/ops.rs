@@ -60,7 +60,7 @@ fn request_ids_are_echoed_when_sane_and_generated_otherwise() {
 
 #[test]
 fn unknown_paths_are_404_for_every_caller_and_known_routes_authenticate_first() {
-    let mut srv = common::start_dev(&[]);
+    let srv = common::start_dev(&[]);
     let master = srv.master_key();
     let key = srv.create_key("acme", &["admin"]);
     for path in [
