@@ -2,6 +2,7 @@
 //! records dialect's `/search/{collection}` (API-RECORDS.md §3): one operation, whose results
 //! carry both dialects' names. An empty query without filters lists the vertical.
 
+use crate::auth::access;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
@@ -25,7 +26,7 @@ const MAX_OFFSET: usize = 10_000;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/search/{vertical}")
+        super::resource("/search/{vertical}", access::SEARCH)
             .route(web::post().to(search_post))
             .route(web::get().to(search_get)),
     );
