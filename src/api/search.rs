@@ -29,25 +29,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// A search request as the REST body carries it; other front ends (MCP tools) fill it too, so
+/// every search is validated by [`validate`].
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct SearchBody {
+pub(crate) struct SearchBody {
     #[serde(default)]
-    query: Option<String>,
+    pub(crate) query: Option<String>,
     #[serde(default)]
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
     #[serde(default)]
-    offset: Option<i64>,
+    pub(crate) offset: Option<i64>,
     #[serde(default)]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
     #[serde(default)]
-    filters: Option<Map<String, Value>>,
+    pub(crate) filters: Option<Map<String, Value>>,
     #[serde(default)]
-    sort: Option<String>,
+    pub(crate) sort: Option<String>,
     /// Accepted for compatibility; there is no reranker.
     #[serde(default)]
     #[allow(dead_code)]
-    rerank: Option<bool>,
+    pub(crate) rerank: Option<bool>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -57,12 +59,12 @@ enum Format {
     Yaml,
 }
 
-struct Request {
-    params: SearchParams,
+pub(crate) struct Request {
+    pub(crate) params: SearchParams,
     format: Format,
 }
 
-fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiError> {
+pub(crate) fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiError> {
     let vertical = super::path::vertical(vertical)?;
     let query = b.query.filter(|q| !q.trim().is_empty());
     if let Some(q) = &query {
@@ -265,10 +267,19 @@ fn unknown_sort(state: &AppState, p: &SearchParams, key: &str) -> ApiError {
     ))
 }
 
-fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
-    let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
+/// A search's hits, hydrated from the store, with what the index said about them.
+pub(crate) struct Found {
+    pub(crate) hits: Vec<(f32, Entity)>,
+    pub(crate) outcome: crate::search::query::Outcome,
+    started: Instant,
+    search_done: Instant,
+    hydrated: Instant,
+}
+
+/// Runs a validated search and reads its hits from the store: the one search operation behind
+/// every front end (REST, MCP).
+pub(crate) fn find(state: &AppState, p: &SearchParams) -> Result<Found, ApiError> {
     let started = Instant::now();
-    let p = &req.params;
     let outcome = state.search.search(p).map_err(|e| match e {
         SearchError::UnknownSort(key) => unknown_sort(state, p, &key),
         e => ApiError::Internal(e.to_string()),
@@ -284,7 +295,25 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
             }
         }
     }
-    let hydrated = Instant::now();
+    Ok(Found {
+        hits,
+        outcome,
+        started,
+        search_done,
+        hydrated: Instant::now(),
+    })
+}
+
+fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
+    let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
+    let p = &req.params;
+    let Found {
+        hits,
+        outcome,
+        started,
+        search_done,
+        hydrated,
+    } = find(state, p)?;
     let has_more = p.offset + outcome.hits.len() < outcome.total;
     match req.format {
         Format::Compact | Format::Yaml => {

@@ -7,6 +7,8 @@ use crate::auth::scope::Scope;
 use crate::ratelimit::BucketKind;
 
 pub const API_PREFIX: &str = "/api/v1";
+/// The MCP endpoint (API-RECORDS.md §4), at the host root.
+pub const MCP_PREFIX: &str = "/mcp";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -43,6 +45,10 @@ fn under(path: &str, family: &str) -> bool {
 
 pub fn rule_for(method: &Method, path: &str) -> Rule {
     use BucketKind::General;
+    if under(path, MCP_PREFIX) {
+        // Every MCP request reads the catalog like a search: its tool calls are searches.
+        return rule(Access::Scope(Scope::Search), BucketKind::Search);
+    }
     let Some(p) = path
         .strip_prefix(API_PREFIX)
         .filter(|r| r.is_empty() || r.starts_with('/'))
@@ -199,6 +205,24 @@ mod tests {
         assert!(rule_for(&Method::POST, "/api/v1/ingest/a/b/batch").within_tenant);
         assert!(rule_for(&Method::POST, "/api/v1/auth/keys").within_tenant);
         assert!(rule_for(&Method::GET, "/api/v1/admin/stats").within_tenant);
+    }
+
+    #[test]
+    fn the_mcp_endpoint_is_a_search_route() {
+        for (m, p) in [
+            (Method::POST, "/mcp"),
+            (Method::POST, "/mcp/"),
+            (Method::GET, "/mcp/"),
+            (Method::DELETE, "/mcp/"),
+            (Method::POST, "/mcp/x"),
+        ] {
+            let r = rule_for(&m, p);
+            assert_eq!(r.access, Access::Scope(super::Scope::Search), "{p}");
+            assert_eq!(r.bucket, BucketKind::Search, "{p}");
+            assert!(r.within_tenant);
+        }
+        assert_eq!(access(Method::POST, "/mcpx"), Access::Public);
+        assert_eq!(access(Method::POST, "/open/mcp/"), Access::Public);
     }
 
     #[test]
