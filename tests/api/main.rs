@@ -15,6 +15,7 @@ mod ingest;
 mod ingest_routes;
 mod keys;
 mod mcp;
+mod open;
 mod ops;
 mod persistence;
 mod races;

@@ -25,11 +25,12 @@ use rmcp::model::{
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
+use crate::auth::access::SEARCH;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ratelimit::BucketKind;
 use crate::state::AppState;
-use crate::store::Tenant;
+use crate::store::{EntityStatus, Tenant, Visibility};
 use jsonrpc::{Body, Message, Response};
 use session::Owner;
 
@@ -48,7 +49,7 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for path in ["/mcp", "/mcp/"] {
         cfg.service(
-            crate::api::resource(path)
+            crate::api::resource(path, SEARCH)
                 .route(web::post().to(post))
                 .route(web::get().to(get))
                 .route(web::delete().to(delete)),
@@ -56,12 +57,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// What a tool or resource runs with: the caller's tenant and the server's operations. An
-/// MCP endpoint over another audience (the Open API's public records) would pass its own.
+/// Whose records the tools and resources reach.
+///
+/// `/mcp/` serves a tenant's whole catalog to its keys. A variant for Open's public records
+/// (`/open/mcp/`, tools named `qanatix_open_*`) would admit only active public records here;
+/// its search also needs the index to filter on visibility, which it does not yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Every record of the tenant, whatever its status or visibility.
+    Tenant,
+}
+
+impl Audience {
+    /// Whether a record with this status and visibility may be shown.
+    pub fn admits(self, _status: EntityStatus, _visibility: Visibility) -> bool {
+        match self {
+            Audience::Tenant => true,
+        }
+    }
+}
+
+/// What a tool or resource runs with: one tenant, the records of it that `audience` admits,
+/// and the server's operations. Nothing in it names a caller, so an endpoint without keys can
+/// build one too.
 pub struct Context<'a> {
     pub state: &'a AppState,
-    pub caller: &'a Caller,
     pub tenant: &'a Arc<Tenant>,
+    pub audience: Audience,
+    /// Whether tool calls past the first of a request take their own rate-limit token (the
+    /// guard took the first); false for callers the limits do not apply to.
+    pub rate_limited: bool,
 }
 
 impl Context<'_> {
@@ -109,6 +134,15 @@ fn refuse(status: StatusCode, code: ErrorCode, message: String) -> HttpResponse 
     HttpResponse::build(status).json(Response::error(None, ErrorData::new(code, message, None)))
 }
 
+/// A refusal of the request's headers, answered by [`refuse`] as -32600 with this status.
+struct Refusal(StatusCode, &'static str);
+
+impl Refusal {
+    fn response(self) -> HttpResponse {
+        refuse(self.0, ErrorCode::INVALID_REQUEST, self.1.to_owned())
+    }
+}
+
 fn media_types(v: &HeaderValue) -> Vec<String> {
     v.to_str()
         .unwrap_or("")
@@ -124,7 +158,7 @@ fn media_types(v: &HeaderValue) -> Vec<String> {
         .collect()
 }
 
-fn framing(req: &HttpRequest) -> Result<Framing, HttpResponse> {
+fn framing(req: &HttpRequest) -> Result<Framing, Refusal> {
     let Some(accept) = req.headers().get(ACCEPT) else {
         return Ok(Framing::Json);
     };
@@ -138,22 +172,20 @@ fn framing(req: &HttpRequest) -> Result<Framing, HttpResponse> {
     } else if types.iter().any(|t| t == "text/event-stream") {
         Ok(Framing::Sse)
     } else {
-        Err(refuse(
+        Err(Refusal(
             StatusCode::NOT_ACCEPTABLE,
-            ErrorCode::INVALID_REQUEST,
-            "Accept must allow application/json or text/event-stream.".into(),
+            "Accept must allow application/json or text/event-stream.",
         ))
     }
 }
 
-fn check_content_type(req: &HttpRequest) -> Result<(), HttpResponse> {
+fn check_content_type(req: &HttpRequest) -> Result<(), Refusal> {
     match req.headers().get(CONTENT_TYPE) {
         None => Ok(()),
         Some(v) if media_types(v).iter().any(|t| t == "application/json") => Ok(()),
-        Some(_) => Err(refuse(
+        Some(_) => Err(Refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::INVALID_REQUEST,
-            "Content-Type must be application/json.".into(),
+            "Content-Type must be application/json.",
         )),
     }
 }
@@ -247,7 +279,7 @@ async fn dispatch(
 
 /// Takes a search token for a further tool call of a batch; the error says when to retry.
 fn extra_token(ctx: &Context<'_>) -> Result<(), ErrorData> {
-    if !ctx.state.config.rate_limit_enabled || ctx.caller.rate_limited_tenant().is_none() {
+    if !ctx.rate_limited {
         return Ok(());
     }
     let d = ctx.state.take_token(ctx.tenant, BucketKind::Search);
@@ -319,12 +351,12 @@ async fn post(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = Arc::clone(caller.tenant()?);
-    if let Err(res) = check_content_type(&req) {
-        return Ok(res);
+    if let Err(refusal) = check_content_type(&req) {
+        return Ok(refusal.response());
     }
     let framing = match framing(&req) {
         Ok(f) => f,
-        Err(res) => return Ok(res),
+        Err(refusal) => return Ok(refusal.response()),
     };
     let bytes = super::read_body(&req, payload, super::BODY_LIMIT).await?;
     let body = match jsonrpc::parse(&bytes) {
@@ -371,8 +403,9 @@ async fn post(
     }
     let ctx = Context {
         state: &state,
-        caller: &caller,
         tenant: &tenant,
+        audience: Audience::Tenant,
+        rate_limited: state.config.rate_limit_enabled && caller.rate_limited_tenant().is_some(),
     };
     let mut searches = 0;
     match body {

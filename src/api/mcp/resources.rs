@@ -66,9 +66,12 @@ pub fn templates() -> ListResourceTemplatesResult {
 pub async fn list(ctx: &Context<'_>) -> Result<ListResourcesResult, ErrorData> {
     let store = Arc::clone(&ctx.state.store);
     let tenant = ctx.tenant.id.clone();
+    let audience = ctx.audience;
     let pairs = web::block(move || -> Result<Vec<(String, String)>, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for (vertical, s) in verticals::summaries(&store, &tenant)? {
+        let admitted =
+            |h: &crate::store::entities::EntityHead| audience.admits(h.status, h.visibility);
+        for (vertical, s) in verticals::summaries(&store, &tenant, admitted)? {
             pairs.extend(s.entity_types.into_iter().map(|t| (vertical.clone(), t)));
         }
         for r in store.schemas.list_latest(&tenant, None)? {

@@ -361,7 +361,10 @@ fn search_tool(ctx: &Context<'_>, args: &Args) -> Answer {
     let fail = |e: ApiError| words.error(describe(e));
     let request = search::validate(&ctx.tenant.id, &collection, body).map_err(fail)?;
     let p = &request.params;
-    let found = search::find(ctx.state, p).map_err(fail)?;
+    let mut found = search::find(ctx.state, p).map_err(fail)?;
+    found
+        .hits
+        .retain(|(_, e)| ctx.audience.admits(e.status, e.visibility));
     let shown = found.hits.len();
     let total = found.outcome.total.max(p.offset + shown);
     let mut text = format!(
@@ -420,12 +423,20 @@ fn search_tool(ctx: &Context<'_>, args: &Args) -> Answer {
     Ok(text)
 }
 
-/// The whole record as YAML, in the records dialect's view.
+/// The whole record as YAML, in the records dialect's view; `None` for an id that is not a
+/// record the context admits (malformed, unknown, another tenant's).
 pub(super) fn record_yaml(ctx: &Context<'_>, id: &str) -> Result<Option<String>, ApiError> {
-    let entity = match crate::api::entities::get_entity(ctx.state, ctx.caller, id) {
-        Ok(e) => e,
-        Err(ApiError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e),
+    let Ok(id) = uuid::Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    let Some(entity) = ctx
+        .state
+        .store
+        .entities
+        .get_readable(&ctx.tenant.id, id)?
+        .filter(|e| ctx.audience.admits(e.status, e.visibility))
+    else {
+        return Ok(None);
     };
     let view = dialect::record_view(&ctx.state.store, entity)?;
     match serde_json::to_value(view) {
@@ -460,9 +471,11 @@ async fn collections_tool(ctx: &Context<'_>, args: &Args, words: Words) -> Answe
     let limit = args.integer("limit", 1, MAX_COLLECTIONS, DEFAULT_COLLECTIONS)? as usize;
     let store = Arc::clone(&ctx.state.store);
     let tenant = ctx.tenant.id.clone();
+    let audience = ctx.audience;
     // A scan of the tenant's records, like `GET /collections`: on the blocking pool.
     let listed = web::block(move || -> Result<Vec<Listed>, ApiError> {
-        let mut summaries = verticals::summaries(&store, &tenant)?;
+        let mut summaries =
+            verticals::summaries(&store, &tenant, |h| audience.admits(h.status, h.visibility))?;
         let mut metas: BTreeMap<String, _> = store.collections.list(&tenant)?.into_iter().collect();
         for name in metas.keys() {
             summaries.entry(name.clone()).or_default();
@@ -569,13 +582,17 @@ pub(super) fn sample(
                 .hits
                 .into_iter()
                 .map(|(_, e)| e)
+                .filter(|e| ctx.audience.admits(e.status, e.visibility))
                 .collect());
         }
     };
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(e) = ctx.state.store.entities.get_readable(tenant, id)? {
-            if e.status == EntityStatus::Active && e.vertical == collection {
+            if e.status == EntityStatus::Active
+                && e.vertical == collection
+                && ctx.audience.admits(e.status, e.visibility)
+            {
                 out.push(e);
             }
         }
