@@ -667,18 +667,23 @@ fn sessions_are_issued_checked_and_ended() {
     rpc_error(&r, 400, -32600);
 }
 
+/// A production server whose tenant "acme" may search `search_rpm` times a minute, and a key
+/// of it with the `search` scope (the directory holds the plans file).
+fn limited_server(search_rpm: u32) -> (tempfile::TempDir, Server, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let plans = common::plans_file(
+        &dir,
+        json!({"tiny": {"general_rpm": 600, "search_rpm": search_rpm}}),
+    );
+    let srv = common::start(&[("PLANS_FILE", &plans)]);
+    srv.create_tenant("acme", "tiny");
+    let key = srv.create_key("acme", &["search"]);
+    (dir, srv, key)
+}
+
 #[test]
 fn auth_scopes_and_rate_limits_are_the_rest_apis() {
-    let dir = tempfile::tempdir().unwrap();
-    let plans = dir.path().join("plans.json");
-    std::fs::write(
-        &plans,
-        json!({"tiny": {"general_rpm": 600, "search_rpm": 4}}).to_string(),
-    )
-    .unwrap();
-    let srv = common::start(&[("PLANS_FILE", plans.to_str().unwrap())]);
-    srv.create_tenant("acme", "tiny");
-    let search_key = srv.create_key("acme", &["search"]);
+    let (_dir, srv, search_key) = limited_server(4);
     let ingest_key = srv.create_key("acme", &["ingest"]);
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
@@ -741,17 +746,11 @@ fn auth_scopes_and_rate_limits_are_the_rest_apis() {
 #[test]
 fn tool_calls_are_metered_as_searches_and_capped_by_the_plan() {
     let dir = tempfile::tempdir().unwrap();
-    let plans = dir.path().join("plans.json");
-    std::fs::write(
-        &plans,
-        json!({"capped": {"general_rpm": 600, "search_rpm": 600, "max_searches_per_month": 3}})
-            .to_string(),
-    )
-    .unwrap();
-    let srv = common::start_dev(&[
-        ("PLANS_FILE", plans.to_str().unwrap()),
-        ("DEFAULT_PLAN", "capped"),
-    ]);
+    let plans = common::plans_file(
+        &dir,
+        json!({"capped": {"general_rpm": 600, "search_rpm": 600, "max_searches_per_month": 3}}),
+    );
+    let srv = common::start_dev(&[("PLANS_FILE", &plans), ("DEFAULT_PLAN", "capped")]);
     let s = session(&srv, "2025-03-26");
     let search = |id: i64| {
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
@@ -793,16 +792,7 @@ fn tool_calls_are_metered_as_searches_and_capped_by_the_plan() {
 
 #[test]
 fn tool_calls_in_a_batch_each_take_a_search_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let plans = dir.path().join("plans.json");
-    std::fs::write(
-        &plans,
-        json!({"tiny": {"general_rpm": 600, "search_rpm": 3}}).to_string(),
-    )
-    .unwrap();
-    let srv = common::start(&[("PLANS_FILE", plans.to_str().unwrap())]);
-    srv.create_tenant("acme", "tiny");
-    let key = srv.create_key("acme", &["search"]);
+    let (_dir, srv, key) = limited_server(3);
     let init = initialize_with_key(&srv, &key);
     let calls: Vec<Value> = (0..3)
         .map(|i| {
