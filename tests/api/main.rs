@@ -14,6 +14,7 @@ mod hardening_search;
 mod ingest;
 mod ingest_routes;
 mod keys;
+mod mcp;
 mod open;
 mod ops;
 mod persistence;

@@ -81,6 +81,10 @@ const FAMILIES: &[(&str, &str, Option<&str>)] = &[
         "/api/v1/portal/webhooks/{id}/deliveries",
         Some("admin"),
     ),
+    ("POST", "/mcp/", Some("search")),
+    ("POST", "/mcp", Some("search")),
+    ("GET", "/mcp/", Some("search")),
+    ("DELETE", "/mcp/", Some("search")),
 ];
 
 #[test]
