@@ -6,7 +6,7 @@
 use std::ops::Bound;
 
 use serde_json::{Map, Value};
-use tantivy::collector::sort_key::NaturalComparator;
+use tantivy::collector::sort_key::{NaturalComparator, SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
 use tantivy::columnar::ColumnType;
 use tantivy::query::{
@@ -525,38 +525,40 @@ impl SearchIndex {
         } else {
             Order::Asc
         };
-        let (addresses, total): (Vec<DocAddress>, usize) = match &sort.field {
-            SortField::CreatedAt | SortField::UpdatedAt => {
-                let name = if sort.field == SortField::CreatedAt {
-                    "created_at"
-                } else {
-                    "updated_at"
-                };
-                let (d, n) = searcher.search(
-                    &query,
-                    &(top.order_by_fast_field::<i64>(name, order), Count),
-                )?;
-                (d.into_iter().map(|(_, a)| a).collect(), n)
-            }
-            SortField::Name => {
-                let (d, n) = searcher.search(
-                    &query,
-                    &(top.order_by_string_fast_field("name_sort", order), Count),
-                )?;
-                (d.into_iter().map(|(_, a)| a).collect(), n)
-            }
+        let (addresses, total) = match &sort.field {
+            SortField::CreatedAt => top_by(
+                searcher,
+                &query,
+                top,
+                order,
+                SortByStaticFastValue::<i64>::for_field("created_at"),
+            )?,
+            SortField::UpdatedAt => top_by(
+                searcher,
+                &query,
+                top,
+                order,
+                SortByStaticFastValue::<i64>::for_field("updated_at"),
+            )?,
+            SortField::Name => top_by(
+                searcher,
+                &query,
+                top,
+                order,
+                SortByString::for_field("name_sort"),
+            )?,
             SortField::Data(key) => {
                 let column = format!("data.{}", json_key(key));
                 if self.is_numeric_column(searcher, &column) {
-                    let (d, n) = searcher
-                        .search(&query, &(top.order_by((NumericPath(column), order)), Count))?;
-                    (d.into_iter().map(|(_, a)| a).collect(), n)
+                    top_by(searcher, &query, top, order, NumericPath(column))?
                 } else {
-                    let (d, n) = searcher.search(
+                    top_by(
+                        searcher,
                         &query,
-                        &(top.order_by_string_fast_field(column, order), Count),
-                    )?;
-                    (d.into_iter().map(|(_, a)| a).collect(), n)
+                        top,
+                        order,
+                        SortByString::for_field(column),
+                    )?
                 }
             }
         };
@@ -800,6 +802,34 @@ impl SearchIndex {
             unknown_vertical: false,
         })
     }
+}
+
+/// A page ordered by `key`, ties broken by entity id in the same direction, and the count of
+/// all matches. Ids are time-ordered (UUIDv7), so records written together (one batch shares
+/// its `updated_at`) still list newest first; and the order no longer depends on segment
+/// layout, which commits and merges change between two page requests (with the document
+/// address as tie-break, paging through a batch could skip or repeat records).
+fn top_by<K>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    top: TopDocs,
+    order: Order,
+    key: K,
+) -> Result<(Vec<DocAddress>, usize), SearchError>
+where
+    K: SortKeyComputer + Send + Sync + 'static,
+    K::SortKey: Clone + Send + Sync + std::fmt::Debug + 'static,
+    (K, Order): SortKeyComputer<SortKey = K::SortKey>,
+{
+    let id_part = |half: &str| (SortByStaticFastValue::<u64>::for_field(half), order);
+    let (docs, total) = searcher.search(
+        query,
+        &(
+            top.order_by(((key, order), id_part("id_hi"), id_part("id_lo"))),
+            Count,
+        ),
+    )?;
+    Ok((docs.into_iter().map(|(_, a)| a).collect(), total))
 }
 
 /// Sort key of a numeric vertical_data key. tantivy's own fast-value sorter wants a schema
