@@ -20,22 +20,13 @@ PORT=${BENCH_PORT:-18091}
 SINGLES=${SINGLES:-100}
 BATCHES=${BATCHES:-20}
 
+source scripts/bench-server.sh
+SERVER= DATA=
+trap stop_bench_server EXIT
+
 one() { # binary → one line per kind
-  local bin=$1 data master server key
-  data=$(mktemp -d)
-  echo '{"bench": {"general_rpm": 1000000000, "search_rpm": 1000000000}}' > "$data/plans.json"
-  master="bench-master-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  RUST_LOG=warn QANATIX_MASTER_KEY="$master" PLANS_FILE="$data/plans.json" DEFAULT_PLAN=bench \
-    "$bin" --port "$PORT" --data-dir "$data/data" &
-  server=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
-  curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/admin/tenants" -H "Authorization: Bearer $master" \
-    -H 'Content-Type: application/json' -d '{"tenant_id":"bench","plan":"bench"}' >/dev/null
-  key=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/auth/keys" -H "Authorization: Bearer $master" \
-    -H 'X-Tenant-Id: bench' -H 'Content-Type: application/json' \
-    -d '{"name":"b","scopes":["entities","ingest","search"]}' |
-    sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
-  PORT=$PORT KEY=$key SINGLES=$SINGLES BATCHES=$BATCHES python3 - <<'EOF'
+  BENCH_BIN=$1 start_bench_server "$PORT" '["entities","ingest","search"]'
+  PORT=$PORT KEY=$KEY SINGLES=$SINGLES BATCHES=$BATCHES python3 - <<'EOF'
 import http.client, json, os, time
 
 conn = http.client.HTTPConnection("127.0.0.1", int(os.environ["PORT"]))
@@ -71,7 +62,8 @@ for b in range(batches):
 for k, v in kinds.items():
     row(k, v)
 EOF
-  kill "$server"; wait "$server" 2>/dev/null || true; rm -rf "$data"
+  stop_bench_server
+  SERVER= # already stopped: the EXIT trap must not signal a pid that may be reused
 }
 
 for r in $(seq 1 "$ROUNDS"); do

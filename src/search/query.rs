@@ -526,20 +526,15 @@ impl SearchIndex {
             Order::Asc
         };
         let (addresses, total) = match &sort.field {
-            SortField::CreatedAt => top_by(
-                searcher,
-                &query,
-                top,
-                order,
-                SortByStaticFastValue::<i64>::for_field("created_at"),
-            )?,
-            SortField::UpdatedAt => top_by(
-                searcher,
-                &query,
-                top,
-                order,
-                SortByStaticFastValue::<i64>::for_field("updated_at"),
-            )?,
+            SortField::CreatedAt | SortField::UpdatedAt => {
+                let column = if sort.field == SortField::CreatedAt {
+                    "created_at"
+                } else {
+                    "updated_at"
+                };
+                let key = SortByStaticFastValue::<i64>::for_field(column);
+                top_by(searcher, &query, top, order, key)?
+            }
             SortField::Name => top_by(
                 searcher,
                 &query,
