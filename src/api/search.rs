@@ -18,7 +18,7 @@ use crate::search::indexer::RebuildStatus;
 use crate::search::query::{parse_filters, SearchParams, Sort};
 use crate::search::SearchError;
 use crate::state::AppState;
-use crate::store::{Entity, EntityStatus};
+use crate::store::{Entity, EntityStatus, Tenant, Visibility};
 use crate::timestamp::serde_rfc3339;
 
 const MAX_QUERY_CHARS: usize = 500;
@@ -34,7 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct SearchBody {
+pub(super) struct SearchBody {
     #[serde(default)]
     query: Option<String>,
     #[serde(default)]
@@ -65,7 +65,12 @@ struct Request {
     format: Format,
 }
 
-fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiError> {
+fn validate(
+    tenant: &str,
+    public_only: bool,
+    vertical: &str,
+    b: SearchBody,
+) -> Result<Request, ApiError> {
     let vertical = super::path::vertical(vertical)?;
     let query = b.query.filter(|q| !q.trim().is_empty());
     if let Some(q) = &query {
@@ -111,9 +116,38 @@ fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiE
             sort,
             limit: limit as usize,
             offset: offset as usize,
+            public_only,
         },
         format,
     })
+}
+
+/// Whose records a search reads: a caller's tenant, or Open's readers of the published
+/// tenant's public records.
+pub(super) struct Reader<'a> {
+    pub tenant: &'a Tenant,
+    pub public_only: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn of(caller: &'a Caller) -> Result<Reader<'a>, ApiError> {
+        Ok(Reader {
+            tenant: caller.tenant()?,
+            public_only: false,
+        })
+    }
+}
+
+/// Validates, counts and runs one search for `reader`.
+pub(super) async fn search(
+    state: web::Data<AppState>,
+    reader: Reader<'_>,
+    vertical: &str,
+    body: SearchBody,
+) -> Result<HttpResponse, ApiError> {
+    let req = validate(&reader.tenant.id, reader.public_only, vertical, body)?;
+    crate::quota::count_search(&state, reader.tenant)?;
+    run_inline(state, req).await
 }
 
 async fn search_post(
@@ -122,38 +156,39 @@ async fn search_post(
     vertical: web::Path<String>,
     body: web::Json<SearchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let req = validate(&caller.tenant()?.id, &vertical, body.into_inner())?;
-    crate::quota::count_search(&state, caller.tenant()?)?;
-    run_inline(state, req).await
+    search(state, Reader::of(&caller)?, &vertical, body.into_inner()).await
 }
 
-/// GET takes `q`, `limit`, `offset`, `format` and `sort`; any other parameter is a filter.
 async fn search_get(
     state: web::Data<AppState>,
     caller: Caller,
     vertical: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut q = query.into_inner();
-    let number = |v: Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
-        v.map(|s| {
-            s.parse::<i64>()
-                .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer")))
+    let body = SearchBody::from_query(query.into_inner())?;
+    search(state, Reader::of(&caller)?, &vertical, body).await
+}
+
+impl SearchBody {
+    /// GET takes `q`, `limit`, `offset`, `format` and `sort`; any other parameter is a filter.
+    pub(super) fn from_query(mut q: HashMap<String, String>) -> Result<SearchBody, ApiError> {
+        let number = |v: Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
+            v.map(|s| {
+                s.parse::<i64>()
+                    .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer")))
+            })
+            .transpose()
+        };
+        Ok(SearchBody {
+            query: q.remove("q").or_else(|| q.remove("query")),
+            limit: number(q.remove("limit"), "limit")?,
+            offset: number(q.remove("offset"), "offset")?,
+            format: q.remove("format"),
+            sort: q.remove("sort"),
+            rerank: q.remove("rerank").map(|v| v == "true"),
+            filters: Some(q.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
         })
-        .transpose()
-    };
-    let body = SearchBody {
-        query: q.remove("q").or_else(|| q.remove("query")),
-        limit: number(q.remove("limit"), "limit")?,
-        offset: number(q.remove("offset"), "offset")?,
-        format: q.remove("format"),
-        sort: q.remove("sort"),
-        rerank: q.remove("rerank").map(|v| v == "true"),
-        filters: Some(q.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
-    };
-    let req = validate(&caller.tenant()?.id, &vertical, body)?;
-    crate::quota::count_search(&state, caller.tenant()?)?;
-    run_inline(state, req).await
+    }
 }
 
 /// One result in both dialects' names (API-RECORDS.md §3): `record_id`, `collection`,
@@ -275,7 +310,7 @@ fn unknown_sort(state: &AppState, p: &SearchParams, key: &str) -> ApiError {
     let mut fields: BTreeSet<String> = BTreeSet::new();
     let ids = state
         .search
-        .recent_ids(&p.tenant, &p.vertical, SORT_KEY_SAMPLE)
+        .recent_ids(&p.tenant, &p.vertical, p.public_only, SORT_KEY_SAMPLE)
         .unwrap_or_default();
     for id in ids {
         if let Ok(Some(e)) = state.store.entities.get_readable(&p.tenant, id) {
@@ -316,7 +351,10 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
     let mut hits: Vec<(f32, Entity)> = Vec::with_capacity(outcome.hits.len());
     for h in &outcome.hits {
         if let Some(e) = state.store.entities.get_readable(&p.tenant, h.id)? {
-            if e.status == EntityStatus::Active && e.vertical == p.vertical {
+            let shown = e.status == EntityStatus::Active
+                && e.vertical == p.vertical
+                && (!p.public_only || e.visibility == Visibility::Public);
+            if shown {
                 hits.push((h.score, e));
             }
         }

@@ -23,6 +23,7 @@ use super::fuzzy::ScopedFuzzyQuery;
 use super::ranking::{fuzzy_score, normalized_score, Ranked};
 use super::schema::{self, json_key};
 use super::{SearchError, SearchIndex};
+use crate::store::Visibility;
 
 pub const MAX_FILTERS: usize = 20;
 /// Values of one any-of filter. Each becomes up to three term queries, so without a cap a 1 MB
@@ -193,6 +194,8 @@ pub struct SearchParams {
     pub sort: Option<Sort>,
     pub limit: usize,
     pub offset: usize,
+    /// Only `visibility: public` entities (Open, API-RECORDS.md §7).
+    pub public_only: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -477,11 +480,11 @@ impl SearchIndex {
         filters: &[Filter],
         scoped: bool,
     ) -> Box<dyn Query> {
-        if filters.is_empty() && scoped {
+        if filters.is_empty() && scoped && !p.public_only {
             return q;
         }
         let mut clauses = if scoped {
-            Vec::new()
+            self.visibility_clause(p).into_iter().collect()
         } else {
             self.scope_clauses(p)
         };
@@ -490,9 +493,9 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// Tenant and vertical, as non-scoring clauses.
+    /// Tenant and vertical (and public visibility, for Open), as non-scoring clauses.
     fn scope_clauses(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
-        vec![
+        let mut clauses = vec![
             filter_clause(term_query(Term::from_field_text(
                 self.fields.tenant,
                 &p.tenant,
@@ -501,7 +504,19 @@ impl SearchIndex {
                 self.fields.vertical,
                 &p.vertical,
             ))),
-        ]
+        ];
+        clauses.extend(self.visibility_clause(p));
+        clauses
+    }
+
+    /// Public records only, when the search is Open's.
+    fn visibility_clause(&self, p: &SearchParams) -> Option<(Occur, Box<dyn Query>)> {
+        p.public_only.then(|| {
+            filter_clause(term_query(Term::from_field_text(
+                self.fields.visibility,
+                Visibility::Public.as_str(),
+            )))
+        })
     }
 
     /// A page ordered by a field (or newest first for filter-only queries): exhaustive, so the
@@ -637,11 +652,13 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Ids of up to `n` of the tenant's most recently updated entities in the vertical.
+    /// Ids of up to `n` of the tenant's most recently updated entities in the vertical (its
+    /// public ones only, with `public_only`).
     pub fn recent_ids(
         &self,
         tenant: &str,
         vertical: &str,
+        public_only: bool,
         n: usize,
     ) -> Result<Vec<Uuid>, SearchError> {
         let searcher = self.reader.searcher();
@@ -653,6 +670,7 @@ impl SearchIndex {
             sort: None,
             limit: n,
             offset: 0,
+            public_only,
         };
         let sort = Sort {
             field: SortField::UpdatedAt,
@@ -1011,6 +1029,7 @@ mod tests {
             sort: None,
             limit: 20,
             offset: 0,
+            public_only: false,
         };
         assert_eq!(QueryType::without_query(&p), Some(QueryType::List));
         assert_eq!(QueryType::List.as_str(), "list");
