@@ -10,8 +10,8 @@ use tantivy::collector::sort_key::{NaturalComparator, SortByStaticFastValue, Sor
 use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
 use tantivy::columnar::ColumnType;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, ExistsQuery, InvertedIndexRangeQuery,
-    Occur, Query, TermQuery,
+    BooleanQuery, ConstScoreQuery, EnableScoring, ExistsQuery, InvertedIndexRangeQuery, Occur,
+    Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::{
@@ -495,27 +495,31 @@ impl SearchIndex {
 
     /// Tenant and vertical (and public visibility, for Open), as non-scoring clauses.
     fn scope_clauses(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
-        let mut clauses = vec![
-            filter_clause(term_query(Term::from_field_text(
-                self.fields.tenant,
-                &p.tenant,
-            ))),
-            filter_clause(term_query(Term::from_field_text(
-                self.fields.vertical,
-                &p.vertical,
-            ))),
+        self.scope_terms(p).into_iter().map(filter_clause).collect()
+    }
+
+    /// The term queries behind [`Self::scope_clauses`]. Unwrapped, a search that scores
+    /// nothing intersects them as plain term postings (tantivy's fastest intersection).
+    fn scope_terms(&self, p: &SearchParams) -> Vec<Box<dyn Query>> {
+        let mut terms = vec![
+            term_query(Term::from_field_text(self.fields.tenant, &p.tenant)),
+            term_query(Term::from_field_text(self.fields.vertical, &p.vertical)),
         ];
-        clauses.extend(self.visibility_clause(p));
-        clauses
+        terms.extend(self.public_term(p));
+        terms
     }
 
     /// Public records only, when the search is Open's.
     fn visibility_clause(&self, p: &SearchParams) -> Option<(Occur, Box<dyn Query>)> {
+        self.public_term(p).map(filter_clause)
+    }
+
+    fn public_term(&self, p: &SearchParams) -> Option<Box<dyn Query>> {
         p.public_only.then(|| {
-            filter_clause(term_query(Term::from_field_text(
+            term_query(Term::from_field_text(
                 self.fields.visibility,
                 Visibility::Public.as_str(),
-            )))
+            ))
         })
     }
 
@@ -530,9 +534,16 @@ impl SearchIndex {
         sort: &Sort,
     ) -> Result<(Ranked, usize), SearchError> {
         let scored = matcher.is_some();
-        let mut clauses = self.scope_clauses(p);
-        clauses.push((Occur::Must, matcher.unwrap_or_else(|| Box::new(AllQuery))));
-        clauses.extend(filters.iter().map(|f| filter_clause(self.filter_query(f))));
+        // Without a matcher nothing is scored: the scope and filters need no constant-score
+        // wrapper, and the scope alone selects the documents (a list at 1M entities is one
+        // pass over two term postings).
+        let clause = |q| match scored {
+            true => filter_clause(q),
+            false => (Occur::Must, q),
+        };
+        let mut clauses: Vec<_> = self.scope_terms(p).into_iter().map(clause).collect();
+        clauses.extend(matcher.map(|m| (Occur::Must, m)));
+        clauses.extend(filters.iter().map(|f| clause(self.filter_query(f))));
         let query = BooleanQuery::new(clauses);
         let top = TopDocs::with_limit(p.limit).and_offset(p.offset);
         let order = if sort.descending {

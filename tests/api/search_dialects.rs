@@ -459,3 +459,25 @@ fn freshness_says_when_entities_writes_are_still_being_indexed() {
     let v = search(&srv, "backlog", &json!({"limit": 1}));
     assert_eq!(v["metadata"]["total_estimate"], 10_000);
 }
+
+/// Open's anonymous readers get the same results shape and list mode, but not `freshness`:
+/// it would tell them when the published tenant writes, private records included.
+#[test]
+fn open_search_answers_both_vocabularies_without_freshness() {
+    let srv = common::start_dev(&[("OPEN_TENANT_ID", "acme")]);
+    post_json(
+        &srv,
+        "/api/v1/records",
+        &json!({"collection": "pub", "record_type": "part", "name": "Published gear",
+                "data": {"teeth": 9}, "visibility": "public"}),
+    );
+    let keyed = search(&srv, "pub", &json!({}));
+    assert_eq!(keyed["metadata"]["freshness"], "current");
+    let r = srv.post("/open/v1/search/pub").json(&json!({})).send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(names(&v), vec!["Published gear"]);
+    assert_both_vocabularies(&v["results"][0]);
+    assert_eq!(v["metadata"]["query_type"], "list");
+    assert!(v["metadata"].get("freshness").is_none(), "{v}");
+}
