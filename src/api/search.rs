@@ -342,8 +342,9 @@ fn unknown_sort(state: &AppState, p: &SearchParams, key: &str) -> ApiError {
 pub(crate) struct Found {
     pub(crate) hits: Vec<(f32, Entity)>,
     pub(crate) outcome: crate::search::query::Outcome,
-    /// What the search could see of the tenant's acknowledged writes.
-    pub(crate) freshness: Freshness,
+    /// What the search could see of the tenant's acknowledged writes (not told to Open's
+    /// anonymous readers).
+    pub(crate) freshness: Option<Freshness>,
     started: Instant,
     search_done: Instant,
     hydrated: Instant,
