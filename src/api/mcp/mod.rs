@@ -60,8 +60,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Whose records the tools and resources reach.
 ///
 /// `/mcp/` serves a tenant's whole catalog to its keys. A variant for Open's public records
-/// (`/open/mcp/`, tools named `qanatix_open_*`) would admit only active public records here;
-/// its search also needs the index to filter on visibility, which it does not yet.
+/// (`/open/mcp/`, tools named `qanatix_open_*`) would admit only active public records and
+/// search with `public_only`, as Open's REST search does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Audience {
     /// Every record of the tenant, whatever its status or visibility.
