@@ -16,6 +16,7 @@ mod ingest_routes;
 mod keys;
 mod mcp;
 mod open;
+mod open_mcp;
 mod ops;
 mod persistence;
 mod races;
