@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod concurrent_map;
 pub mod config;
+pub mod connectors;
 pub mod data_lock;
 pub mod entity_input;
 pub mod error;

@@ -396,8 +396,54 @@ fn ingest_locked(
         entity_ids,
         created_at: started,
         completed_at: Some(timestamp::now_ms()),
+        error: None,
     };
     store.ingestions.put(&ingestion, &errors)?;
     crate::webhooks::emit_ingestion(store, &ingestion, &changed)?;
     Ok(BatchResult { ingestion, errors })
+}
+
+/// Records an ingestion whose input could not be read at all (a database a connector could not
+/// reach or query), with why; nothing was stored.
+pub fn record_failure(
+    store: &Store,
+    src: &BatchSource,
+    started: i64,
+    error: String,
+) -> Result<Ingestion, crate::store::StoreError> {
+    let ingestion = Ingestion {
+        id: Uuid::now_v7(),
+        tenant_id: src.tenant.clone(),
+        vertical: src.vertical.clone(),
+        entity_type: src.entity_type.clone(),
+        source_type: src.source_type.clone(),
+        file_name: src.file_name.clone(),
+        file_size: src.file_size,
+        content_hash: src.content_hash.clone(),
+        record_count: 0,
+        accepted: 0,
+        rejected: 0,
+        duplicate_count: 0,
+        created: Some(0),
+        updated: Some(0),
+        status: IngestionStatus::Failed,
+        entity_ids: Vec::new(),
+        created_at: started,
+        completed_at: Some(timestamp::now_ms()),
+        error: Some(error),
+    };
+    store.ingestions.put(&ingestion, &[])?;
+    Ok(ingestion)
+}
+
+/// Marks a stored ingestion failed as a whole (its input broke off part-way: what was read
+/// before stays stored and counted).
+pub fn mark_failed(
+    store: &Store,
+    ingestion: &mut Ingestion,
+    error: String,
+) -> Result<(), crate::store::StoreError> {
+    ingestion.status = IngestionStatus::Failed;
+    ingestion.error = Some(error);
+    store.ingestions.put(ingestion, &[])
 }

@@ -50,6 +50,10 @@ pub struct Ingestion {
     pub entity_ids: Vec<Uuid>,
     pub created_at: i64,
     pub completed_at: Option<i64>,
+    /// Why the ingestion failed as a whole (a connector's pull that could not read its
+    /// database), beside any per-record errors. `None` in older records.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl Ingestion {
