@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod body;
 pub mod collections;
+pub mod connectors;
 pub mod dialect;
 pub mod entities;
 pub mod export;
@@ -106,7 +107,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(verticals::routes)
             .configure(usage::routes)
             .configure(export::routes)
-            .configure(portal_webhooks::routes),
+            .configure(portal_webhooks::routes)
+            .configure(connectors::routes),
     )
     .default_service(web::to(not_found));
 }

@@ -90,6 +90,13 @@ pub fn rule_for(method: &Method, path: &str) -> Rule {
         } else {
             scoped(Scope::Admin)
         }
+    } else if under(p, "/connectors") {
+        // A pull takes the tenant's gate itself, on the connector worker: it may outlive the
+        // request (a client that goes away does not stop it).
+        Rule {
+            within_tenant: !p.ends_with("/pull"),
+            ..scoped(Scope::Admin)
+        }
     } else if ["/admin", "/export", "/usage", "/portal"]
         .iter()
         .any(|f| under(p, f))
@@ -158,6 +165,9 @@ mod tests {
             "/usage",
             "/portal/webhooks",
             "/portal/webhooks/x/test",
+            "/connectors",
+            "/connectors/x",
+            "/connectors/x/pull",
         ] {
             assert_eq!(
                 access(Method::GET, &format!("/api/v1{p}")),
@@ -199,6 +209,9 @@ mod tests {
         assert!(rule_for(&Method::POST, "/api/v1/ingest/a/b/batch").within_tenant);
         assert!(rule_for(&Method::POST, "/api/v1/auth/keys").within_tenant);
         assert!(rule_for(&Method::GET, "/api/v1/admin/stats").within_tenant);
+        assert!(rule_for(&Method::POST, "/api/v1/connectors").within_tenant);
+        assert!(rule_for(&Method::DELETE, "/api/v1/connectors/x").within_tenant);
+        assert!(!rule_for(&Method::POST, "/api/v1/connectors/x/pull").within_tenant);
     }
 
     #[test]

@@ -114,7 +114,9 @@ pub fn load_key_hasher(env_value: Option<&str>, data_dir: &Path) -> Result<KeyHa
     if let Some(secret) = env_value {
         return Ok(KeyHasher::from_secret(secret));
     }
-    Ok(KeyHasher::new(load_or_create_hex32(&data_dir.join(SALT_FILE))?))
+    Ok(KeyHasher::new(load_or_create_hex32(
+        &data_dir.join(SALT_FILE),
+    )?))
 }
 
 /// The connector sealing key from `<data_dir>/connector.key`, created if missing.

@@ -21,8 +21,7 @@ fn my_error(e: mysql_async::Error) -> String {
 fn opts(s: &NetworkSettings) -> Result<OptsBuilder, String> {
     let builder = match (&s.url, &s.host) {
         (Some(url), _) => OptsBuilder::from_opts(
-            mysql_async::Opts::from_url(url)
-                .map_err(|_| "url is not a MySQL URL".to_owned())?,
+            mysql_async::Opts::from_url(url).map_err(|_| "url is not a MySQL URL".to_owned())?,
         ),
         (None, Some(host)) => OptsBuilder::default()
             .ip_or_hostname(host.clone())
@@ -51,9 +50,9 @@ fn unsupported(c: &Column) -> bool {
 }
 
 fn text(bytes: Vec<u8>, what: &str) -> Cell {
-    String::from_utf8(bytes)
-        .map(Value::String)
-        .map_err(|_| format!("{what} that is not UTF-8 text; convert it in the query (for example HEX(column))"))
+    String::from_utf8(bytes).map(Value::String).map_err(|_| {
+        format!("{what} that is not UTF-8 text; convert it in the query (for example HEX(column))")
+    })
 }
 
 fn decode(c: &Column, v: My) -> Cell {
@@ -77,7 +76,11 @@ fn decode(c: &Column, v: My) -> Cell {
             let hours = days * 24 + u32::from(h);
             let t = datetime_text((0, 1, 1), (hours, mi, s, us), false);
             let t = &t["0000-01-01T".len()..];
-            Value::String(if negative { format!("-{t}") } else { t.to_owned() })
+            Value::String(if negative {
+                format!("-{t}")
+            } else {
+                t.to_owned()
+            })
         }
         My::Bytes(b) => match ty {
             ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
@@ -143,10 +146,7 @@ pub async fn start(
     let (tx, rx) = tokio::sync::mpsc::channel(batch_size.max(1) as usize);
     actix_web::rt::spawn(async move {
         let streamed: Result<(), String> = async {
-            let mut result = conn
-                .exec_iter(&statement, params)
-                .await
-                .map_err(my_error)?;
+            let mut result = conn.exec_iter(&statement, params).await.map_err(my_error)?;
             loop {
                 let row = tokio::time::timeout(FETCH_TIMEOUT, result.next())
                     .await

@@ -85,10 +85,7 @@ fn config(s: &NetworkSettings) -> Result<tokio_postgres::Config, String> {
 struct Raw<'a>(Option<&'a [u8]>);
 
 impl<'a> FromSql<'a> for Raw<'a> {
-    fn from_sql(
-        _: &Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(Raw(Some(raw)))
     }
 
@@ -109,7 +106,9 @@ fn base(ty: &Type) -> &Type {
     }
 }
 
-const TEXT_TYPES: &[&str] = &["text", "varchar", "bpchar", "name", "unknown", "xml", "citext"];
+const TEXT_TYPES: &[&str] = &[
+    "text", "varchar", "bpchar", "name", "unknown", "xml", "citext",
+];
 const SCALAR_TYPES: &[&str] = &[
     "bool",
     "int2",
@@ -191,7 +190,11 @@ fn decode(ty: &Type, raw: &[u8]) -> Cell {
         "date" => Value::String(Date::from_sql(ty, raw).map_err(bad)?.to_string()),
         "time" => {
             let t = Time::from_sql(ty, raw).map_err(bad)?;
-            let s = datetime_text((0, 1, 1), (t.hour().into(), t.minute(), t.second(), t.microsecond()), false);
+            let s = datetime_text(
+                (0, 1, 1),
+                (t.hour().into(), t.minute(), t.second(), t.microsecond()),
+                false,
+            );
             Value::String(s["0000-01-01T".len()..].to_owned())
         }
         other => return Err(format!("type {other} has no JSON form")),

@@ -69,10 +69,11 @@ async fn start(
 
 /// The connector's settings, opened and parsed.
 fn settings(state: &AppState, connector: &Connector) -> Result<Settings, String> {
-    let plain = state
-        .pulls
-        .sealer()
-        .open(&connector.tenant_id, connector.id, &connector.sealed_config)?;
+    let plain =
+        state
+            .pulls
+            .sealer()
+            .open(&connector.tenant_id, connector.id, &connector.sealed_config)?;
     let value: serde_json::Value = serde_json::from_slice(&plain)
         .map_err(|_| "the stored connection settings are damaged".to_owned())?;
     let kind = ConnectorType::parse(&connector.connector_type)
@@ -147,7 +148,9 @@ pub async fn run(
                     Ok(ingestion)
                 }
                 // A capped plan refuses the whole pull: nothing was stored.
-                Err(WriteError::Quota(why)) => Ok(batch::record_failure(store, &src, started, why)?),
+                Err(WriteError::Quota(why)) => {
+                    Ok(batch::record_failure(store, &src, started, why)?)
+                }
                 Err(WriteError::Store(e)) => Err(e.into()),
             }
         })

@@ -65,7 +65,9 @@ fn skip_dollar_quoted(s: &[u8], at: usize) -> Option<usize> {
     let tag = &s[at..=tag_end];
     let inner = &tag[1..tag.len() - 1];
     if inner.first().is_some_and(u8::is_ascii_digit)
-        || !inner.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        || !inner
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
     {
         return None;
     }
@@ -88,9 +90,8 @@ fn positions(sql: &str, dialect: SqlDialect) -> Vec<usize> {
         i = match (s[i], dialect) {
             (b'\'', SqlDialect::Mysql) => skip_quoted(s, i + 1, b'\'', true),
             (b'\'', SqlDialect::Postgres) => {
-                let escaped = i > 0
-                    && s[i - 1].eq_ignore_ascii_case(&b'e')
-                    && (i < 2 || !is_ident(s[i - 2]));
+                let escaped =
+                    i > 0 && s[i - 1].eq_ignore_ascii_case(&b'e') && (i < 2 || !is_ident(s[i - 2]));
                 skip_quoted(s, i + 1, b'\'', escaped)
             }
             (b'\'', _) => skip_quoted(s, i + 1, b'\'', false),
@@ -182,7 +183,10 @@ mod tests {
             ("SELECT 'it''s :last_pull' FROM t", Postgres),
             ("SELECT E'\\' :last_pull' FROM t", Postgres),
             ("SELECT \":last_pull\" FROM t", Postgres),
-            ("SELECT $$ :last_pull $$, $q$ :last_pull $q$ FROM t", Postgres),
+            (
+                "SELECT $$ :last_pull $$, $q$ :last_pull $q$ FROM t",
+                Postgres,
+            ),
             ("SELECT 1 -- :last_pull\n", Postgres),
             ("SELECT 1 /* :last_pull */", Postgres),
             ("SELECT 'a\\' :last_pull' FROM t", Mysql),
@@ -200,10 +204,7 @@ mod tests {
             "SELECT 'a\\' , $1"
         );
         // `$1` and identifiers with `$` are not dollar quotes.
-        assert_eq!(
-            bound("SELECT a$b, :last_pull", Postgres),
-            "SELECT a$b, $1"
-        );
+        assert_eq!(bound("SELECT a$b, :last_pull", Postgres), "SELECT a$b, $1");
         assert_eq!(
             bound("SELECT 'x' || :last_pull || 'y'", Postgres),
             "SELECT 'x' || $1 || 'y'"
@@ -212,7 +213,19 @@ mod tests {
 
     #[test]
     fn unterminated_runs_do_not_panic() {
-        for q in ["'", "\"", "/*", "$a", "$a$", "--", "E'\\", ":", ":last_pul", "[", "`"] {
+        for q in [
+            "'",
+            "\"",
+            "/*",
+            "$a",
+            "$a$",
+            "--",
+            "E'\\",
+            ":",
+            ":last_pul",
+            "[",
+            "`",
+        ] {
             for d in [Postgres, Mysql, Sqlite] {
                 let _ = bind_last_pull(q, d);
             }

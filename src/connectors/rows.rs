@@ -100,8 +100,11 @@ mod tests {
 
     #[test]
     fn rows_become_records() {
-        let c = cols(&["ID", "title", "source_id", "description", "price", "gone"], "Title")
-            .unwrap();
+        let c = cols(
+            &["ID", "title", "source_id", "description", "price", "gone"],
+            "Title",
+        )
+        .unwrap();
         let r = c
             .record(vec![
                 Ok(json!(1)),

@@ -30,9 +30,8 @@ fn interval(text: &str) -> Result<i64, String> {
     let n: i64 = text[..digits]
         .parse()
         .map_err(|_| format!("'every {text}': the interval must start with a whole number"))?;
-    let ms = unit_ms(&unit).ok_or_else(|| {
-        format!("'every {text}': unknown unit '{unit}' (use s, m, h or d)")
-    })?;
+    let ms = unit_ms(&unit)
+        .ok_or_else(|| format!("'every {text}': unknown unit '{unit}' (use s, m, h or d)"))?;
     n.checked_mul(ms)
         .filter(|&ms| ms > 0 && ms <= 366 * 86_400_000)
         .ok_or_else(|| format!("'every {text}': the interval must be between 1 s and 366 days"))
@@ -46,10 +45,7 @@ impl Schedule {
     /// Parses a schedule; pulls may not start closer together than `min_interval_ms`.
     pub fn parse(raw: &str, min_interval_ms: i64) -> Result<Schedule, String> {
         let raw = raw.trim();
-        let schedule = match raw
-            .get(..6)
-            .filter(|p| p.eq_ignore_ascii_case("every "))
-        {
+        let schedule = match raw.get(..6).filter(|p| p.eq_ignore_ascii_case("every ")) {
             Some(_) => Schedule::Every(interval(&raw[6..])?),
             None => Schedule::Cron(Box::new(Cron::from_str(raw).map_err(|e| {
                 format!("'{raw}' is neither 'every <n><s|m|h|d>' nor a cron expression: {e}")
@@ -118,7 +114,14 @@ mod tests {
                 other => panic!("{raw}: {other:?}"),
             }
         }
-        for bad in ["every", "every m", "every 5 weeks", "every 0m", "every -1m", "every 999999d"] {
+        for bad in [
+            "every",
+            "every m",
+            "every 5 weeks",
+            "every 0m",
+            "every -1m",
+            "every 999999d",
+        ] {
             assert!(Schedule::parse(bad, 1_000).is_err(), "{bad}");
         }
     }
@@ -144,7 +147,9 @@ mod tests {
         assert!(Schedule::parse("61 * * * *", 60_000).is_err());
         assert!(Schedule::parse("not a schedule", 60_000).is_err());
         assert_eq!(
-            Schedule::parse("every 15m", 60_000).unwrap().next_after(jan1),
+            Schedule::parse("every 15m", 60_000)
+                .unwrap()
+                .next_after(jan1),
             Some(jan1 + 900_000)
         );
     }

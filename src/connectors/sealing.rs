@@ -67,7 +67,13 @@ impl Sealer {
         let (nonce, body) = sealed.split_at(NONCE_LEN);
         let aad = associated_data(tenant, id);
         self.cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad: &aad })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| unreadable())
     }
 }

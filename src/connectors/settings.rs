@@ -83,7 +83,10 @@ fn url_password(url: &str) -> Option<&str> {
     if userinfo.contains('/') {
         return None;
     }
-    userinfo.split_once(':').map(|(_, p)| p).filter(|p| !p.is_empty())
+    userinfo
+        .split_once(':')
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty())
 }
 
 /// A libpq key=value DSN's `password=...` value, if any.
@@ -101,11 +104,20 @@ fn dsn_password(dsn: &str) -> Option<&str> {
 impl NetworkSettings {
     fn check(&self, kind: ConnectorType) -> Result<(), String> {
         match (&self.url, &self.host) {
-            (Some(_), Some(_)) => Err("give either url or host (with port, database, user, password), not both".into()),
+            (Some(_), Some(_)) => Err(
+                "give either url or host (with port, database, user, password), not both".into(),
+            ),
             (None, None) => Err("host (or url) is required".into()),
             (Some(url), None) => {
-                if self.port.is_some() || self.database.is_some() || self.user.is_some() || self.password.is_some() {
-                    return Err("url already names the server: leave out port, database, user and password".into());
+                if self.port.is_some()
+                    || self.database.is_some()
+                    || self.user.is_some()
+                    || self.password.is_some()
+                {
+                    return Err(
+                        "url already names the server: leave out port, database, user and password"
+                            .into(),
+                    );
                 }
                 let ok = match kind {
                     ConnectorType::Postgresql => url.parse::<tokio_postgres::Config>().is_ok(),
@@ -269,7 +281,9 @@ mod tests {
             assert!(!e.contains("sekret"), "{e}");
         }
         assert!(Settings::parse(ConnectorType::Mysql, &json!({"url": "mysql://u:p@db/x"})).is_ok());
-        assert!(Settings::parse(ConnectorType::Mysql, &json!({"url": "postgresql://u@db/x"})).is_err());
+        assert!(
+            Settings::parse(ConnectorType::Mysql, &json!({"url": "postgresql://u@db/x"})).is_err()
+        );
         assert!(Settings::parse(ConnectorType::Sqlite, &json!({"path": "a.db"})).is_ok());
         assert!(Settings::parse(ConnectorType::Sqlite, &json!({"path": "../a.db"})).is_err());
         assert!(Settings::parse(ConnectorType::Sqlite, &json!({"path": "a.db", "x": 1})).is_err());

@@ -172,10 +172,7 @@ async fn note_result(
     let ok = ingestion.status != IngestionStatus::Failed;
     let record = PullRecord {
         upload_id: ingestion.id,
-        status: serde_json::to_value(ingestion.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        status: ingestion.status,
         started_at: started,
         completed_at: ingestion.completed_at.unwrap_or(started),
         error: ingestion.error.clone(),
@@ -187,7 +184,7 @@ async fn note_result(
             ingestion.id
         ),
         None => log::info!(
-            "connector {id} of tenant {tenant}: pull {} {}: {} rows, {} accepted, {} rejected",
+            "connector {id} of tenant {tenant}: pull {} {:?}: {} rows, {} accepted, {} rejected",
             ingestion.id,
             record.status,
             ingestion.record_count,
@@ -228,7 +225,14 @@ async fn scheduled(state: web::Data<AppState>, tenant: String, id: Uuid) {
     match outcome {
         Ok(Ok(_)) | Ok(Err(Refused::Running)) => {}
         Ok(Err(Refused::Gone)) => {
-            if state.store.connectors.get(&tenant, id).ok().flatten().is_none() {
+            if state
+                .store
+                .connectors
+                .get(&tenant, id)
+                .ok()
+                .flatten()
+                .is_none()
+            {
                 unschedule(None).await;
             }
         }

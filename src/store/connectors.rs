@@ -10,14 +10,13 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{decode, encode, StoreError};
+use super::{decode, encode, IngestionStatus, StoreError};
 
 /// The outcome of a connector's latest pull.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullRecord {
     pub upload_id: Uuid,
-    /// `completed`, `partial` or `failed` (the ingestion's status).
-    pub status: String,
+    pub status: IngestionStatus,
     /// Unix ms.
     pub started_at: i64,
     pub completed_at: i64,
@@ -85,7 +84,8 @@ impl ConnectorStore {
 
     /// Stores the connector; `next_run` (unix ms) schedules it, `None` unschedules it.
     pub fn put(&self, c: &Connector, next_run: Option<i64>) -> Result<(), StoreError> {
-        self.connectors.insert(key(&c.tenant_id, c.id), encode(c)?)?;
+        self.connectors
+            .insert(key(&c.tenant_id, c.id), encode(c)?)?;
         self.set_due(&c.tenant_id, c.id, next_run)
     }
 
@@ -143,6 +143,14 @@ impl ConnectorStore {
             None => self.due.remove(key(tenant, id))?,
         };
         Ok(())
+    }
+
+    /// When the connector runs next (unix ms), if it is scheduled.
+    pub fn due_at(&self, tenant: &str, id: Uuid) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .due
+            .get(key(tenant, id))?
+            .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes)))
     }
 
     /// Scheduled connectors whose next run is at or before `now_ms`: (tenant, id, due).
@@ -212,13 +220,18 @@ mod tests {
         s.put(&a, Some(1_000)).unwrap();
         s.put(&b, Some(5_000)).unwrap();
         s.put(&c, None).unwrap();
+        assert_eq!(s.due_at("t", b.id).unwrap(), Some(5_000));
+        assert_eq!(s.due_at("u", c.id).unwrap(), None);
         assert_eq!(s.due(2_000).unwrap(), vec![("t".to_owned(), a.id, 1_000)]);
         assert_eq!(s.list("t").unwrap().len(), 2);
         assert_eq!(s.count("u"), 1);
         let changed = s.update("t", a.id, |x| x.name = "renamed".into()).unwrap();
         assert_eq!(changed.unwrap().name, "renamed");
         assert!(s.delete("t", a.id).unwrap());
-        assert!(s.update("t", a.id, |x| x.name = "back".into()).unwrap().is_none());
+        assert!(s
+            .update("t", a.id, |x| x.name = "back".into())
+            .unwrap()
+            .is_none());
         assert!(s.due(2_000).unwrap().is_empty());
         s.delete_tenant("t").unwrap();
         assert!(s.due(10_000).unwrap().is_empty());
