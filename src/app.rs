@@ -10,7 +10,7 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use crate::api::body::{limit_body_reads, BodyReads};
 use crate::auth::secrets::{self, MasterKeySource};
-use crate::auth::{middleware::guard, Authenticator};
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::plans::Plans;
@@ -187,6 +187,7 @@ impl Application {
             indexer,
             auth,
             limiter: RateLimiter::default(),
+            open_limiter: RateLimiter::default(),
             plans,
             metrics: Metrics::default(),
             meter,
@@ -207,7 +208,6 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(app_body_reads.clone())
                 .wrap(middleware::from_fn(limit_body_reads))
-                .wrap(middleware::from_fn(guard))
                 .wrap(middleware::from_fn(request_context))
                 .configure(crate::api::configure)
         })
@@ -258,6 +258,7 @@ impl Application {
             loop {
                 tick.tick().await;
                 janitor_state.limiter.evict_idle();
+                janitor_state.open_limiter.evict_idle();
                 janitor_state.auth.evict_idle();
             }
         });

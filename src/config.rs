@@ -88,6 +88,16 @@ pub struct Config {
     #[arg(long, env = "CONNECTOR_MIN_INTERVAL_SECS", default_value_t = 60)]
     pub connector_min_interval_secs: u64,
 
+    /// Tenant whose `visibility: public` records are published read-only, without a key, under
+    /// `/open/v1`. Unset: every `/open` route is 404.
+    #[arg(long, env = "OPEN_TENANT_ID")]
+    pub open_tenant_id: Option<String>,
+
+    /// `true` when a reverse proxy on loopback or a private network forwards the requests:
+    /// per-IP limits then use the last address of its `X-Forwarded-For` instead of the proxy's.
+    #[arg(long, env = "TRUST_PROXY", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub trust_proxy: bool,
+
     /// Failed authentications allowed per client IP per minute before 429.
     #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
     pub auth_failures_per_minute: u32,

@@ -22,6 +22,8 @@ pub struct AppState {
     pub indexer: Indexer,
     pub auth: Authenticator,
     pub limiter: RateLimiter,
+    /// Open's per-client-IP buckets (API-RECORDS.md §7), apart from the tenants' own.
+    pub open_limiter: RateLimiter,
     pub plans: Plans,
     pub metrics: Metrics,
     pub meter: Arc<Meter>,

@@ -1,5 +1,6 @@
 //! Request context: `X-Request-Id`, one access-log line per request and the metrics observation.
-//! The log line holds method, path, status, latency and request id, never headers or query.
+//! The log line holds method, path, status, latency, request id and a sent `X-Agent-Id`, never
+//! other headers or the query.
 
 use std::time::Instant;
 
@@ -14,15 +15,19 @@ use crate::state::AppState;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+static AGENT_ID: HeaderName = HeaderName::from_static("x-agent-id");
+
+/// A client-chosen id that is safe to echo and log: short, and only plain characters.
+fn sane(v: &&HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.:/+=".contains(c))
+}
+
 /// The client's id when it is short and plain, else a fresh `req_<hex>`.
 fn request_id(sent: Option<&HeaderValue>) -> HeaderValue {
-    let sane = |v: &&HeaderValue| {
-        let b = v.as_bytes();
-        !b.is_empty()
-            && b.len() <= 128
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || b"-_.:/+=".contains(c))
-    };
     if let Some(v) = sent.filter(sane) {
         return v.clone();
     }
@@ -41,6 +46,14 @@ pub async fn request_context(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().clone();
     let path = req.path().to_owned();
+    // What an Open client says it is (API-RECORDS.md §7): logged as told, never trusted.
+    let agent = req
+        .headers()
+        .get(&AGENT_ID)
+        .filter(sane)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| format!(" agent={v}"))
+        .unwrap_or_default();
 
     let mut res = next.call(req).await?;
     let elapsed = started.elapsed();
@@ -56,7 +69,7 @@ pub async fn request_context(
     }
     log::info!(
         target: "qanatix::access",
-        "{method} {path} {status} {:.3}ms {}",
+        "{method} {path} {status} {:.3}ms {}{agent}",
         elapsed.as_secs_f64() * 1e3,
         id.to_str().unwrap_or("-")
     );

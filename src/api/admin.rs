@@ -1,6 +1,7 @@
 //! `/admin/reindex/*` (API.md §9): rebuild search documents from stored entities; and
 //! `/admin/stats`.
 
+use crate::auth::access;
 use actix_web::{web, HttpResponse};
 use uuid::Uuid;
 
@@ -10,10 +11,14 @@ use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/admin/reindex/entity/{id}").route(web::post().to(reindex_entity)),
+        super::resource("/admin/reindex/entity/{id}", access::ADMIN)
+            .route(web::post().to(reindex_entity)),
     )
-    .service(super::resource("/admin/reindex/{vertical}").route(web::post().to(reindex_vertical)))
-    .service(super::resource("/admin/stats").route(web::get().to(stats)));
+    .service(
+        super::resource("/admin/reindex/{vertical}", access::ADMIN)
+            .route(web::post().to(reindex_vertical)),
+    )
+    .service(super::resource("/admin/stats", access::ADMIN).route(web::get().to(stats)));
 }
 
 /// `GET /admin/stats`: entity counts by status and by indexing state, and the index queue, for

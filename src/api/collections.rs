@@ -2,6 +2,7 @@
 //! `/verticals`, plus metadata an admin sets per collection (description, category, and the
 //! visibility new records get), kept per tenant in the `collections` tree.
 
+use crate::auth::access;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
@@ -17,11 +18,17 @@ use crate::store::{CollectionMeta, Store, Visibility};
 const MAX_CATEGORY_CHARS: usize = 200;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/collections").route(web::get().to(list)))
-        .service(super::resource("/collections/{collection}").route(web::patch().to(update)))
+    cfg.service(super::resource("/collections", access::SEARCH_READ).route(web::get().to(list)))
         .service(
-            super::resource("/collections/{collection}/default-visibility")
-                .route(web::patch().to(update_default_visibility)),
+            super::resource("/collections/{collection}", access::ADMIN)
+                .route(web::patch().to(update)),
+        )
+        .service(
+            super::resource(
+                "/collections/{collection}/default-visibility",
+                access::ADMIN,
+            )
+            .route(web::patch().to(update_default_visibility)),
         );
 }
 
@@ -43,7 +50,7 @@ async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse
     let tenant = caller.tenant()?.id.clone();
     let store = std::sync::Arc::clone(&state.store);
     let body = web::block(move || -> Result<_, ApiError> {
-        let mut summaries = verticals::summaries(&store, &tenant)?;
+        let mut summaries = verticals::summaries(&store, &tenant, |_| true)?;
         let metas: std::collections::BTreeMap<_, _> =
             store.collections.list(&tenant)?.into_iter().collect();
         for name in metas.keys() {
@@ -136,19 +143,11 @@ impl MetaPatch {
 
 /// What the tenant's records say about one collection: a scan of its entities, O(entities).
 fn summary_of(store: &Store, tenant: &str, collection: &str) -> Result<VerticalSummary, ApiError> {
-    let mut s = VerticalSummary::default();
-    for e in store.entities.scan_heads(Some(tenant)) {
-        let e = e?;
-        if e.vertical == collection {
-            s.entity_count += 1;
-            s.entity_types.insert(e.entity_type);
-        }
-    }
-    s.has_schema = !store
-        .schemas
-        .list_latest(tenant, Some(collection))?
-        .is_empty();
-    Ok(s)
+    Ok(
+        verticals::summaries(store, tenant, |e| e.vertical == collection)?
+            .remove(collection)
+            .unwrap_or_default(),
+    )
 }
 
 async fn patch(

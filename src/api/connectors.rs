@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::dialect::upload_status;
-use crate::auth::Caller;
+use crate::auth::{access, Caller};
 use crate::connectors::schedule::Schedule;
 use crate::connectors::settings::{ConnectorType, Settings};
 use crate::error::ApiError;
@@ -25,13 +25,16 @@ const REDACTED: &str = "***REDACTED***";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/connectors")
+        super::resource("/connectors", access::ADMIN)
             .route(web::post().to(create))
             .route(web::get().to(list)),
     )
-    .service(super::resource("/connectors/{id}/pull").route(web::post().to(pull)))
     .service(
-        super::resource("/connectors/{id}")
+        super::resource("/connectors/{id}/pull", access::CONNECTOR_PULL)
+            .route(web::post().to(pull)),
+    )
+    .service(
+        super::resource("/connectors/{id}", access::ADMIN)
             .route(web::get().to(get))
             .route(web::delete().to(delete)),
     );

@@ -1,6 +1,7 @@
 //! `/entities` (API.md §5): CRUD, cursor listing, soft and permanent delete, bulk operations.
 //! Ids of other tenants behave exactly like ids that do not exist.
 
+use crate::auth::access;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -21,14 +22,19 @@ pub const MAX_BULK: usize = 1_000;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/entities")
+        super::resource("/entities", access::ENTITIES)
             .route(web::post().to(create))
             .route(web::get().to(list)),
     )
-    .service(super::resource("/entities/bulk").route(web::patch().to(bulk_update)))
-    .service(super::resource("/entities/bulk-delete").route(web::post().to(bulk_delete)))
     .service(
-        super::resource("/entities/{id}")
+        super::resource("/entities/bulk", access::ENTITIES).route(web::patch().to(bulk_update)),
+    )
+    .service(
+        super::resource("/entities/bulk-delete", access::ENTITIES)
+            .route(web::post().to(bulk_delete)),
+    )
+    .service(
+        super::resource("/entities/{id}", access::ENTITIES)
             .route(web::get().to(get))
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),

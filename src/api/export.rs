@@ -5,6 +5,7 @@
 //! handed to the response through a channel of a few chunks: memory stays constant whatever
 //! the export's size, and a slow client slows the reader instead of filling memory.
 
+use crate::auth::access;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ const CHUNK: usize = 64 * 1024;
 const CHUNKS_IN_FLIGHT: usize = 4;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/export").route(web::get().to(export_route)));
+    cfg.service(super::resource("/export", access::ADMIN).route(web::get().to(export_route)));
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
 //! `/health`, `/ready`, `/metrics` (API.md §10): no authentication.
 
+use crate::auth::access;
 use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpResponse};
@@ -9,9 +10,9 @@ use crate::search::indexer::RebuildStatus;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/health").route(web::get().to(health)))
-        .service(super::resource("/ready").route(web::get().to(ready)))
-        .service(super::resource("/metrics").route(web::get().to(metrics)));
+    cfg.service(super::resource("/health", access::PUBLIC).route(web::get().to(health)))
+        .service(super::resource("/ready", access::PUBLIC).route(web::get().to(ready)))
+        .service(super::resource("/metrics", access::PUBLIC).route(web::get().to(metrics)));
 }
 
 async fn health() -> HttpResponse {

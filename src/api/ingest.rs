@@ -1,5 +1,6 @@
 //! Ingestion routes (API.md §7): the batch endpoint and ingestion records.
 
+use crate::auth::access;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -20,29 +21,39 @@ pub const INGEST_BODY_LIMIT: usize = 50 * 1024 * 1024;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/ingest/{vertical}/{entity_type}/batch")
+        super::resource("/ingest/{vertical}/{entity_type}/batch", access::INGEST)
             .route(web::post().to(batch_route)),
     )
     .service(
-        super::resource("/ingest/{vertical}/{entity_type}/stream")
+        super::resource("/ingest/{vertical}/{entity_type}/stream", access::INGEST)
             .route(web::post().to(stream_route)),
     )
     .service(
-        super::resource("/ingest/{vertical}/{entity_type}/upload")
+        super::resource("/ingest/{vertical}/{entity_type}/upload", access::INGEST)
             .route(web::post().to(super::upload::upload_route)),
     )
     .service(
-        super::resource("/ingest/{vertical}/{entity_type}/pdf")
+        super::resource("/ingest/{vertical}/{entity_type}/pdf", access::INGEST)
             .route(web::post().to(super::upload::pdf_route)),
     )
     .service(
-        super::resource("/webhooks/ingest/{vertical}/{entity_type}")
+        super::resource("/webhooks/ingest/{vertical}/{entity_type}", access::INGEST)
             .route(web::post().to(webhook_route)),
     )
-    .service(super::resource("/pipeline/status/{id}").route(web::get().to(pipeline_status)))
-    .service(super::resource("/pipeline/trigger/{id}").route(web::post().to(pipeline_trigger)))
-    .service(super::resource("/ingestions/{id}").route(web::get().to(get_ingestion)))
-    .service(super::resource("/ingestions/{id}/errors").route(web::get().to(get_errors)));
+    .service(
+        super::resource("/pipeline/status/{id}", access::INGEST)
+            .route(web::get().to(pipeline_status)),
+    )
+    .service(
+        super::resource("/pipeline/trigger/{id}", access::INGEST)
+            .route(web::post().to(pipeline_trigger)),
+    )
+    .service(
+        super::resource("/ingestions/{id}", access::INGEST).route(web::get().to(get_ingestion)),
+    )
+    .service(
+        super::resource("/ingestions/{id}/errors", access::INGEST).route(web::get().to(get_errors)),
+    );
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
 //! `/auth/keys` and `/auth/me` (API.md §4).
 
+use crate::auth::access;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -18,13 +19,13 @@ const ROTATED_MESSAGE: &str = "Old key is now invalid. Update your applications 
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/auth/keys")
+        super::resource("/auth/keys", access::ADMIN)
             .route(web::post().to(create))
             .route(web::get().to(list)),
     )
-    .service(super::resource("/auth/keys/{id}/rotate").route(web::post().to(rotate)))
-    .service(super::resource("/auth/keys/{id}").route(web::delete().to(revoke)))
-    .service(super::resource("/auth/me").route(web::get().to(me)));
+    .service(super::resource("/auth/keys/{id}/rotate", access::ADMIN).route(web::post().to(rotate)))
+    .service(super::resource("/auth/keys/{id}", access::ADMIN).route(web::delete().to(revoke)))
+    .service(super::resource("/auth/me", access::ANY_CALLER).route(web::get().to(me)));
 }
 
 #[derive(Deserialize)]

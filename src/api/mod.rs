@@ -1,5 +1,7 @@
-//! Routes. Each resource has its own module; every route under `/api/v1` is guarded by
-//! [`crate::auth::middleware::guard`], which takes its rule from [`crate::auth::access`].
+//! Routes. Each resource has its own module. Every route is registered through [`resource`], which
+//! takes the route's access [`Policy`] and guards it with [`crate::auth::middleware::guard`]; the
+//! crate's clippy configuration forbids registering a route any other way, so no route can exist
+//! without a declared access rule. A path no route matches is a 404 for every caller.
 
 pub mod admin;
 pub mod body;
@@ -11,6 +13,7 @@ pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod keys;
+pub mod open;
 pub mod path;
 pub mod portal_webhooks;
 pub mod records;
@@ -21,21 +24,42 @@ pub mod upload;
 pub mod usage;
 pub mod verticals;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse, Resource};
 
+use crate::auth::access::Policy;
+use crate::auth::middleware::guard;
 use crate::error::{self, ApiError};
 
 /// Body limit outside ingestion routes (API.md §2).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-/// A resource whose unmatched methods answer 405 in the API's error shape.
-pub(crate) fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(|| async {
-        HttpResponse::MethodNotAllowed().json(serde_json::json!({
-            "detail": "Method not allowed on this route.",
-            "code": "method_not_allowed"
+/// A resource guarded by its access policy, whose unmatched methods answer 405 in the API's
+/// error shape (after authentication, so a 405 tells an anonymous caller nothing a 401 hides).
+#[allow(clippy::disallowed_methods)] // The one place a resource is made.
+pub(crate) fn resource(
+    path: &str,
+    policy: impl Into<Policy>,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let policy = policy.into();
+    web::resource(path)
+        .wrap(from_fn(move |req, next| guard(policy, req, next)))
+        .default_service(web::to(|| async {
+            HttpResponse::MethodNotAllowed().json(serde_json::json!({
+                "detail": "Method not allowed on this route.",
+                "code": "method_not_allowed"
+            }))
         }))
-    }))
 }
 
 pub(crate) fn too_large(limit: usize) -> ApiError {
@@ -108,7 +132,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(usage::routes)
             .configure(export::routes)
             .configure(portal_webhooks::routes)
-            .configure(connectors::routes),
+            .configure(connectors::routes)
+            .default_service(web::to(not_found)),
+    )
+    .service(
+        web::scope("/open/v1")
+            .configure(open::routes)
+            .default_service(web::to(not_found)),
     )
     .default_service(web::to(not_found));
 }

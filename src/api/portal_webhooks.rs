@@ -2,6 +2,7 @@
 //! ping, and the delivery log. Admin scope. Ids of other tenants behave like ids that do not
 //! exist. The signing secret is shown once, in the answer to the create.
 
+use crate::auth::access;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,14 +23,19 @@ pub const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/portal/webhooks")
+        super::resource("/portal/webhooks", access::ADMIN)
             .route(web::post().to(create))
             .route(web::get().to(list)),
     )
-    .service(super::resource("/portal/webhooks/{id}/test").route(web::post().to(test)))
-    .service(super::resource("/portal/webhooks/{id}/deliveries").route(web::get().to(deliveries)))
     .service(
-        super::resource("/portal/webhooks/{id}")
+        super::resource("/portal/webhooks/{id}/test", access::ADMIN).route(web::post().to(test)),
+    )
+    .service(
+        super::resource("/portal/webhooks/{id}/deliveries", access::ADMIN)
+            .route(web::get().to(deliveries)),
+    )
+    .service(
+        super::resource("/portal/webhooks/{id}", access::ADMIN)
             .route(web::get().to(get))
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),

@@ -6,6 +6,7 @@
 //! dialect's twin runs (same scopes, metering, quotas, durability), and renames the result
 //! back (see [`super::dialect`]).
 
+use crate::auth::access;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -22,51 +23,66 @@ use crate::timestamp::ms_to_rfc3339;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/records")
+        super::resource("/records", access::ENTITIES)
             .route(web::post().to(create))
             .route(web::get().to(list)),
     )
-    .service(super::resource("/records/bulk").route(web::patch().to(bulk_update)))
-    .service(super::resource("/records/bulk-delete").route(web::post().to(bulk_delete)))
-    .service(super::resource("/records/bulk-visibility").route(web::post().to(bulk_visibility)))
+    .service(super::resource("/records/bulk", access::ENTITIES).route(web::patch().to(bulk_update)))
     .service(
-        super::resource("/records/{id}")
+        super::resource("/records/bulk-delete", access::ENTITIES)
+            .route(web::post().to(bulk_delete)),
+    )
+    .service(
+        super::resource("/records/bulk-visibility", access::ENTITIES)
+            .route(web::post().to(bulk_visibility)),
+    )
+    .service(
+        super::resource("/records/{id}", access::ENTITIES)
             .route(web::get().to(get))
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),
     )
-    .service(super::resource("/records/{id}/visibility").route(web::patch().to(set_visibility)))
+    .service(
+        super::resource("/records/{id}/visibility", access::ENTITIES)
+            .route(web::patch().to(set_visibility)),
+    )
     // Registered after the entities dialect's `/ingest/{v}/{t}/batch|upload`, which win where
     // both match (a record type named `batch` or `upload`): `/upload/{c}/{t}/…` reaches those.
     .service(
-        super::resource("/ingest/batch/{collection}/{record_type}").route(web::post().to(batch)),
+        super::resource("/ingest/batch/{collection}/{record_type}", access::INGEST)
+            .route(web::post().to(batch)),
     )
     .service(
-        super::resource("/upload/{collection}/{record_type}/batch").route(web::post().to(batch)),
+        super::resource("/upload/{collection}/{record_type}/batch", access::INGEST)
+            .route(web::post().to(batch)),
     )
     .service(
-        super::resource("/ingest/upload/{collection}/{record_type}")
+        super::resource("/ingest/upload/{collection}/{record_type}", access::INGEST)
             .route(web::post().to(upload_file)),
     )
     .service(
-        super::resource("/upload/{collection}/{record_type}/upload")
+        super::resource("/upload/{collection}/{record_type}/upload", access::INGEST)
             .route(web::post().to(upload_file)),
     )
     .service(
-        super::resource("/upload/{collection}/{record_type}/file")
+        super::resource("/upload/{collection}/{record_type}/file", access::INGEST)
             .route(web::post().to(upload_file)),
     )
     .service(
-        super::resource("/upload/{collection}/{record_type}/pdf").route(web::post().to(upload_pdf)),
+        super::resource("/upload/{collection}/{record_type}/pdf", access::INGEST)
+            .route(web::post().to(upload_pdf)),
     )
     .service(
-        super::resource("/upload/{collection}/{record_type}/stream")
+        super::resource("/upload/{collection}/{record_type}/stream", access::INGEST)
             .route(web::post().to(upload_stream)),
     )
-    .service(super::resource("/uploads/{id}").route(web::get().to(get_upload)))
-    .service(super::resource("/uploads/{id}/dlq").route(web::get().to(get_dlq)))
-    .service(super::resource("/chat").route(web::post().to(chat)))
-    .service(super::resource("/admin/reindex/record/{id}").route(web::post().to(reindex_record)));
+    .service(super::resource("/uploads/{id}", access::INGEST).route(web::get().to(get_upload)))
+    .service(super::resource("/uploads/{id}/dlq", access::INGEST).route(web::get().to(get_dlq)))
+    .service(super::resource("/chat", access::SEARCH_READ).route(web::post().to(chat)))
+    .service(
+        super::resource("/admin/reindex/record/{id}", access::ADMIN)
+            .route(web::post().to(reindex_record)),
+    );
 }
 
 /// A records-dialect create or PATCH body in the entities dialect's field names.

@@ -1,6 +1,7 @@
 //! Schemas (API.md §8): `POST /schemas` stores a new version of a type's JSON Schema; every
 //! later write of that type is validated against it.
 
+use crate::auth::access::{self, Policy};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,11 +15,17 @@ use crate::timestamp::{self, serde_rfc3339};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/schemas")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
+        super::resource(
+            "/schemas",
+            Policy::reads_and_writes(access::ANY_CALLER, access::ADMIN),
+        )
+        .route(web::post().to(create))
+        .route(web::get().to(list)),
     )
-    .service(super::resource("/schemas/{vertical}/{entity_type}").route(web::get().to(latest)));
+    .service(
+        super::resource("/schemas/{vertical}/{entity_type}", access::ANY_CALLER)
+            .route(web::get().to(latest)),
+    );
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
 //! `POST /search/{vertical}` and `GET /search/{vertical}` (API.md §6).
 
+use crate::auth::access;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
@@ -23,7 +24,7 @@ const MAX_OFFSET: usize = 10_000;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/search/{vertical}")
+        super::resource("/search/{vertical}", access::SEARCH)
             .route(web::post().to(search_post))
             .route(web::get().to(search_get)),
     );

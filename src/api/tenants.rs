@@ -1,6 +1,7 @@
 //! `/admin/tenants` (API.md §9): tenant keys see their own tenant; only the master key lists all
 //! and creates, updates or deletes tenants.
 
+use crate::auth::access;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
@@ -14,12 +15,12 @@ use crate::timestamp::{self, serde_rfc3339};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/admin/tenants")
+        super::resource("/admin/tenants", access::TENANT_ADMIN)
             .route(web::get().to(list))
             .route(web::post().to(create)),
     )
     .service(
-        super::resource("/admin/tenants/{id}")
+        super::resource("/admin/tenants/{id}", access::TENANT_ADMIN)
             .route(web::get().to(get))
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),

@@ -1,6 +1,7 @@
 //! `GET /usage` (API.md §9): the caller's tenant's counts for the current month and its plan's
 //! limits (`null` = unlimited).
 
+use crate::auth::access;
 use actix_web::{web, HttpResponse};
 
 use crate::auth::Caller;
@@ -8,7 +9,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/usage").route(web::get().to(usage)));
+    cfg.service(super::resource("/usage", access::ADMIN).route(web::get().to(usage)));
 }
 
 async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {

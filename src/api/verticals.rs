@@ -1,6 +1,7 @@
 //! `GET /verticals` (API.md §8): the caller's verticals with entity counts, types and whether
 //! any of their types has a schema.
 
+use crate::auth::access;
 use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{web, HttpResponse};
@@ -8,9 +9,10 @@ use actix_web::{web, HttpResponse};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::entities::EntityHead;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/verticals").route(web::get().to(list)));
+    cfg.service(super::resource("/verticals", access::ANY_CALLER).route(web::get().to(list)));
 }
 
 /// What the tenant's entities say about one vertical.
@@ -22,16 +24,20 @@ pub(super) struct VerticalSummary {
     pub has_schema: bool,
 }
 
-/// The tenant's verticals, from a scan of its entities (every status) and its schemas:
+/// The tenant's verticals, from a scan of the entities `counted` keeps and of its schemas:
 /// O(entities). A vertical that so far has only a schema is listed too, with no entities.
 /// Blocking: call on the blocking pool.
 pub(super) fn summaries(
     store: &crate::store::Store,
     tenant: &str,
+    counted: impl Fn(&EntityHead) -> bool,
 ) -> Result<BTreeMap<String, VerticalSummary>, ApiError> {
     let mut by_vertical: BTreeMap<String, VerticalSummary> = BTreeMap::new();
     for e in store.entities.scan_heads(Some(tenant)) {
         let e = e?;
+        if !counted(&e) {
+            continue;
+        }
         let slot = by_vertical.entry(e.vertical).or_default();
         slot.entity_count += 1;
         slot.entity_types.insert(e.entity_type);
@@ -45,7 +51,7 @@ pub(super) fn summaries(
 async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?.id.clone();
     let store = std::sync::Arc::clone(&state.store);
-    let verticals = web::block(move || summaries(&store, &tenant))
+    let verticals = web::block(move || summaries(&store, &tenant, |_| true))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let body: Vec<_> = verticals

@@ -1,19 +1,22 @@
-//! The one table of what each route family requires (API.md §1) and which rate-limit bucket it
-//! draws from (§3). Routes added later under a family inherit its rule without further code.
+//! What a route requires (API.md §1) and which rate-limit bucket it draws from (§3). Every route
+//! declares its [`Policy`] where it is registered ([`crate::api::resource`] takes one and is the
+//! only way to register a route), so a route cannot exist without a declared access rule, and a
+//! path no route matches is a 404 for every caller.
 
 use actix_web::http::Method;
 
 use crate::auth::scope::Scope;
 use crate::ratelimit::BucketKind;
 
-pub const API_PREFIX: &str = "/api/v1";
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// No credentials needed (`/health`, `/ready`, `/metrics`, unknown paths outside the API).
+    /// No credentials needed (`/health`, `/ready`, `/metrics`).
     Public,
     /// Any valid key, dev-mode tenant or the master key.
     AnyCaller,
+    /// No credentials: the published tenant (`OPEN_TENANT_ID`), its public records only,
+    /// limited per client IP (API-RECORDS.md §7). The route is absent when none is published.
+    Open,
     Scope(Scope),
 }
 
@@ -27,84 +30,93 @@ pub struct Rule {
     pub within_tenant: bool,
 }
 
-const fn rule(access: Access, bucket: BucketKind) -> Rule {
+const fn scoped(scope: Scope) -> Rule {
     Rule {
-        access,
-        bucket,
+        access: Access::Scope(scope),
+        bucket: BucketKind::General,
         within_tenant: true,
     }
 }
 
-/// `path` is under `family` when it is the family itself or below it (segment-aware).
-fn under(path: &str, family: &str) -> bool {
-    path.strip_prefix(family)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+pub const PUBLIC: Rule = Rule {
+    access: Access::Public,
+    bucket: BucketKind::General,
+    within_tenant: false,
+};
+pub const ANY_CALLER: Rule = Rule {
+    access: Access::AnyCaller,
+    ..scoped(Scope::Search)
+};
+/// Searching draws from the search bucket (API.md §3); every other route from the general one.
+pub const SEARCH: Rule = Rule {
+    bucket: BucketKind::Search,
+    ..scoped(Scope::Search)
+};
+/// Reading metadata a search needs (collections, verticals' twin): the `search` scope, general bucket.
+pub const SEARCH_READ: Rule = scoped(Scope::Search);
+pub const ENTITIES: Rule = scoped(Scope::Entities);
+pub const INGEST: Rule = scoped(Scope::Ingest);
+pub const ADMIN: Rule = scoped(Scope::Admin);
+/// Creating, changing and deleting tenants: admin scope (the handlers further require the
+/// master key), outside any one tenant's gate.
+pub const TENANT_ADMIN: Rule = Rule {
+    within_tenant: false,
+    ..scoped(Scope::Admin)
+};
+/// Pulling a connector: admin scope, outside the tenant's gate, which the pull takes itself on the
+/// connector worker (a pull may outlive its request: a client that goes away does not stop it).
+pub const CONNECTOR_PULL: Rule = Rule {
+    within_tenant: false,
+    ..scoped(Scope::Admin)
+};
+
+/// Open's lists and reads: 120 per minute per client IP.
+pub const OPEN_LIST: Rule = Rule {
+    access: Access::Open,
+    bucket: BucketKind::General,
+    within_tenant: true,
+};
+/// Open's searches: 60 per minute per client IP.
+pub const OPEN_SEARCH: Rule = Rule {
+    bucket: BucketKind::Search,
+    ..OPEN_LIST
+};
+
+/// Requests per minute per client IP on Open, by bucket.
+pub const fn open_rpm(bucket: BucketKind) -> u32 {
+    match bucket {
+        BucketKind::General => 120,
+        BucketKind::Search => 60,
+    }
 }
 
-pub fn rule_for(method: &Method, path: &str) -> Rule {
-    use BucketKind::General;
-    let Some(p) = path
-        .strip_prefix(API_PREFIX)
-        .filter(|r| r.is_empty() || r.starts_with('/'))
-    else {
-        return rule(Access::Public, General);
-    };
-    let scoped = |s| rule(Access::Scope(s), General);
-    if under(p, "/admin/tenants") {
-        Rule {
-            within_tenant: false,
-            ..scoped(Scope::Admin)
-        }
-    } else if p == "/auth/me" {
-        rule(Access::AnyCaller, General)
-    } else if under(p, "/auth/keys") {
-        scoped(Scope::Admin)
-    } else if under(p, "/search") {
-        rule(Access::Scope(Scope::Search), BucketKind::Search)
-    } else if under(p, "/entities") || under(p, "/records") {
-        scoped(Scope::Entities)
-    } else if [
-        "/ingest",
-        "/webhooks/ingest",
-        "/ingestions",
-        "/pipeline",
-        "/upload",
-        "/uploads",
-    ]
-    .iter()
-    .any(|f| under(p, f))
-    {
-        scoped(Scope::Ingest)
-    } else if under(p, "/collections") {
-        // Listing is reading (the twin of `/verticals`); changing metadata is administration.
+/// A resource's rule: one for every method, or one for reads (GET, HEAD) and one for writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    read: Rule,
+    write: Rule,
+}
+
+impl Policy {
+    pub const fn reads_and_writes(read: Rule, write: Rule) -> Policy {
+        Policy { read, write }
+    }
+
+    pub fn rule(&self, method: &Method) -> Rule {
         if method == Method::GET || method == Method::HEAD {
-            scoped(Scope::Search)
+            self.read
         } else {
-            scoped(Scope::Admin)
+            self.write
         }
-    } else if p == "/chat" {
-        scoped(Scope::Search)
-    } else if under(p, "/schemas") {
-        if method == Method::GET || method == Method::HEAD {
-            rule(Access::AnyCaller, General)
-        } else {
-            scoped(Scope::Admin)
+    }
+}
+
+impl From<Rule> for Policy {
+    fn from(rule: Rule) -> Policy {
+        Policy {
+            read: rule,
+            write: rule,
         }
-    } else if under(p, "/connectors") {
-        // A pull takes the tenant's gate itself, on the connector worker: it may outlive the
-        // request (a client that goes away does not stop it).
-        Rule {
-            within_tenant: !p.ends_with("/pull"),
-            ..scoped(Scope::Admin)
-        }
-    } else if ["/admin", "/export", "/usage", "/portal"]
-        .iter()
-        .any(|f| under(p, f))
-    {
-        scoped(Scope::Admin)
-    } else {
-        // `/verticals` and unknown API paths: authenticate, then let routing answer.
-        rule(Access::AnyCaller, General)
     }
 }
 
@@ -112,117 +124,40 @@ pub fn rule_for(method: &Method, path: &str) -> Rule {
 mod tests {
     use super::*;
 
-    fn access(m: Method, p: &str) -> Access {
-        rule_for(&m, p).access
+    #[test]
+    fn split_policy_picks_by_method() {
+        let p = Policy::reads_and_writes(ANY_CALLER, ADMIN);
+        assert_eq!(p.rule(&Method::GET), ANY_CALLER);
+        assert_eq!(p.rule(&Method::HEAD), ANY_CALLER);
+        assert_eq!(p.rule(&Method::POST), ADMIN);
+        assert_eq!(p.rule(&Method::DELETE), ADMIN);
+        let same = Policy::from(INGEST);
+        assert_eq!(same.rule(&Method::GET), same.rule(&Method::POST));
     }
 
     #[test]
-    fn families_map_to_their_scope() {
-        use Access::*;
-        assert_eq!(access(Method::GET, "/health"), Public);
-        assert_eq!(access(Method::GET, "/metrics"), Public);
-        assert_eq!(access(Method::GET, "/api/v1/auth/me"), AnyCaller);
-        assert_eq!(
-            access(Method::POST, "/api/v1/auth/keys"),
-            Scope(super::Scope::Admin)
-        );
-        assert_eq!(
-            access(Method::DELETE, "/api/v1/auth/keys/x"),
-            Scope(super::Scope::Admin)
-        );
-        assert_eq!(
-            access(Method::POST, "/api/v1/search/parts"),
-            Scope(super::Scope::Search)
-        );
-        assert_eq!(
-            access(Method::GET, "/api/v1/entities"),
-            Scope(super::Scope::Entities)
-        );
-        assert_eq!(
-            access(Method::PATCH, "/api/v1/entities/bulk"),
-            Scope(super::Scope::Entities)
-        );
-        for p in [
-            "/ingest/a/b/batch",
-            "/webhooks/ingest/a/b",
-            "/ingestions/x",
-            "/pipeline/status/x",
+    fn only_search_draws_from_the_search_bucket() {
+        assert_eq!(SEARCH.bucket, BucketKind::Search);
+        assert_eq!(OPEN_SEARCH.bucket, BucketKind::Search);
+        for r in [
+            ANY_CALLER,
+            SEARCH_READ,
+            ENTITIES,
+            INGEST,
+            ADMIN,
+            TENANT_ADMIN,
+            CONNECTOR_PULL,
         ] {
-            assert_eq!(
-                access(Method::POST, &format!("/api/v1{p}")),
-                Scope(super::Scope::Ingest)
-            );
-        }
-        assert_eq!(
-            access(Method::POST, "/api/v1/schemas"),
-            Scope(super::Scope::Admin)
-        );
-        assert_eq!(access(Method::GET, "/api/v1/schemas/a/b"), AnyCaller);
-        assert_eq!(access(Method::GET, "/api/v1/verticals"), AnyCaller);
-        for p in [
-            "/admin/stats",
-            "/export",
-            "/usage",
-            "/portal/webhooks",
-            "/portal/webhooks/x/test",
-            "/connectors",
-            "/connectors/x",
-            "/connectors/x/pull",
-        ] {
-            assert_eq!(
-                access(Method::GET, &format!("/api/v1{p}")),
-                Scope(super::Scope::Admin)
-            );
+            assert_eq!(r.bucket, BucketKind::General);
         }
     }
 
     #[test]
-    fn records_dialect_families_map_to_their_twins_scopes() {
-        use super::Scope as S;
-        for (m, p, s) in [
-            (Method::POST, "/records", S::Entities),
-            (Method::PATCH, "/records/bulk", S::Entities),
-            (Method::POST, "/records/bulk-visibility", S::Entities),
-            (Method::POST, "/ingest/batch/c/t", S::Ingest),
-            (Method::POST, "/upload/c/t/batch", S::Ingest),
-            (Method::GET, "/uploads/x/dlq", S::Ingest),
-            (Method::GET, "/collections", S::Search),
-            (Method::PATCH, "/collections/c", S::Admin),
-            (Method::PATCH, "/collections/c/default-visibility", S::Admin),
-            (Method::POST, "/chat", S::Search),
-        ] {
-            assert_eq!(access(m, &format!("/api/v1{p}")), Access::Scope(s), "{p}");
+    fn only_tenant_administration_and_pulls_are_outside_a_tenant() {
+        const { assert!(!TENANT_ADMIN.within_tenant) };
+        const { assert!(!CONNECTOR_PULL.within_tenant) };
+        for r in [ANY_CALLER, SEARCH, SEARCH_READ, ENTITIES, INGEST, ADMIN] {
+            assert!(r.within_tenant);
         }
-    }
-
-    #[test]
-    fn matching_is_segment_aware() {
-        assert_eq!(access(Method::GET, "/api/v1/entitiesX"), Access::AnyCaller);
-        assert_eq!(access(Method::GET, "/api/v1/usagex"), Access::AnyCaller);
-        assert_eq!(access(Method::GET, "/api/v1x/entities"), Access::Public);
-    }
-
-    #[test]
-    fn tenant_administration_is_not_within_a_tenant() {
-        assert!(!rule_for(&Method::DELETE, "/api/v1/admin/tenants/t1").within_tenant);
-        assert!(!rule_for(&Method::POST, "/api/v1/admin/tenants").within_tenant);
-        assert!(rule_for(&Method::POST, "/api/v1/ingest/a/b/batch").within_tenant);
-        assert!(rule_for(&Method::POST, "/api/v1/auth/keys").within_tenant);
-        assert!(rule_for(&Method::GET, "/api/v1/admin/stats").within_tenant);
-        assert!(rule_for(&Method::POST, "/api/v1/connectors").within_tenant);
-        assert!(rule_for(&Method::DELETE, "/api/v1/connectors/x").within_tenant);
-        assert!(!rule_for(&Method::POST, "/api/v1/connectors/x/pull").within_tenant);
-    }
-
-    #[test]
-    fn only_search_uses_the_search_bucket() {
-        assert_eq!(
-            rule_for(&Method::GET, "/api/v1/search/x").bucket,
-            BucketKind::Search
-        );
-        assert_eq!(
-            rule_for(&Method::GET, "/api/v1/entities").bucket,
-            BucketKind::General
-        );
     }
 }

@@ -80,6 +80,7 @@ pub fn build(f: &Fields, e: &Entity) -> TantivyDocument {
     doc.add_text(f.tenant, &e.tenant_id);
     doc.add_text(f.vertical, &e.vertical);
     doc.add_text(f.entity_type, &e.entity_type);
+    doc.add_text(f.visibility, e.visibility.as_str());
     if let Some(st) = &e.source_type {
         doc.add_text(f.source_type, st);
     }

@@ -24,7 +24,7 @@ pub const EXACT: &str = "qx_exact";
 
 /// Bump when the schema, the analysis or the scoping of terms changes: an index of another version is
 /// rebuilt from the store at start-up.
-pub const SCHEMA_VERSION: &str = "4";
+pub const SCHEMA_VERSION: &str = "5";
 
 /// Scoped analyzers: [`TEXT`] and [`WORDS`] applied to the part of a value after
 /// [`SCOPE_END`], each token prefixed with the part before it (see [`scoped_value`]).
@@ -107,6 +107,8 @@ pub struct Fields {
     pub vertical: Field,
     pub entity_type: Field,
     pub source_type: Field,
+    /// `public` or `private`: Open searches only the public.
+    pub visibility: Field,
     /// Scoped, stemmed words of name (three times, as a boost), description and vertical_data.
     pub text: Field,
     /// Scoped, unstemmed words of the same, for typo-tolerant matching.
@@ -142,6 +144,7 @@ pub fn build() -> (Schema, Fields) {
         vertical: b.add_text_field("vertical", STRING),
         entity_type: b.add_text_field("entity_type", exact.clone()),
         source_type: b.add_text_field("source_type", exact),
+        visibility: b.add_text_field("visibility", STRING),
         text: b.add_text_field("text", text(TEXT_SCOPED)),
         words: b.add_text_field("words", text(WORDS_SCOPED)),
         name_sort: b.add_text_field("name_sort", TextOptions::default().set_fast(EXACT)),

@@ -72,6 +72,13 @@ impl Visibility {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Private => "private",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -237,6 +244,9 @@ pub struct EntityHead {
     pub vertical: String,
     pub entity_type: String,
     pub status: EntityStatus,
+    /// Entities stored before visibility existed read as private.
+    #[serde(default)]
+    pub visibility: Visibility,
 }
 
 /// The fields of a stored entity its source-id index entry is made of.

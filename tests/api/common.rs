@@ -22,6 +22,8 @@ const CONFIG_VARS: &[&str] = &[
     "DEV_PLAN",
     "PLANS_FILE",
     "WEBHOOK_SECRET",
+    "OPEN_TENANT_ID",
+    "TRUST_PROXY",
     "AUTH_FAILURES_PER_MINUTE",
     "WORKERS",
     "RUST_LOG",

@@ -16,6 +16,7 @@ mod hardening_search;
 mod ingest;
 mod ingest_routes;
 mod keys;
+mod open;
 mod ops;
 mod persistence;
 mod races;

@@ -59,16 +59,42 @@ fn request_ids_are_echoed_when_sane_and_generated_otherwise() {
 }
 
 #[test]
-fn unknown_routes_are_401_before_auth_and_404_after() {
+fn unknown_paths_are_404_for_every_caller_and_known_routes_authenticate_first() {
     let srv = common::start_dev(&[]);
-    srv.get("/api/v1/nope")
+    let master = srv.master_key();
+    let key = srv.create_key("acme", &["admin"]);
+    for path in [
+        "/api/v1/nope",
+        "/api/v1/entitiesX",
+        "/api/v1/entities/a/b/c",
+        "/api/v1/admin/nope",
+        "/nope",
+    ] {
+        srv.get(path).send().expect_error(404, "not_found");
+        srv.get(path)
+            .bearer("sk_live_not_a_real_key")
+            .send()
+            .expect_error(404, "not_found");
+        srv.get(path)
+            .bearer(&key)
+            .send()
+            .expect_error(404, "not_found");
+        srv.get(path)
+            .tenant("acme")
+            .send()
+            .expect_error(404, "not_found");
+        srv.get(path)
+            .bearer(&master)
+            .send()
+            .expect_error(404, "not_found");
+    }
+    // A method a known route does not have: the caller is authenticated before the 405.
+    srv.req("PUT", "/api/v1/entities")
         .send()
         .expect_error(401, "invalid_api_key");
-    srv.get("/api/v1/nope")
-        .tenant("acme")
-        .send()
-        .expect_error(404, "not_found");
-    srv.get("/nope").send().expect_error(404, "not_found");
+    let r = srv.req("PUT", "/api/v1/entities").bearer(&key).send();
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert_eq!(r.json()["code"], "method_not_allowed");
     let r = srv.req("DELETE", "/health").send();
     assert_eq!(r.status, 405);
     assert_eq!(r.json()["code"], "method_not_allowed");

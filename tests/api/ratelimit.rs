@@ -27,7 +27,10 @@ fn headers_present_and_decreasing() {
         assert!(reset >= now_secs() && reset <= now_secs() + 61, "{reset}");
     }
     // Error responses of an identified tenant carry them too.
-    let r = srv.get("/api/v1/nowhere").bearer(&key).send();
+    let r = srv
+        .get("/api/v1/entities/00000000-0000-4000-8000-000000000000")
+        .bearer(&key)
+        .send();
     r.expect_error(404, "not_found");
     assert!(r.header("x-ratelimit-remaining").is_some());
 }

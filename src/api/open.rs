@@ -1,0 +1,71 @@
+//! Open (API-RECORDS.md §7): the `visibility: public` records of the tenant `OPEN_TENANT_ID`
+//! names, read-only and without a key, limited per client IP. The guard (`Access::Open`) answers
+//! 404 for every route while no tenant is published, and hands handlers an [`OpenReader`]
+//! rather than a `Caller`, so nothing here can reach a private record or another tenant.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::verticals;
+use crate::auth::access;
+use crate::auth::middleware::OpenReader;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::entities::EntityHead;
+use crate::store::{EntityStatus, Visibility};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/collections", access::OPEN_LIST).route(web::get().to(collections)),
+    )
+    .service(super::resource("/records/{id}", access::OPEN_LIST).route(web::get().to(record)));
+}
+
+/// What Open shows: active, public records.
+fn published(e: &EntityHead) -> bool {
+    e.status == EntityStatus::Active && e.visibility == Visibility::Public
+}
+
+/// `GET /open/v1/collections`: a plain array of the collections holding public records.
+async fn collections(
+    state: web::Data<AppState>,
+    reader: OpenReader,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = reader.tenant.id.clone();
+    let store = std::sync::Arc::clone(&state.store);
+    let body = web::block(move || -> Result<_, ApiError> {
+        let summaries = verticals::summaries(&store, &tenant, published)?;
+        let mut out = Vec::with_capacity(summaries.len());
+        for (name, s) in summaries.iter().filter(|(_, s)| s.entity_count > 0) {
+            let meta = store.collections.get(&tenant, name)?;
+            out.push(json!({
+                "collection": name,
+                "record_types": s.entity_types,
+                "record_count": s.entity_count,
+                "description": meta.and_then(|m| m.description),
+            }));
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /open/v1/records/{id}`: one public record; any other id is simply not found.
+async fn record(
+    state: web::Data<AppState>,
+    reader: OpenReader,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let missing = || ApiError::not_found("Record");
+    let id = Uuid::parse_str(&id).map_err(|_| missing())?;
+    let entity = state
+        .store
+        .entities
+        .get_readable(&reader.tenant.id, id)?
+        .filter(|e| e.status == EntityStatus::Active && e.visibility == Visibility::Public)
+        .ok_or_else(missing)?;
+    Ok(HttpResponse::Ok().json(super::dialect::record_view(&state.store, entity)?))
+}

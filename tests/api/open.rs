@@ -1,0 +1,129 @@
+//! Open (API-RECORDS.md §7): the public records of the tenant `OPEN_TENANT_ID` names, read-only
+//! and without a key, limited per client IP.
+
+use serde_json::{json, Value};
+
+use crate::common::{self, Server};
+
+fn record(srv: &Server, tenant: &str, name: &str, collection: &str, visibility: &str) -> String {
+    let r = srv
+        .post("/api/v1/records")
+        .tenant(tenant)
+        .json(
+            &json!({"collection": collection, "record_type": "part", "name": name,
+                      "data": {"material": "steel"}, "visibility": visibility}),
+        )
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json()["record_id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn every_open_route_is_404_until_a_tenant_is_published() {
+    let srv = common::start_dev(&[]);
+    record(&srv, "acme", "Bolt", "parts", "public");
+    for path in [
+        "/open/v1/collections",
+        "/open/v1/records/00000000-0000-4000-8000-000000000000",
+        "/open/v1/nope",
+    ] {
+        srv.get(path).send().expect_error(404, "not_found");
+    }
+    // Named but not (yet) existing: still nothing to publish.
+    let srv = common::start_dev(&[("OPEN_TENANT_ID", "ghost")]);
+    srv.get("/open/v1/collections")
+        .send()
+        .expect_error(404, "not_found");
+}
+
+#[test]
+fn open_lists_and_reads_only_public_active_records_of_the_published_tenant() {
+    let srv = common::start_dev(&[("OPEN_TENANT_ID", "pub")]);
+    let public = record(&srv, "pub", "Hex bolt M8", "parts", "public");
+    let private = record(&srv, "pub", "Secret bolt", "parts", "private");
+    let archived = record(&srv, "pub", "Old bolt", "parts", "public");
+    record(&srv, "pub", "Only private", "hidden", "private");
+    let foreign = record(&srv, "other", "Other bolt", "parts", "public");
+    let r = srv
+        .req("DELETE", &format!("/api/v1/records/{archived}"))
+        .tenant("pub")
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = srv
+        .req("PATCH", "/api/v1/collections/parts")
+        .tenant("pub")
+        .json(&json!({"description": "Fasteners"}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = srv.get("/open/v1/collections").send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!([{"collection": "parts", "record_types": ["part"], "record_count": 1,
+                "description": "Fasteners"}])
+    );
+
+    let r = srv.get(&format!("/open/v1/records/{public}")).send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["record_id"], Value::String(public.clone()));
+    assert_eq!(v["name"], "Hex bolt M8");
+    assert_eq!(v["visibility"], "public");
+    for hidden in [&private, &archived, &foreign, &"not-a-uuid".to_owned()] {
+        srv.get(&format!("/open/v1/records/{hidden}"))
+            .send()
+            .expect_error(404, "not_found");
+    }
+    // Read-only: writes have no route.
+    let r = srv.post("/open/v1/collections").json(&json!({})).send();
+    assert_eq!(r.status, 405, "{}", r.text);
+    // A key is neither needed nor looked at.
+    let r = srv
+        .get("/open/v1/collections")
+        .bearer("sk_live_garbage")
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[test]
+fn open_is_limited_per_client_ip_and_logs_the_agent_id() {
+    let srv = common::start_dev(&[("OPEN_TENANT_ID", "pub")]);
+    let id = record(&srv, "pub", "Bolt", "parts", "public");
+    let path = format!("/open/v1/records/{id}");
+    let first = srv.get(&path).header("X-Agent-Id", "agent-7").send();
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header_u64("x-ratelimit-limit"), 120);
+    let mut refused = None;
+    for _ in 0..130 {
+        let r = srv.get(&path).send();
+        if r.status != 200 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let r = refused.expect("120 per minute per IP must run out");
+    r.expect_error(429, "rate_limited");
+    assert!(r.header("retry-after").is_some());
+    // The published tenant's own keyed traffic is not affected by Open's buckets.
+    let r = srv.get("/api/v1/records").tenant("pub").send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(srv.logs().contains("agent=agent-7"), "{}", srv.logs());
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let srv = common::start_dev(&[("OPEN_TENANT_ID", "pub"), ("TRUST_PROXY", "true")]);
+    record(&srv, "pub", "Bolt", "parts", "public");
+    let remaining = |client: &str| {
+        srv.get("/open/v1/collections")
+            .header("X-Forwarded-For", client)
+            .send()
+            .header_u64("x-ratelimit-remaining")
+    };
+    let a1 = remaining("203.0.113.1");
+    let a2 = remaining("203.0.113.1");
+    let b1 = remaining("203.0.113.2");
+    assert_eq!(a2, a1 - 1);
+    assert_eq!(b1, a1, "a second client starts with a full bucket");
+}
