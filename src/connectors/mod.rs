@@ -35,6 +35,14 @@ pub struct RowStream {
     pub rows: tokio::sync::mpsc::Receiver<Result<Vec<Cell>, String>>,
 }
 
+/// The message of a pull whose database did not let it log in in time.
+pub(crate) fn connect_timeout() -> String {
+    format!(
+        "could not connect and log in within {} s (is the database reachable?)",
+        2 * CONNECT_TIMEOUT.as_secs()
+    )
+}
+
 /// The message of a pull whose database stopped sending rows.
 pub(crate) fn fetch_timeout() -> String {
     format!(

@@ -118,17 +118,15 @@ pub async fn start(
     batch_size: u32,
 ) -> Result<RowStream, String> {
     let opts = opts(settings)?;
-    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, mysql_async::Conn::new(opts))
+    let mut conn = tokio::time::timeout(2 * CONNECT_TIMEOUT, mysql_async::Conn::new(opts))
         .await
-        .map_err(|_| {
-            format!(
-                "could not connect within {} s (is the database reachable?)",
-                CONNECT_TIMEOUT.as_secs()
-            )
-        })?
-        .map_err(my_error)?;
+        .map_err(|_| super::connect_timeout())?
+        .map_err(|e| format!("cannot connect to MySQL: {}", my_error(e)))?;
     let bound = bind_last_pull(sql, SqlDialect::Mysql);
-    let statement = conn.prep(&bound.sql).await.map_err(my_error)?;
+    let statement = tokio::time::timeout(FETCH_TIMEOUT, conn.prep(&bound.sql))
+        .await
+        .map_err(|_| super::fetch_timeout())?
+        .map_err(|e| format!("the query failed: {}", my_error(e)))?;
     let columns = statement.columns();
     if let Some(c) = columns.iter().find(|c| unsupported(c)) {
         return Err(format!(

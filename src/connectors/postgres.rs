@@ -237,14 +237,21 @@ pub async fn start(
     batch_size: u32,
 ) -> Result<RowStream, String> {
     let config = config(settings)?;
-    let (mut client, connection) = config.connect(tls()).await.map_err(pg_error)?;
+    // connect_timeout bounds each TCP attempt; this bounds the whole login.
+    let (mut client, connection) = tokio::time::timeout(2 * CONNECT_TIMEOUT, config.connect(tls()))
+        .await
+        .map_err(|_| super::connect_timeout())?
+        .map_err(|e| format!("cannot connect to PostgreSQL: {}", pg_error(e)))?;
     actix_web::rt::spawn(async move {
         if let Err(e) = connection.await {
             log::debug!("connector: PostgreSQL connection ended: {}", pg_error(e));
         }
     });
     let bound = bind_last_pull(sql, SqlDialect::Postgres);
-    let statement = client.prepare(&bound.sql).await.map_err(pg_error)?;
+    let statement = tokio::time::timeout(FETCH_TIMEOUT, client.prepare(&bound.sql))
+        .await
+        .map_err(|_| super::fetch_timeout())?
+        .map_err(|e| format!("the query failed: {}", pg_error(e)))?;
     if let Some(c) = statement.columns().iter().find(|c| !supported(c.type_())) {
         return Err(format!(
             "column '{}' has type {}, which has no JSON form; cast it in the query (for \

@@ -93,10 +93,9 @@ fn url_password(url: &str) -> Option<&str> {
 fn dsn_password(dsn: &str) -> Option<&str> {
     let at = dsn.find("password=")? + "password=".len();
     let rest = &dsn[at..];
-    let end = if rest.starts_with('\'') {
-        rest[1..].find('\'').map_or(rest.len(), |e| e + 2)
-    } else {
-        rest.find(char::is_whitespace).unwrap_or(rest.len())
+    let end = match rest.strip_prefix('\'') {
+        Some(quoted) => quoted.find('\'').map_or(rest.len(), |e| e + 2),
+        None => rest.find(char::is_whitespace).unwrap_or(rest.len()),
     };
     Some(rest[..end].trim_matches('\'')).filter(|p| !p.is_empty())
 }

@@ -77,7 +77,7 @@ pub async fn start(
         let mut statement = match conn.prepare(&bound.sql) {
             Ok(s) => s,
             Err(e) => {
-                let _ = ready_tx.send(Err(e.to_string()));
+                let _ = ready_tx.send(Err(format!("the query failed: {e}")));
                 return;
             }
         };

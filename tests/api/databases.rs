@@ -20,6 +20,8 @@ pub struct Database {
     socket: PathBuf,
     /// Kept so the data dir lives as long as the process.
     _dir: tempfile::TempDir,
+    /// The server; it dies with the process (see [`command`]).
+    _server: std::process::Child,
     kind: Kind,
 }
 
@@ -202,12 +204,13 @@ fn start_postgres() -> Database {
         .stdin(Stdio::null())
         .stdout(logfile.try_clone().unwrap())
         .stderr(logfile);
-    server.spawn().expect("start postgres");
+    let child = server.spawn().expect("start postgres");
     wait_for_port(port, &log, "PostgreSQL");
     let db = Database {
         port,
         socket: dir.path().to_path_buf(),
         _dir: dir,
+        _server: child,
         kind: Kind::Postgres,
     };
     // The socket may come up a moment after the TCP port.
@@ -279,12 +282,13 @@ fn start_mariadb() -> Database {
         .stdin(Stdio::null())
         .stdout(logfile.try_clone().unwrap())
         .stderr(logfile);
-    server.spawn().expect("start mariadbd");
+    let child = server.spawn().expect("start mariadbd");
     wait_for_port(port, &log, "MariaDB");
     let db = Database {
         port,
         socket,
         _dir: dir,
+        _server: child,
         kind: Kind::Mariadb,
     };
     db.sql_as_admin(
