@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod plans;
 pub mod quota;
 pub mod ratelimit;
+pub mod runtime_thread;
 pub mod sample_catalog;
 pub mod schemas;
 pub mod search;

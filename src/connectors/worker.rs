@@ -296,40 +296,24 @@ async fn run(state: web::Data<AppState>, mut queue: JobQueue) {
     }
 }
 
-pub struct Worker {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct Worker(crate::runtime_thread::RuntimeThread);
 
 impl Worker {
     pub fn spawn(state: web::Data<AppState>, queue: JobQueue) -> Worker {
         let stop = Arc::clone(&state.pulls.stop);
-        let thread = std::thread::Builder::new()
-            .name("connectors".into())
-            .spawn(move || {
-                let system = actix_web::rt::System::new();
-                system.block_on(run(state, queue));
-            })
-            .map_err(|e| log::error!("cannot start the connector thread: {e}"))
-            .ok();
-        Worker { stop, thread }
+        Worker(crate::runtime_thread::RuntimeThread::spawn(
+            "connectors",
+            stop,
+            move || run(state, queue),
+        ))
     }
 
     /// Stops the schedule and ends running pulls where they are (their ingestions are recorded
     /// as failed; the next pull reads the rows again). Waits briefly.
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let Some(thread) = self.thread.take() else {
-            return;
-        };
-        for _ in 0..500 {
-            if thread.is_finished() {
-                let _ = thread.join();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    pub fn stop(self) {
+        if !self.0.stop(Duration::from_secs(10)) {
+            log::warn!("connector pulls still busy at shutdown");
         }
-        log::warn!("connector pulls still busy at shutdown");
     }
 }
 

@@ -176,14 +176,7 @@ impl ConnectorStore {
 
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
         let prefix = tenant_prefix(tenant);
-        for tree in [&self.connectors, &self.due] {
-            let mut batch = sled::Batch::default();
-            for item in tree.scan_prefix(&prefix) {
-                batch.remove(item?.0);
-            }
-            tree.apply_batch(batch)?;
-        }
-        Ok(())
+        super::remove_prefix(&[&self.connectors, &self.due], &prefix)
     }
 }
 

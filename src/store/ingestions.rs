@@ -157,14 +157,7 @@ impl IngestionStore {
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
         let mut prefix = tenant.as_bytes().to_vec();
         prefix.push(0);
-        for tree in [&self.records, &self.errors] {
-            let mut batch = sled::Batch::default();
-            for item in tree.scan_prefix(&prefix) {
-                batch.remove(item?.0);
-            }
-            tree.apply_batch(batch)?;
-        }
-        Ok(())
+        super::remove_prefix(&[&self.records, &self.errors], &prefix)
     }
 }
 

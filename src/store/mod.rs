@@ -112,6 +112,18 @@ fn nesting_exceeds(json: &[u8], max: usize) -> bool {
     false
 }
 
+/// Removes every key starting with `prefix` from each tree (a tenant's records, on deletion).
+pub(crate) fn remove_prefix(trees: &[&sled::Tree], prefix: &[u8]) -> Result<(), StoreError> {
+    for tree in trees {
+        let mut batch = sled::Batch::default();
+        for item in tree.scan_prefix(prefix) {
+            batch.remove(item?.0);
+        }
+        tree.apply_batch(batch)?;
+    }
+    Ok(())
+}
+
 pub struct Store {
     db: sled::Db,
     pub tenants: TenantStore,
