@@ -195,6 +195,7 @@ impl Application {
                 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             pulls,
+            mcp_sessions: Default::default(),
         });
         let no_tenants = state.store.tenants.list().is_empty();
         log_first_steps(&master_source, &addr.to_string(), no_tenants);
@@ -260,6 +261,7 @@ impl Application {
                 janitor_state.limiter.evict_idle();
                 janitor_state.open_limiter.evict_idle();
                 janitor_state.auth.evict_idle();
+                janitor_state.mcp_sessions.evict_idle();
             }
         });
         let handle = self.server.handle();

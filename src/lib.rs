@@ -15,6 +15,7 @@ pub mod data_lock;
 pub mod entity_input;
 pub mod error;
 pub mod export;
+pub mod inferred_schema;
 pub mod ingest;
 pub mod metrics;
 pub mod plans;

@@ -32,12 +32,15 @@ pub struct AppState {
     pub search_slots: tokio::sync::Semaphore,
     /// Database connectors' pulls: the sealing key, what is running, the way to the worker.
     pub pulls: crate::connectors::worker::Pulls,
+    /// Sessions of the MCP endpoint (`/mcp/`).
+    pub mcp_sessions: crate::api::mcp::session::Sessions,
 }
 
 impl AppState {
     /// The write path of every mutating route: runs `f` on the blocking pool (sled work is
     /// synchronous), flushes to disk, then wakes the indexer. A caller that answers 2xx after
-    /// this has kept the durability promise.
+    /// this has kept the durability promise; one that also awaits
+    /// [`Indexer::searchable`] has made the write searchable.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -46,7 +49,10 @@ impl AppState {
         let store = Arc::clone(&self.store);
         let out = web::block(move || f(&store))
             .await
-            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??;
+            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?;
+        // Counted even when `f` failed part-way: whatever it applied is then waited for too.
+        self.indexer.applied();
+        let out = out?;
         self.store.flush().await?;
         self.indexer.notify();
         Ok(out)

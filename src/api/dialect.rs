@@ -54,17 +54,11 @@ pub fn entity_fields(body: Map<String, Value>) -> Result<Map<String, Value>, Api
     Ok(out)
 }
 
-/// Fields of a records-dialect batch record that are not data (API-RECORDS.md §2). Batch
-/// ingestion sets status, source type and visibility itself (records are stored active, with
-/// the route's source type and the collection's default visibility), so these are left out
-/// rather than stored as data.
-const RECORD_METADATA: &[&str] = &[
-    "status",
-    "visibility",
-    "source_type",
-    "source_url",
-    "source_name",
-];
+/// Fields of a records-dialect batch record that are not data (API-RECORDS.md §2) and that
+/// batch ingestion sets itself (records are stored active, with the route's source type), so
+/// these are left out rather than stored as data. `visibility` is the record's own (else the
+/// collection's default).
+const RECORD_METADATA: &[&str] = &["status", "source_type", "source_url", "source_name"];
 
 /// A records-dialect batch record in the entities dialect's shape: `collection_data` or
 /// `data` (objects) become `vertical_data`, merged, `collection_data`'s keys winning. Anything
@@ -89,8 +83,9 @@ fn batch_record(raw: Value) -> Value {
         }
     }
     obj.retain(|k, _| !RECORD_METADATA.contains(&k.as_str()));
-    // A `vertical_data` that is not an object stays, so the record is rejected for it.
-    if named && !obj.contains_key("vertical_data") {
+    // A `vertical_data` that is not an object stays, so the record is rejected for it. With
+    // one, the record parser reads `visibility` as the record's rather than as data.
+    if (named || obj.contains_key("visibility")) && !obj.contains_key("vertical_data") {
         obj.insert("vertical_data".into(), Value::Object(data));
     }
     Value::Object(obj)
@@ -258,10 +253,12 @@ mod tests {
     #[test]
     fn batch_records_lose_metadata_and_gather_data() {
         assert_eq!(
-            batch_record(
-                json!({"name": "n", "color": "red", "visibility": "public", "status": "draft"})
-            ),
+            batch_record(json!({"name": "n", "color": "red", "status": "draft"})),
             json!({"name": "n", "color": "red"})
+        );
+        assert_eq!(
+            batch_record(json!({"name": "n", "color": "red", "visibility": "public"})),
+            json!({"name": "n", "color": "red", "visibility": "public", "vertical_data": {}})
         );
         assert_eq!(
             batch_record(

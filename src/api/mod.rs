@@ -13,6 +13,7 @@ pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod keys;
+pub mod mcp;
 pub mod open;
 pub mod path;
 pub mod portal_webhooks;
@@ -116,6 +117,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(|e, _| error::query_error(e).into()))
     .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(e).into()))
     .configure(health::routes)
+    .configure(mcp::routes)
     .service(
         web::scope("/api/v1")
             .configure(keys::routes)

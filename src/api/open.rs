@@ -7,6 +7,9 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 use uuid::Uuid;
 
+use std::collections::HashMap;
+
+use super::search::{self, Reader, SearchBody};
 use super::verticals;
 use crate::auth::access;
 use crate::auth::middleware::OpenReader;
@@ -19,7 +22,40 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/collections", access::OPEN_LIST).route(web::get().to(collections)),
     )
-    .service(super::resource("/records/{id}", access::OPEN_LIST).route(web::get().to(record)));
+    .service(super::resource("/records/{id}", access::OPEN_LIST).route(web::get().to(record)))
+    .service(
+        super::resource("/search/{collection}", access::OPEN_SEARCH)
+            .route(web::post().to(search_post))
+            .route(web::get().to(search_get)),
+    );
+}
+
+fn reader(r: &OpenReader) -> Reader<'_> {
+    Reader {
+        tenant: &r.tenant,
+        public_only: true,
+    }
+}
+
+/// `POST /open/v1/search/{collection}`: `/api/v1/search` over the published records.
+async fn search_post(
+    state: web::Data<AppState>,
+    open: OpenReader,
+    collection: web::Path<String>,
+    body: web::Json<SearchBody>,
+) -> Result<HttpResponse, ApiError> {
+    search::search(state, reader(&open), &collection, body.into_inner()).await
+}
+
+/// `GET /open/v1/search/{collection}?q=...`, parameters as `GET /api/v1/search`.
+async fn search_get(
+    state: web::Data<AppState>,
+    open: OpenReader,
+    collection: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let body = SearchBody::from_query(query.into_inner())?;
+    search::search(state, reader(&open), &collection, body).await
 }
 
 /// What Open shows: active, public records.

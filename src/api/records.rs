@@ -5,6 +5,9 @@
 //! Each handler renames its input into the entities dialect, runs the operation the entities
 //! dialect's twin runs (same scopes, metering, quotas, durability), and renames the result
 //! back (see [`super::dialect`]).
+//!
+//! One difference in behaviour: a write answers only once it is searchable (API-RECORDS.md §3;
+//! see [`searchable`]), where the entities dialect keeps API.md's "within a second".
 
 use crate::auth::access;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -85,6 +88,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// Waits until the request's write is searchable, so that the client's next search sees it
+/// (the SDK searches right after `ingest.batch`). The write is durable already: this holds no
+/// thread, and is bounded (see [`crate::search::indexer::Indexer::searchable`]).
+async fn searchable(state: &AppState) {
+    state.indexer.searchable().await;
+}
+
 /// A records-dialect create or PATCH body in the entities dialect's field names.
 fn entity_body(body: web::Json<Map<String, Value>>) -> Result<Map<String, Value>, ApiError> {
     dialect::entity_fields(body.into_inner()).map_err(records_error)
@@ -107,6 +117,7 @@ async fn create(
     let e = entities::create_entity(&state, &caller, create)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     Ok(HttpResponse::Created().json(record_view(&state.store, e)?))
 }
 
@@ -163,6 +174,7 @@ async fn update(
     let e = entities::update_entity(&state, &caller, &id, patch)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     Ok(HttpResponse::Ok().json(record_view(&state.store, e)?))
 }
 
@@ -172,10 +184,11 @@ async fn delete(
     id: web::Path<String>,
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    match entities::delete_entity(&state, &caller, &id, query.permanent)
+    let deleted = entities::delete_entity(&state, &caller, &id, query.permanent)
         .await
-        .map_err(records_error)?
-    {
+        .map_err(records_error)?;
+    searchable(&state).await;
+    match deleted {
         Some(e) => Ok(HttpResponse::Ok().json(record_view(&state.store, e)?)),
         None => Ok(HttpResponse::NoContent().finish()),
     }
@@ -206,6 +219,7 @@ async fn bulk_update(
     let updated = entities::bulk_update_entities(&state, &caller, &ids, update)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     let records = updated
         .into_iter()
         .map(|e| record_view(&state.store, e))
@@ -227,6 +241,7 @@ async fn bulk_delete(
     let archived = entities::bulk_delete_entities(&state, &caller, &body.record_ids)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     Ok(HttpResponse::Ok().json(json!({ "archived": archived })))
 }
 
@@ -261,6 +276,7 @@ async fn set_visibility(
     let e = entities::update_entity(&state, &caller, &id, patch)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     Ok(HttpResponse::Ok().json(record_view(&state.store, e)?))
 }
 
@@ -279,6 +295,7 @@ async fn bulk_visibility(
     let updated = entities::bulk_update_entities(&state, &caller, &record_ids, patch)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     Ok(HttpResponse::Ok().json(json!({ "updated": updated.len() })))
 }
 
@@ -337,6 +354,7 @@ async fn batch(
     let r = ingest::batch_result(&state, &caller, &req, &path, payload, Dialect::Records)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     Ok(upload_response(&r))
 }
 
@@ -350,6 +368,7 @@ async fn upload_file(
     let r = upload::upload_result(&state, &caller, &req, &path, payload, Dialect::Records)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     Ok(upload_response(&r))
 }
 
@@ -363,6 +382,7 @@ async fn upload_pdf(
     let r = upload::pdf_result(&state, &caller, &req, &path, payload)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     Ok(upload_response(&r))
 }
 
@@ -376,6 +396,7 @@ async fn upload_stream(
     let r = ingest::stream_result(&state, &caller, &req, &path, payload, Dialect::Records)
         .await
         .map_err(records_error)?;
+    searchable(&state).await;
     Ok(upload_response(&r))
 }
 

@@ -1,4 +1,6 @@
-//! `POST /search/{vertical}` and `GET /search/{vertical}` (API.md §6).
+//! `POST /search/{vertical}` and `GET /search/{vertical}` (API.md §6), which is also the
+//! records dialect's `/search/{collection}` (API-RECORDS.md §3): one operation, whose results
+//! carry both dialects' names. An empty query without filters lists the vertical.
 
 use crate::auth::access;
 use std::collections::{BTreeSet, HashMap};
@@ -12,11 +14,11 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::search::format::{self, Row};
-use crate::search::indexer::RebuildStatus;
+use crate::search::indexer::{Freshness, RebuildStatus};
 use crate::search::query::{parse_filters, SearchParams, Sort};
 use crate::search::SearchError;
 use crate::state::AppState;
-use crate::store::{Entity, EntityStatus};
+use crate::store::{Entity, EntityStatus, Tenant, Visibility};
 use crate::timestamp::serde_rfc3339;
 
 const MAX_QUERY_CHARS: usize = 500;
@@ -30,25 +32,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// A search request as the REST body carries it; other front ends (MCP tools) fill it too, so
+/// every search is validated by [`validate`].
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct SearchBody {
+pub(crate) struct SearchBody {
     #[serde(default)]
-    query: Option<String>,
+    pub(crate) query: Option<String>,
     #[serde(default)]
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
     #[serde(default)]
-    offset: Option<i64>,
+    pub(crate) offset: Option<i64>,
     #[serde(default)]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
     #[serde(default)]
-    filters: Option<Map<String, Value>>,
+    pub(crate) filters: Option<Map<String, Value>>,
     #[serde(default)]
-    sort: Option<String>,
+    pub(crate) sort: Option<String>,
     /// Accepted for compatibility; there is no reranker.
     #[serde(default)]
     #[allow(dead_code)]
-    rerank: Option<bool>,
+    pub(crate) rerank: Option<bool>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,12 +62,17 @@ enum Format {
     Yaml,
 }
 
-struct Request {
-    params: SearchParams,
+pub(crate) struct Request {
+    pub(crate) params: SearchParams,
     format: Format,
 }
 
-fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiError> {
+pub(crate) fn validate(
+    tenant: &str,
+    public_only: bool,
+    vertical: &str,
+    b: SearchBody,
+) -> Result<Request, ApiError> {
     let vertical = super::path::vertical(vertical)?;
     let query = b.query.filter(|q| !q.trim().is_empty());
     if let Some(q) = &query {
@@ -74,11 +83,6 @@ fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiE
         }
     }
     let filters = parse_filters(&b.filters.unwrap_or_default()).map_err(ApiError::Validation)?;
-    if query.is_none() && filters.is_empty() {
-        return Err(ApiError::validation(
-            "query must be 1-500 characters, or filters must be given",
-        ));
-    }
     let limit = b.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::validation("limit must be between 1 and 100"));
@@ -114,9 +118,38 @@ fn validate(tenant: &str, vertical: &str, b: SearchBody) -> Result<Request, ApiE
             sort,
             limit: limit as usize,
             offset: offset as usize,
+            public_only,
         },
         format,
     })
+}
+
+/// Whose records a search reads: a caller's tenant, or Open's readers of the published
+/// tenant's public records.
+pub(super) struct Reader<'a> {
+    pub tenant: &'a Tenant,
+    pub public_only: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn of(caller: &'a Caller) -> Result<Reader<'a>, ApiError> {
+        Ok(Reader {
+            tenant: caller.tenant()?,
+            public_only: false,
+        })
+    }
+}
+
+/// Validates, counts and runs one search for `reader`.
+pub(super) async fn search(
+    state: web::Data<AppState>,
+    reader: Reader<'_>,
+    vertical: &str,
+    body: SearchBody,
+) -> Result<HttpResponse, ApiError> {
+    let req = validate(&reader.tenant.id, reader.public_only, vertical, body)?;
+    crate::quota::count_search(&state, reader.tenant)?;
+    run_inline(state, req).await
 }
 
 async fn search_post(
@@ -125,52 +158,84 @@ async fn search_post(
     vertical: web::Path<String>,
     body: web::Json<SearchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let req = validate(&caller.tenant()?.id, &vertical, body.into_inner())?;
-    crate::quota::count_search(&state, caller.tenant()?)?;
-    run_inline(state, req).await
+    search(state, Reader::of(&caller)?, &vertical, body.into_inner()).await
 }
 
-/// GET takes `q`, `limit`, `offset`, `format` and `sort`; any other parameter is a filter.
 async fn search_get(
     state: web::Data<AppState>,
     caller: Caller,
     vertical: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut q = query.into_inner();
-    let number = |v: Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
-        v.map(|s| {
-            s.parse::<i64>()
-                .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer")))
-        })
-        .transpose()
-    };
-    let body = SearchBody {
-        query: q.remove("q").or_else(|| q.remove("query")),
-        limit: number(q.remove("limit"), "limit")?,
-        offset: number(q.remove("offset"), "offset")?,
-        format: q.remove("format"),
-        sort: q.remove("sort"),
-        rerank: q.remove("rerank").map(|v| v == "true"),
-        filters: Some(q.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
-    };
-    let req = validate(&caller.tenant()?.id, &vertical, body)?;
-    crate::quota::count_search(&state, caller.tenant()?)?;
-    run_inline(state, req).await
+    let body = SearchBody::from_query(query.into_inner())?;
+    search(state, Reader::of(&caller)?, &vertical, body).await
 }
 
+impl SearchBody {
+    /// GET takes `q`, `limit`, `offset`, `format` and `sort`; any other parameter is a filter.
+    pub(super) fn from_query(mut q: HashMap<String, String>) -> Result<SearchBody, ApiError> {
+        let number = |v: Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
+            v.map(|s| {
+                s.parse::<i64>()
+                    .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer")))
+            })
+            .transpose()
+        };
+        Ok(SearchBody {
+            query: q.remove("q").or_else(|| q.remove("query")),
+            limit: number(q.remove("limit"), "limit")?,
+            offset: number(q.remove("offset"), "offset")?,
+            format: q.remove("format"),
+            sort: q.remove("sort"),
+            rerank: q.remove("rerank").map(|v| v == "true"),
+            filters: Some(q.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+        })
+    }
+}
+
+/// One result in both dialects' names (API-RECORDS.md §3): `record_id`, `collection`,
+/// `record_type` and `collection_data` are `entity_id`, `vertical`, `entity_type` and
+/// `vertical_data` again, borrowed from the same entity.
 #[derive(Serialize)]
 struct ResultView<'a> {
     entity_id: Uuid,
+    record_id: Uuid,
     name: &'a str,
     score: f32,
     vertical: &'a str,
+    collection: &'a str,
     entity_type: &'a str,
+    record_type: &'a str,
     vertical_data: &'a Map<String, Value>,
+    collection_data: &'a Map<String, Value>,
     description: Option<&'a str>,
+    /// The records dialect's model-written description: there is no model, so always null
+    /// (as in the record view).
+    description_llm: Option<&'a str>,
     source_type: Option<&'a str>,
     #[serde(with = "serde_rfc3339::millis")]
     updated_at: i64,
+}
+
+impl<'a> ResultView<'a> {
+    fn new(score: f32, e: &'a Entity) -> Self {
+        ResultView {
+            entity_id: e.id,
+            record_id: e.id,
+            name: &e.name,
+            score,
+            vertical: &e.vertical,
+            collection: &e.vertical,
+            entity_type: &e.entity_type,
+            record_type: &e.entity_type,
+            vertical_data: &e.vertical_data,
+            collection_data: &e.vertical_data,
+            description: e.description.as_deref(),
+            description_llm: None,
+            source_type: e.source_type.as_deref(),
+            updated_at: e.updated_at,
+        }
+    }
 }
 
 /// The JSON response, serialized straight from borrowed results (no intermediate `Value`).
@@ -203,6 +268,11 @@ struct Metadata {
     index_rebuilding: bool,
     /// The tenant has no entity in this vertical (the service's flag for a mistyped vertical).
     unknown_vertical: bool,
+    /// The same, in the records dialect's words.
+    unknown_collection: bool,
+    /// Whether this answer saw every write acknowledged before it (see
+    /// [`crate::search::indexer::Freshness`]).
+    freshness: &'static str,
 }
 
 #[derive(Serialize)]
@@ -242,7 +312,7 @@ fn unknown_sort(state: &AppState, p: &SearchParams, key: &str) -> ApiError {
     let mut fields: BTreeSet<String> = BTreeSet::new();
     let ids = state
         .search
-        .recent_ids(&p.tenant, &p.vertical, SORT_KEY_SAMPLE)
+        .recent_ids(&p.tenant, &p.vertical, p.public_only, SORT_KEY_SAMPLE)
         .unwrap_or_default();
     for id in ids {
         if let Ok(Some(e)) = state.store.entities.get_readable(&p.tenant, id) {
@@ -266,10 +336,24 @@ fn unknown_sort(state: &AppState, p: &SearchParams, key: &str) -> ApiError {
     ))
 }
 
-fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
-    let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
+/// A search's hits, hydrated from the store, with what the index said about them.
+pub(crate) struct Found {
+    pub(crate) hits: Vec<(f32, Entity)>,
+    pub(crate) outcome: crate::search::query::Outcome,
+    /// What the search could see of the tenant's acknowledged writes.
+    pub(crate) freshness: Freshness,
+    started: Instant,
+    search_done: Instant,
+    hydrated: Instant,
+}
+
+/// Runs a validated search and reads its hits from the store: the one search operation behind
+/// every front end (REST, MCP).
+pub(crate) fn find(state: &AppState, p: &SearchParams) -> Result<Found, ApiError> {
     let started = Instant::now();
-    let p = &req.params;
+    // Read before the search takes its searcher: a queue found empty here was indexed and
+    // made visible before this point, so the searcher sees all of it.
+    let freshness = state.indexer.freshness(&state.store, &p.tenant)?;
     let outcome = state.search.search(p).map_err(|e| match e {
         SearchError::UnknownSort(key) => unknown_sort(state, p, &key),
         e => ApiError::Internal(e.to_string()),
@@ -280,12 +364,35 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
     let mut hits: Vec<(f32, Entity)> = Vec::with_capacity(outcome.hits.len());
     for h in &outcome.hits {
         if let Some(e) = state.store.entities.get_readable(&p.tenant, h.id)? {
-            if e.status == EntityStatus::Active && e.vertical == p.vertical {
+            let shown = e.status == EntityStatus::Active
+                && e.vertical == p.vertical
+                && (!p.public_only || e.visibility == Visibility::Public);
+            if shown {
                 hits.push((h.score, e));
             }
         }
     }
-    let hydrated = Instant::now();
+    Ok(Found {
+        hits,
+        outcome,
+        freshness,
+        started,
+        search_done,
+        hydrated: Instant::now(),
+    })
+}
+
+fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
+    let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
+    let p = &req.params;
+    let Found {
+        hits,
+        outcome,
+        freshness,
+        started,
+        search_done,
+        hydrated,
+    } = find(state, p)?;
     let has_more = p.offset + outcome.hits.len() < outcome.total;
     match req.format {
         Format::Compact | Format::Yaml => {
@@ -310,17 +417,7 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
         Format::Json => {
             let results: Vec<ResultView<'_>> = hits
                 .iter()
-                .map(|(score, e)| ResultView {
-                    entity_id: e.id,
-                    name: &e.name,
-                    score: *score,
-                    vertical: &e.vertical,
-                    entity_type: &e.entity_type,
-                    vertical_data: &e.vertical_data,
-                    description: e.description.as_deref(),
-                    source_type: e.source_type.as_deref(),
-                    updated_at: e.updated_at,
-                })
+                .map(|(score, e)| ResultView::new(*score, e))
                 .collect();
             let response = SearchResponse {
                 results,
@@ -343,6 +440,8 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
                     },
                     index_rebuilding,
                     unknown_vertical: outcome.unknown_vertical,
+                    unknown_collection: outcome.unknown_vertical,
+                    freshness: freshness.as_str(),
                 },
             };
             Ok(Answer {

@@ -302,8 +302,9 @@ fn ingest_locked(
             vertical_data: input.vertical_data,
             created_at: started,
             updated_at: started,
-            visibility,
+            visibility: input.visibility.unwrap_or(visibility),
         };
+        let visibility_given = input.visibility;
         if let Some(schema) = &schema {
             if let Err(e) = schema.check(&entity) {
                 errors.push(RecordError::new(
@@ -318,14 +319,16 @@ fn ingest_locked(
         let target = written.upsert_target(store, src, entity.source_id.as_deref(), exported_id)?;
         let outcome = if let Some(prev) = target {
             let prev_hash = prev.content_hash();
-            if prev_hash == hash && prev.status == EntityStatus::Active {
+            // Visibility is not content: a record that only publishes or hides is an update.
+            let same_visibility = visibility_given.is_none_or(|v| v == prev.visibility);
+            if prev_hash == hash && prev.status == EntityStatus::Active && same_visibility {
                 Outcome::Duplicate(prev.id)
             } else {
                 // Re-ingesting a record brings it back: an archived entity becomes active again.
                 entity.id = prev.id;
                 entity.created_at = prev.created_at;
                 entity.source_url = prev.source_url.clone();
-                entity.visibility = prev.visibility;
+                entity.visibility = visibility_given.unwrap_or(prev.visibility);
                 // Matched by its exported id: a record without a source id keeps the entity's.
                 if entity.source_id.is_none() {
                     entity.source_id = prev.source_id.clone();

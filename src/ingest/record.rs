@@ -1,9 +1,12 @@
 //! One input record (`{name, source_id?, vertical_data?, description?}`) made into entity fields.
 //! Other top-level fields of a flat record become `vertical_data` (explicit `vertical_data` keys win).
+//! A record with a `vertical_data` object may also name its `visibility`; in a flat record a
+//! `visibility` field is data like any other (a catalog column of that name).
 
 use serde_json::{Map, Number, Value};
 
 use crate::entity_input::{self, FieldError, MAX_SOURCE_CHARS, MAX_TEXT_CHARS};
+use crate::store::Visibility;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordInput {
@@ -14,6 +17,8 @@ pub struct RecordInput {
     /// The id of the entity an exported record was read from: uploading an export back into
     /// its own vertical and type updates the same entities (see `ingest::batch`).
     pub exported_id: Option<uuid::Uuid>,
+    /// `None`: the collection's default for a new entity, unchanged for an updated one.
+    pub visibility: Option<Visibility>,
 }
 
 /// Entity fields an export carries besides the record fields.
@@ -35,7 +40,7 @@ const ENTITY_METADATA: &[&str] = &[
 /// handed back untouched, for the dead-letter entry.
 pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
     let checked = check(&raw);
-    let ((name, source_id, description), Value::Object(mut obj)) = (
+    let ((name, source_id, description, visibility), Value::Object(mut obj)) = (
         match checked {
             Ok(c) => c,
             Err(e) => return Err((e, raw)),
@@ -57,6 +62,9 @@ pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
         }
         _ => Map::new(),
     };
+    if visibility.is_some() {
+        obj.remove("visibility");
+    }
     for (k, v) in obj {
         if !matches!(k.as_str(), "name" | "source_id" | "description") {
             data.entry(k).or_insert(v);
@@ -68,6 +76,7 @@ pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
         description,
         vertical_data: data,
         exported_id,
+        visibility,
     })
 }
 
@@ -107,13 +116,18 @@ pub fn reassemble(r: RecordInput) -> Value {
     if let Some(id) = r.exported_id {
         obj.insert("id".into(), Value::String(id.to_string()));
     }
+    if let Some(v) = r.visibility {
+        obj.insert("visibility".into(), Value::String(v.as_str().into()));
+    }
     obj.insert("vertical_data".into(), Value::Object(r.vertical_data));
     Value::Object(obj)
 }
 
 /// Everything about a record that can be wrong, except the size of its vertical_data (checked
 /// where it is serialized anyway).
-fn check(raw: &Value) -> Result<(String, Option<String>, Option<String>), FieldError> {
+type Checked = (String, Option<String>, Option<String>, Option<Visibility>);
+
+fn check(raw: &Value) -> Result<Checked, FieldError> {
     let Value::Object(obj) = raw else {
         return Err(FieldError {
             field: None,
@@ -146,8 +160,9 @@ fn check(raw: &Value) -> Result<(String, Option<String>, Option<String>), FieldE
             ))
         }
     };
-    match obj.get("vertical_data") {
-        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+    let structured = match obj.get("vertical_data") {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(_)) => true,
         Some(_) => {
             return Err(FieldError::new(
                 "vertical_data",
@@ -155,7 +170,13 @@ fn check(raw: &Value) -> Result<(String, Option<String>, Option<String>), FieldE
                 "must be a JSON object",
             ))
         }
-    }
+    };
+    let visibility = match obj.get("visibility") {
+        Some(v) if structured => Some(v.as_str().and_then(Visibility::parse).ok_or_else(|| {
+            FieldError::new("visibility", "invalid_value", "must be public or private")
+        })?),
+        _ => None,
+    };
     // Every other field becomes vertical_data, so all of them are held to its nesting cap.
     let flat = obj
         .iter()
@@ -167,7 +188,7 @@ fn check(raw: &Value) -> Result<(String, Option<String>, Option<String>), FieldE
         .into_iter()
         .flat_map(Map::values);
     entity_input::check_nesting("vertical_data", flat.chain(nested))?;
-    Ok((name, source_id, description))
+    Ok((name, source_id, description, visibility))
 }
 
 #[cfg(test)]
@@ -190,6 +211,23 @@ mod tests {
 
     fn error(v: Value) -> FieldError {
         parse(v).unwrap_err().0
+    }
+
+    #[test]
+    fn visibility_is_the_records_only_beside_a_vertical_data_object() {
+        let r =
+            parse(json!({"name": "B", "visibility": "public", "vertical_data": {"a": 1}})).unwrap();
+        assert_eq!(r.visibility, Some(Visibility::Public));
+        assert_eq!(Value::Object(r.vertical_data), json!({"a": 1}));
+        // A flat record's `visibility` is a catalog column.
+        let r = parse(json!({"name": "B", "visibility": "internal"})).unwrap();
+        assert_eq!(r.visibility, None);
+        assert_eq!(
+            Value::Object(r.vertical_data),
+            json!({"visibility": "internal"})
+        );
+        let e = error(json!({"name": "B", "visibility": "everyone", "vertical_data": {}}));
+        assert_eq!(e.field.as_deref(), Some("visibility"));
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! truth), replaces their documents (active entities only; others are just deleted), commits,
 //! and only then removes the queue entries whose version did not change meanwhile. A crash at
 //! any point leaves entries queued, and replaying them is idempotent.
+//!
+//! Read-your-writes: every write the API applies is counted ([`Indexer::applied`]); a round
+//! notes the count before it reads the queue, and once it has committed every entry it found
+//! (it took fewer than [`BATCH`]), the writes up to that count are searchable. That count is
+//! published on a `watch` channel, so a request can wait for its own write to become
+//! searchable without holding a thread ([`Indexer::searchable`]).
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -11,19 +17,26 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tantivy::schema::Term;
+use tokio::sync::watch;
 
 use super::{document, SearchIndex};
-use crate::store::{EntityStatus, Store};
+use crate::store::{EntityStatus, Store, StoreError};
 
 const BATCH: usize = 50_000;
 const INDEXER_NICE: libc::c_int = 5;
 /// Idle wake-up, in case a notification was missed.
 const IDLE: Duration = Duration::from_millis(250);
 
+/// The longest a request waits in [`Indexer::searchable`]: past it the write (already durable)
+/// is answered anyway and becomes searchable when the indexer catches up.
+pub const SEARCHABLE_WAIT: Duration = Duration::from_secs(5);
+
 #[derive(Default)]
 struct Signal {
     pending: bool,
     stop: bool,
+    /// Writes applied to the store so far (see [`Indexer::applied`]).
+    applied: u64,
 }
 
 /// Where a rebuild of the whole index stands, for `/ready` and search metadata.
@@ -35,6 +48,32 @@ pub enum RebuildStatus {
     Rebuilding { indexed: u64, total: Option<u64> },
     /// Queueing the rebuild failed: the index stays incomplete until a restart retries it.
     Failed,
+}
+
+/// What a search could see of the tenant's acknowledged writes (`metadata.freshness`).
+/// Records-dialect writes answer only once searchable, so a search after one always sees it;
+/// this says whether anything else was still on its way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Nothing of the tenant's was waiting to be indexed: every write acknowledged before the
+    /// search, in either dialect, is in its results.
+    Current,
+    /// Some of the tenant's writes were still queued: entities-dialect writes of the last
+    /// moments (API.md: searchable within a second) may be missing.
+    Indexing,
+    /// The index is being rebuilt from storage (`/ready` answers 503 until it is done):
+    /// results may miss records that are stored.
+    Rebuilding,
+}
+
+impl Freshness {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Freshness::Current => "current",
+            Freshness::Indexing => "indexing",
+            Freshness::Rebuilding => "rebuilding",
+        }
+    }
 }
 
 const COMPLETE: u8 = 0;
@@ -73,6 +112,9 @@ pub struct Indexer {
     signal: Arc<(Mutex<Signal>, Condvar)>,
     thread: Mutex<Option<JoinHandle<()>>>,
     rebuild: Arc<Rebuild>,
+    /// The count of applied writes that are all searchable (committed and visible to new
+    /// searchers).
+    searchable: Arc<watch::Sender<u64>>,
 }
 
 impl Indexer {
@@ -90,6 +132,8 @@ impl Indexer {
             progress.phase.store(QUEUEING, Ordering::Release);
         }
         let shared = Arc::clone(&progress);
+        let searchable = Arc::new(watch::Sender::new(0));
+        let published = Arc::clone(&searchable);
         let thread = std::thread::Builder::new()
             .name("qanatix-indexer".into())
             .spawn(move || {
@@ -102,19 +146,40 @@ impl Indexer {
                 if queued > 0 {
                     log::info!("index queue holds {queued} entities: replaying");
                 }
-                run(&store, &index, &sig, &shared, started)
+                run(&store, &index, &sig, &shared, &published, started)
             })
             .expect("spawn indexer thread");
         Indexer {
             signal,
             thread: Mutex::new(Some(thread)),
             rebuild: progress,
+            searchable,
         }
     }
 
     /// Whether searches currently see every stored entity (see [`RebuildStatus`]).
     pub fn rebuild_status(&self) -> RebuildStatus {
         self.rebuild.status()
+    }
+
+    /// Counts a write that has been applied to the store (called before it is flushed, so a
+    /// round that starts during the flush already counts it as seen).
+    pub fn applied(&self) {
+        if let Ok(mut s) = self.signal.0.lock() {
+            s.applied += 1;
+        }
+    }
+
+    /// What a search starting now can see of the tenant's writes. Call it before the search
+    /// takes its searcher: entries leave the queue only after their commit is visible.
+    pub fn freshness(&self, store: &Store, tenant: &str) -> Result<Freshness, StoreError> {
+        Ok(if self.rebuild_status() != RebuildStatus::Complete {
+            Freshness::Rebuilding
+        } else if store.entities.has_queued(tenant)? {
+            Freshness::Indexing
+        } else {
+            Freshness::Current
+        })
     }
 
     /// Wakes the indexer after a write.
@@ -124,6 +189,37 @@ impl Indexer {
             s.pending = true;
             cvar.notify_one();
         }
+    }
+
+    /// Waits, without holding a thread, until every write applied before the call is
+    /// searchable; at most [`SEARCHABLE_WAIT`]. Returns whether it is. A rebuilding index is
+    /// not waited for (its searches say so in their metadata): a round there takes up to
+    /// [`BATCH`] entities and may be seconds long.
+    pub async fn searchable(&self) -> bool {
+        if self.rebuild_status() != RebuildStatus::Complete {
+            return false;
+        }
+        let Some(target) = self.signal.0.lock().ok().map(|s| s.applied) else {
+            return false;
+        };
+        let mut visible = self.searchable.subscribe();
+        if *visible.borrow_and_update() >= target {
+            return true;
+        }
+        // The write's own notification has usually started a round already; this one makes
+        // sure a round follows it if that round began before the write was counted.
+        self.notify();
+        let caught_up = tokio::time::timeout(SEARCHABLE_WAIT, visible.wait_for(|v| *v >= target))
+            .await
+            .map(|seen| seen.is_ok());
+        if caught_up.is_err() {
+            log::warn!(
+                "a write was answered before it became searchable: the index trails by more \
+                 than {} s",
+                SEARCHABLE_WAIT.as_secs()
+            );
+        }
+        caught_up.unwrap_or(false)
     }
 
     /// Finishes the current round, commits and stops.
@@ -192,13 +288,39 @@ fn run(
     index: &SearchIndex,
     signal: &(Mutex<Signal>, Condvar),
     progress: &Rebuild,
+    searchable: &watch::Sender<u64>,
     started: Instant,
 ) {
+    let mut drained = None;
     loop {
-        let drained = match round(store, index) {
+        // Taken under the lock the writers count under: every write counted here was applied
+        // before this round reads the queue.
+        let seen = {
+            let (lock, cvar) = signal;
+            let Ok(mut s) = lock.lock() else { return };
+            if s.stop {
+                return;
+            }
+            // The first round replays the queue; later ones wait for work.
+            if drained == Some(0) && !s.pending {
+                s = match cvar.wait_timeout(s, IDLE) {
+                    Ok((s, _)) => s,
+                    Err(_) => return,
+                };
+                if s.stop {
+                    return;
+                }
+            }
+            s.pending = false;
+            s.applied
+        };
+        drained = Some(match round(store, index) {
             Ok(n) => {
                 if progress.phase.load(Ordering::Acquire) == INDEXING {
                     report_rebuild(progress, n, started);
+                }
+                if n < BATCH {
+                    publish(searchable, seen);
                 }
                 n
             }
@@ -206,23 +328,20 @@ fn run(
                 log::error!("indexer round failed: {e}");
                 0
             }
-        };
-        let (lock, cvar) = signal;
-        let Ok(mut s) = lock.lock() else { return };
-        if s.stop {
-            return;
-        }
-        if drained == 0 && !s.pending {
-            s = match cvar.wait_timeout(s, IDLE) {
-                Ok((s, _)) => s,
-                Err(_) => return,
-            };
-            if s.stop {
-                return;
-            }
-        }
-        s.pending = false;
+        });
     }
+}
+
+/// A round that took fewer than [`BATCH`] entries took every entry queued before it began, so
+/// every write counted by then is searchable.
+fn publish(searchable: &watch::Sender<u64>, seen: u64) {
+    searchable.send_if_modified(|v| {
+        let newer = seen > *v;
+        if newer {
+            *v = seen;
+        }
+        newer
+    });
 }
 
 /// Counts a round of a rebuild. Every rebuild entry was queued before the first round, so a
@@ -291,6 +410,83 @@ pub fn round(store: &Store, index: &SearchIndex) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_searchable_count_only_moves_forward() {
+        let tx = watch::Sender::new(0);
+        publish(&tx, 3);
+        assert_eq!(*tx.borrow(), 3);
+        // A round that noted fewer writes (it began earlier) never takes the count back.
+        publish(&tx, 2);
+        assert_eq!(*tx.borrow(), 3);
+        publish(&tx, 5);
+        assert_eq!(*tx.borrow(), 5);
+    }
+
+    fn opened() -> (tempfile::TempDir, Arc<Store>, Arc<SearchIndex>, Indexer) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let (index, created) = SearchIndex::open(&dir.path().join("index")).unwrap();
+        let index = Arc::new(index);
+        let indexer = Indexer::spawn(Arc::clone(&store), Arc::clone(&index), created);
+        (dir, store, index, indexer)
+    }
+
+    fn write(store: &Store, indexer: &Indexer, name: &str) {
+        let e = crate::store::Entity {
+            id: uuid::Uuid::now_v7(),
+            tenant_id: "t".into(),
+            vertical: "parts".into(),
+            entity_type: "bolt".into(),
+            name: name.into(),
+            description: None,
+            source_id: None,
+            source_type: None,
+            source_name: None,
+            source_url: None,
+            status: EntityStatus::Active,
+            vertical_data: Default::default(),
+            created_at: 1,
+            updated_at: 1,
+            visibility: Default::default(),
+        };
+        let mut c = store.entities.changes();
+        c.put(&e, None).unwrap();
+        store.entities.apply(c).unwrap();
+        indexer.applied();
+    }
+
+    /// A waiter returns once its write is committed and visible, whether or not anything woke
+    /// the indexer for it (the wait itself does), and later waits for nothing new return at
+    /// once.
+    #[test]
+    fn a_wait_ends_when_the_write_is_searchable() {
+        let (_dir, store, index, indexer) = opened();
+        let rt = actix_web::rt::System::new();
+        for n in 1..=3u64 {
+            write(&store, &indexer, &format!("widget {n}"));
+            assert!(rt.block_on(indexer.searchable()));
+            assert_eq!(index.num_docs(), n);
+            assert_eq!(indexer.freshness(&store, "t").unwrap(), Freshness::Current);
+        }
+        let started = Instant::now();
+        assert!(rt.block_on(indexer.searchable()));
+        assert!(started.elapsed() < Duration::from_millis(50));
+        indexer.stop();
+    }
+
+    #[test]
+    fn a_rebuilding_index_is_not_waited_for() {
+        let (_dir, store, _index, indexer) = opened();
+        indexer.rebuild.phase.store(INDEXING, Ordering::Release);
+        assert_eq!(
+            indexer.freshness(&store, "t").unwrap(),
+            Freshness::Rebuilding
+        );
+        assert!(!actix_web::rt::System::new().block_on(indexer.searchable()));
+        indexer.rebuild.phase.store(COMPLETE, Ordering::Release);
+        indexer.stop();
+    }
 
     #[test]
     fn rebuild_status_follows_the_phases() {

@@ -23,6 +23,7 @@ use super::fuzzy::ScopedFuzzyQuery;
 use super::ranking::{fuzzy_score, normalized_score, Ranked};
 use super::schema::{self, json_key};
 use super::{SearchError, SearchIndex};
+use crate::store::Visibility;
 
 pub const MAX_FILTERS: usize = 20;
 /// Values of one any-of filter. Each becomes up to three term queries, so without a cap a 1 MB
@@ -193,6 +194,8 @@ pub struct SearchParams {
     pub sort: Option<Sort>,
     pub limit: usize,
     pub offset: usize,
+    /// Only `visibility: public` entities (Open, API-RECORDS.md §7).
+    pub public_only: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,6 +203,9 @@ pub enum QueryType {
     Identifier,
     Keyword,
     NaturalLanguage,
+    /// No query and no filters: the vertical's active entities, newest first or by `sort`
+    /// (API-RECORDS.md §3; the SDK's `search.iter(collection, "")`).
+    List,
 }
 
 impl QueryType {
@@ -208,7 +214,14 @@ impl QueryType {
             QueryType::Identifier => "identifier",
             QueryType::Keyword => "keyword",
             QueryType::NaturalLanguage => "natural_language",
+            QueryType::List => "list",
         }
+    }
+
+    /// The type of a search without a query: a list when it has no filters either (a
+    /// filter-only search has none).
+    fn without_query(p: &SearchParams) -> Option<QueryType> {
+        p.filters.is_empty().then_some(QueryType::List)
     }
 }
 
@@ -235,7 +248,10 @@ impl Outcome {
         Outcome {
             hits: Vec::new(),
             total: 0,
-            query_type: None,
+            query_type: match p.query {
+                Some(_) => None,
+                None => QueryType::without_query(p),
+            },
             search_mode: if p.query.is_some() {
                 "fulltext"
             } else {
@@ -375,7 +391,8 @@ impl SearchIndex {
 
     fn filter_query(&self, f: &Filter) -> Box<dyn Query> {
         let dedicated = match f.key.as_str() {
-            "entity_type" => Some(self.fields.entity_type),
+            // `record_type` is the records dialect's name for it (API-RECORDS.md §1).
+            "entity_type" | "record_type" => Some(self.fields.entity_type),
             "source_type" => Some(self.fields.source_type),
             _ => None,
         };
@@ -463,11 +480,11 @@ impl SearchIndex {
         filters: &[Filter],
         scoped: bool,
     ) -> Box<dyn Query> {
-        if filters.is_empty() && scoped {
+        if filters.is_empty() && scoped && !p.public_only {
             return q;
         }
         let mut clauses = if scoped {
-            Vec::new()
+            self.visibility_clause(p).into_iter().collect()
         } else {
             self.scope_clauses(p)
         };
@@ -476,9 +493,9 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// Tenant and vertical, as non-scoring clauses.
+    /// Tenant and vertical (and public visibility, for Open), as non-scoring clauses.
     fn scope_clauses(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
-        vec![
+        let mut clauses = vec![
             filter_clause(term_query(Term::from_field_text(
                 self.fields.tenant,
                 &p.tenant,
@@ -487,7 +504,19 @@ impl SearchIndex {
                 self.fields.vertical,
                 &p.vertical,
             ))),
-        ]
+        ];
+        clauses.extend(self.visibility_clause(p));
+        clauses
+    }
+
+    /// Public records only, when the search is Open's.
+    fn visibility_clause(&self, p: &SearchParams) -> Option<(Occur, Box<dyn Query>)> {
+        p.public_only.then(|| {
+            filter_clause(term_query(Term::from_field_text(
+                self.fields.visibility,
+                Visibility::Public.as_str(),
+            )))
+        })
     }
 
     /// A page ordered by a field (or newest first for filter-only queries): exhaustive, so the
@@ -626,11 +655,13 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Ids of up to `n` of the tenant's most recently updated entities in the vertical.
+    /// Ids of up to `n` of the tenant's most recently updated entities in the vertical (its
+    /// public ones only, with `public_only`).
     pub fn recent_ids(
         &self,
         tenant: &str,
         vertical: &str,
+        public_only: bool,
         n: usize,
     ) -> Result<Vec<Uuid>, SearchError> {
         let searcher = self.reader.searcher();
@@ -642,6 +673,7 @@ impl SearchIndex {
             sort: None,
             limit: n,
             offset: 0,
+            public_only,
         };
         let sort = Sort {
             field: SortField::UpdatedAt,
@@ -683,7 +715,8 @@ impl SearchIndex {
                 descending: true,
             });
             let (hits, total) = self.run_sorted(&searcher, p, None, &p.filters, &sort)?;
-            return self.outcome(&searcher, hits, total, None, "filter", None);
+            let query_type = QueryType::without_query(p);
+            return self.outcome(&searcher, hits, total, query_type, "filter", None);
         };
 
         let plan = self.plan(&searcher, p, q);
@@ -959,6 +992,29 @@ mod tests {
         let err = Sort::parse("price:desc").unwrap_err();
         assert!(err.contains("'-price'"), "{err}");
         assert!(Sort::parse("price:ASC").unwrap_err().contains("'price'"));
+    }
+
+    #[test]
+    fn only_a_search_without_query_and_filters_is_a_list() {
+        let mut p = SearchParams {
+            tenant: "t".into(),
+            vertical: "v".into(),
+            query: None,
+            filters: Vec::new(),
+            sort: None,
+            limit: 20,
+            offset: 0,
+            public_only: false,
+        };
+        assert_eq!(QueryType::without_query(&p), Some(QueryType::List));
+        assert_eq!(QueryType::List.as_str(), "list");
+        p.filters = parse_filters(json!({"brand": "SKF"}).as_object().unwrap()).unwrap();
+        assert_eq!(QueryType::without_query(&p), None);
+        p.filters.clear();
+        p.query = Some("bolt".into());
+        assert_eq!(Outcome::no_vertical(&p).query_type, None);
+        p.query = None;
+        assert_eq!(Outcome::no_vertical(&p).query_type, Some(QueryType::List));
     }
 
     #[test]

@@ -647,6 +647,16 @@ impl EntityStore {
         self.tree.scan_prefix([QUEUE]).count()
     }
 
+    /// Whether any of the tenant's entities waits to be indexed (stops at the first).
+    pub fn has_queued(&self, tenant: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .tree
+            .scan_prefix(tenant_prefix(QUEUE, tenant))
+            .next()
+            .transpose()?
+            .is_some())
+    }
+
     pub fn queue_depth_for(&self, tenant: &str) -> usize {
         self.tree.scan_prefix(tenant_prefix(QUEUE, tenant)).count()
     }
@@ -772,6 +782,9 @@ mod tests {
         );
         let q = s.queued(10).unwrap();
         assert_eq!(q.len(), 1);
+        assert!(s.has_queued("t").unwrap());
+        assert!(!s.has_queued("u").unwrap(), "tenant isolated");
+        assert!(!s.has_queued("").unwrap());
         s.dequeue("t", e.id, q[0].2 + 1).unwrap();
         assert_eq!(s.queue_depth(), 1, "stale version keeps the entry");
         s.dequeue("t", e.id, q[0].2).unwrap();
@@ -779,6 +792,7 @@ mod tests {
             s.embedding_status("t", e.id).unwrap(),
             EmbeddingStatus::Completed
         );
+        assert!(!s.has_queued("t").unwrap());
 
         let mut c = s.changes();
         c.remove(&e).unwrap();

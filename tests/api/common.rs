@@ -356,6 +356,13 @@ impl Resp {
     }
 }
 
+/// Writes a `PLANS_FILE` holding `body` into `dir`; returns its path.
+pub fn plans_file(dir: &tempfile::TempDir, body: serde_json::Value) -> String {
+    let path = dir.path().join("plans.json");
+    std::fs::write(&path, body.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

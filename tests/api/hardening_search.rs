@@ -325,6 +325,12 @@ fn ready_is_503_with_progress_while_the_index_rebuilds() {
     assert_eq!(s.status, 200, "{}", s.text);
     if srv2.get("/ready").send().status == 503 {
         assert_eq!(s.json()["metadata"]["index_rebuilding"], true, "{}", s.text);
+        assert_eq!(
+            s.json()["metadata"]["freshness"],
+            "rebuilding",
+            "{}",
+            s.text
+        );
     }
 
     let mut seen_progress = false;
@@ -350,6 +356,7 @@ fn ready_is_503_with_progress_while_the_index_rebuilds() {
         "{}",
         s.text
     );
+    assert_eq!(s.json()["metadata"]["freshness"], "current", "{}", s.text);
     assert_eq!(
         s.json()["results"][0]["name"],
         "Rebuild widget 2 9999",

@@ -127,3 +127,107 @@ fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
     assert_eq!(a2, a1 - 1);
     assert_eq!(b1, a1, "a second client starts with a full bucket");
 }
+
+fn open_names(srv: &Server, collection: &str, body: &Value) -> (Vec<String>, Value) {
+    let r = srv
+        .post(&format!("/open/v1/search/{collection}"))
+        .json(body)
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    let names = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap().to_owned())
+        .collect();
+    (names, v["metadata"].clone())
+}
+
+#[test]
+fn open_search_finds_only_published_records() {
+    let srv = common::start_dev(&[("OPEN_TENANT_ID", "pub")]);
+    record(&srv, "pub", "Hex bolt M8 public", "parts", "public");
+    let private = record(&srv, "pub", "Hex bolt M8 private", "parts", "private");
+    record(&srv, "pub", "Hex bolt M8 secret", "hidden", "private");
+    record(&srv, "other", "Hex bolt M8 other tenant", "parts", "public");
+    // Keyed search sees both of the tenant's parts; Open only the public one, whatever the shape
+    // of the query: words, list (empty query), filter only, sorted, fuzzy fallback.
+    let keyed = srv
+        .post("/api/v1/search/parts")
+        .tenant("pub")
+        .json(&json!({"query": "hex bolt"}))
+        .send()
+        .json();
+    assert_eq!(keyed["results"].as_array().unwrap().len(), 2, "{keyed}");
+    for body in [
+        json!({"query": "hex bolt"}),
+        json!({"query": "M8"}),
+        json!({}),
+        json!({"filters": {"material": "steel"}}),
+        json!({"query": "bolt", "sort": "-name"}),
+        json!({"query": "hxe blot"}),
+    ] {
+        let (names, _) = open_names(&srv, "parts", &body);
+        assert_eq!(names, vec!["Hex bolt M8 public"], "{body}");
+    }
+    let r = srv.get("/open/v1/search/parts?q=bolt").send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["results"].as_array().unwrap().len(), 1);
+    assert_eq!(r.header_u64("x-ratelimit-limit"), 60);
+    let r = srv
+        .post("/open/v1/search/parts")
+        .json(&json!({"query": "bolt", "format": "compact"}))
+        .send();
+    assert!(
+        r.text.contains("public") && !r.text.contains("private"),
+        "{}",
+        r.text
+    );
+
+    // A collection with no published record, or none at all: empty, flagged, 200.
+    for collection in ["hidden", "nothing"] {
+        let (names, meta) = open_names(&srv, collection, &json!({"query": "bolt"}));
+        assert!(names.is_empty(), "{collection}: {names:?}");
+        assert_eq!(meta["unknown_collection"], true, "{collection}");
+    }
+    // Bad input is the search API's 4xx.
+    srv.post("/open/v1/search/parts")
+        .json(&json!({"limit": 0}))
+        .send()
+        .expect_error(422, "validation_error");
+
+    // Publishing a record makes it searchable; unpublishing hides it again.
+    let r = srv
+        .req("PATCH", &format!("/api/v1/records/{private}/visibility"))
+        .tenant("pub")
+        .json(&json!({"visibility": "public"}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (names, _) = open_names(&srv, "parts", &json!({"query": "hex bolt"}));
+    assert_eq!(names.len(), 2, "{names:?}");
+    let r = srv
+        .req("PATCH", &format!("/api/v1/records/{private}/visibility"))
+        .tenant("pub")
+        .json(&json!({"visibility": "private"}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (names, _) = open_names(&srv, "parts", &json!({"query": "hex bolt"}));
+    assert_eq!(names, vec!["Hex bolt M8 public"]);
+}
+
+#[test]
+fn open_searches_are_metered_as_the_published_tenants_searches() {
+    let srv = common::start_dev(&[("OPEN_TENANT_ID", "pub")]);
+    record(&srv, "pub", "Bolt", "parts", "public");
+    let searches = || {
+        srv.get("/api/v1/usage").tenant("pub").send().json()["usage"]["searches"]
+            .as_u64()
+            .unwrap_or_default()
+    };
+    let before = searches();
+    for _ in 0..3 {
+        open_names(&srv, "parts", &json!({"query": "bolt"}));
+    }
+    assert_eq!(searches(), before + 3);
+}

@@ -238,17 +238,59 @@ fn visibility_defaults_to_private_then_to_the_collections_default() {
         &srv,
         "acme",
         "/api/v1/ingest/batch/c/t",
-        &json!([{"name": "d", "visibility": "private"}]),
+        &json!([{"name": "d", "source_id": "d", "visibility": "private", "size": 1},
+                {"name": "d2", "size": 2},
+                {"name": "d3", "visibility": "everyone"}]),
     );
-    let id = up["record_ids"][0].as_str().unwrap();
-    let rec = srv
-        .get(&format!("/api/v1/records/{id}"))
+    let get = |id: &Value| {
+        srv.get(&format!("/api/v1/records/{}", id.as_str().unwrap()))
+            .tenant("acme")
+            .send()
+            .json()
+    };
+    // A batch record's `visibility` is its own, not data; without one a new record takes the
+    // collection's default; anything but public or private rejects the record.
+    let rec = get(&up["record_ids"][0]);
+    assert_eq!(rec["visibility"], "private", "{rec}");
+    assert_eq!(rec["data"], json!({"size": 1}));
+    assert_eq!(get(&up["record_ids"][1])["visibility"], "public");
+    assert_eq!(up["summary"]["rejected"], 1, "{up}");
+    assert_eq!(up["errors"][0]["field"], "visibility", "{up}");
+    // Publishing by re-ingesting the same content under its source id is an update, not a
+    // duplicate.
+    let again = batch(
+        &srv,
+        "acme",
+        "/api/v1/upload/c/t/batch",
+        &json!([{"name": "d", "source_id": "d", "visibility": "public", "size": 1}]),
+    );
+    assert_eq!(again["summary"]["dedup_skipped"], 0, "{again}");
+    assert_eq!(get(&again["record_ids"][0])["visibility"], "public");
+    // The same content with no visibility is a duplicate and keeps it.
+    let same = batch(
+        &srv,
+        "acme",
+        "/api/v1/upload/c/t/batch",
+        &json!([{"name": "d", "source_id": "d", "size": 1}]),
+    );
+    assert_eq!(same["summary"]["dedup_skipped"], 1, "{same}");
+    assert_eq!(get(&same["record_ids"][0])["visibility"], "public");
+    // In the entities dialect a flat `visibility` is a catalog column, as before.
+    let r = srv
+        .post("/api/v1/ingest/c/t/batch")
+        .tenant("acme")
+        .json(&json!({"records": [{"name": "col", "visibility": "internal"}]}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let e = srv
+        .get(&format!(
+            "/api/v1/entities/{}",
+            r.json()["entity_ids"][0].as_str().unwrap()
+        ))
         .tenant("acme")
         .send()
         .json();
-    // A batch record's `visibility` is not data; new records take the collection's default.
-    assert_eq!(rec["visibility"], "public");
-    assert!(rec["data"].get("visibility").is_none(), "{rec}");
+    assert_eq!(e["vertical_data"]["visibility"], "internal", "{e}");
 
     let r = srv
         .req("PATCH", "/api/v1/collections/c/default-visibility")

@@ -86,6 +86,10 @@ const FAMILIES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/v1/connectors/{id}", Some("admin")),
     ("DELETE", "/api/v1/connectors/{id}", Some("admin")),
     ("POST", "/api/v1/connectors/{id}/pull", Some("admin")),
+    ("POST", "/mcp/", Some("search")),
+    ("POST", "/mcp", Some("search")),
+    ("GET", "/mcp/", Some("search")),
+    ("DELETE", "/mcp/", Some("search")),
 ];
 
 #[test]

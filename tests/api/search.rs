@@ -313,6 +313,10 @@ fn metadata_is_complete() {
         "reranked",
         "cache_hit",
         "timings",
+        "index_rebuilding",
+        "unknown_vertical",
+        "unknown_collection",
+        "freshness",
     ] {
         assert!(m.get(key).is_some(), "missing {key}: {m}");
     }
@@ -321,12 +325,17 @@ fn metadata_is_complete() {
     let res = &r["results"][0];
     for key in [
         "entity_id",
+        "record_id",
         "name",
         "score",
         "vertical",
+        "collection",
         "entity_type",
+        "record_type",
         "vertical_data",
+        "collection_data",
         "description",
+        "description_llm",
         "source_type",
         "updated_at",
     ] {
@@ -431,9 +440,9 @@ fn search_validation_errors() {
         srv.search("acme", "parts", &body)
             .expect_error(422, "validation_error");
     };
-    bad(json!({}));
-    bad(json!({"query": ""}));
     bad(json!({"query": "x".repeat(501)}));
+    bad(json!({"limit": 0}));
+    bad(json!({"sort": "price:desc"}));
     bad(json!({"query": "x", "limit": 0}));
     bad(json!({"query": "x", "limit": 101}));
     bad(json!({"query": "x", "offset": 10001}));
