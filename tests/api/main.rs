@@ -3,6 +3,8 @@
 mod common;
 
 mod auth;
+mod connectors;
+mod databases;
 mod entities;
 mod export;
 mod file_formats;
