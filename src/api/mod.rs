@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod body;
 pub mod collections;
+pub mod connectors;
 pub mod dialect;
 pub mod entities;
 pub mod export;
@@ -133,6 +134,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(usage::routes)
             .configure(export::routes)
             .configure(portal_webhooks::routes)
+            .configure(connectors::routes)
             .default_service(web::to(not_found)),
     )
     .service(

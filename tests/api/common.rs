@@ -27,6 +27,8 @@ const CONFIG_VARS: &[&str] = &[
     "AUTH_FAILURES_PER_MINUTE",
     "WORKERS",
     "RUST_LOG",
+    "CONNECTOR_SQLITE_DIR",
+    "CONNECTOR_MIN_INTERVAL_SECS",
 ];
 
 pub struct Server {

@@ -3,6 +3,8 @@
 mod common;
 
 mod auth;
+mod connectors;
+mod databases;
 mod entities;
 mod export;
 mod file_formats;
@@ -16,6 +18,7 @@ mod ingest_routes;
 mod keys;
 mod mcp;
 mod open;
+mod open_mcp;
 mod ops;
 mod persistence;
 mod races;

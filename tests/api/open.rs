@@ -5,7 +5,14 @@ use serde_json::{json, Value};
 
 use crate::common::{self, Server};
 
-fn record(srv: &Server, tenant: &str, name: &str, collection: &str, visibility: &str) -> String {
+/// Stores a `part` record in `tenant` through the REST API; its id.
+pub fn record(
+    srv: &Server,
+    tenant: &str,
+    name: &str,
+    collection: &str,
+    visibility: &str,
+) -> String {
     let r = srv
         .post("/api/v1/records")
         .tenant(tenant)

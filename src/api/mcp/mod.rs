@@ -7,6 +7,10 @@
 //! JSON-RPC itself (see docs/mcp.md). Answers are JSON, or a one-event SSE stream for a client
 //! that accepts only `text/event-stream`. The server never sends requests of its own, so `GET`
 //! (the server-to-client stream) is 405 as the transport allows.
+//!
+//! `POST /open/mcp/` is the same server for Open's audience (API-RECORDS.md §7): no key, the
+//! published tenant's active public records only, limited per client IP, tools named
+//! `qanatix_open_*`.
 
 pub mod jsonrpc;
 pub mod resources;
@@ -25,7 +29,8 @@ use rmcp::model::{
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
-use crate::auth::access::SEARCH;
+use crate::auth::access::{open_rpm, OPEN_SEARCH, SEARCH};
+use crate::auth::middleware::OpenReader;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ratelimit::BucketKind;
@@ -55,24 +60,39 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(delete)),
         );
     }
+    for path in ["/open/mcp", "/open/mcp/"] {
+        cfg.service(
+            crate::api::resource(path, OPEN_SEARCH)
+                .route(web::post().to(open_post))
+                .route(web::get().to(get))
+                .route(web::delete().to(open_delete)),
+        );
+    }
 }
 
 /// Whose records the tools and resources reach.
 ///
-/// `/mcp/` serves a tenant's whole catalog to its keys. A variant for Open's public records
-/// (`/open/mcp/`, tools named `qanatix_open_*`) would admit only active public records and
-/// search with `public_only`, as Open's REST search does.
+/// `/mcp/` serves a tenant's whole catalog to its keys (`Tenant`); `/open/mcp/` serves the
+/// published tenant's active public records to anyone (`Public`), with its tools named
+/// `qanatix_open_*` so that a model connected to both can tell them apart. Searches filter on
+/// visibility in the index; every record shown is checked with [`Audience::admits`] as well.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Audience {
     /// Every record of the tenant, whatever its status or visibility.
     Tenant,
+    /// Open's readers: active, public records only.
+    Public,
 }
+
+/// The prefix of the tool names `/mcp/` serves; [`Audience::names`] swaps it per audience.
+pub const TOOL_PREFIX: &str = "qanatix_";
 
 impl Audience {
     /// Whether a record with this status and visibility may be shown.
-    pub fn admits(self, _status: EntityStatus, _visibility: Visibility) -> bool {
+    pub fn admits(self, status: EntityStatus, visibility: Visibility) -> bool {
         match self {
             Audience::Tenant => true,
+            Audience::Public => status == EntityStatus::Active && visibility == Visibility::Public,
         }
     }
 
@@ -80,7 +100,31 @@ impl Audience {
     pub fn public_only(self) -> bool {
         match self {
             Audience::Tenant => false,
+            Audience::Public => true,
         }
+    }
+
+    /// The prefix of this audience's tool names.
+    pub fn tool_prefix(self) -> &'static str {
+        match self {
+            Audience::Tenant => TOOL_PREFIX,
+            Audience::Public => "qanatix_open_",
+        }
+    }
+
+    /// `text` (a tool's name, description or answer, written with `/mcp/`'s tool names) with
+    /// the tool names this audience is served under. Only the tools' own names are replaced, so
+    /// record data that merely starts with the prefix is left as it is.
+    pub fn names(self, text: &str) -> String {
+        let mut out = text.to_owned();
+        if self != Audience::Tenant {
+            for name in tools::NAMES {
+                if let Some(base) = name.strip_prefix(TOOL_PREFIX) {
+                    out = out.replace(name, &format!("{}{base}", self.tool_prefix()));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -91,9 +135,20 @@ pub struct Context<'a> {
     pub state: &'a AppState,
     pub tenant: &'a Arc<Tenant>,
     pub audience: Audience,
-    /// Whether tool calls past the first of a request take their own rate-limit token (the
-    /// guard took the first); false for callers the limits do not apply to.
-    pub rate_limited: bool,
+    /// Where tool calls past the first of a request take their own rate-limit token (the
+    /// guard took the first).
+    pub limit: Limit,
+}
+
+/// The rate-limit bucket a request's further searches draw from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// Limits are off, or do not apply to this caller (master key, development mode).
+    None,
+    /// The tenant's search bucket (`/mcp/`).
+    Tenant,
+    /// Open's search bucket of this client (`/open/mcp/`).
+    OpenClient(String),
 }
 
 impl Context<'_> {
@@ -117,7 +172,7 @@ other structured records). Find the collection with qanatix_collections, learn i
 qanatix_schema, then use qanatix_search (words, part numbers or standards, filters, sort) and \
 qanatix_lookup for a whole record.";
 
-fn initialize_result(version: &'static str) -> InitializeResult {
+fn initialize_result(version: &'static str, audience: Audience) -> InitializeResult {
     let mut capabilities = ServerCapabilities::default();
     capabilities.tools = Some(Default::default());
     capabilities.resources = Some(Default::default());
@@ -126,7 +181,7 @@ fn initialize_result(version: &'static str) -> InitializeResult {
         .with_server_info(
             Implementation::new("qanatix", env!("CARGO_PKG_VERSION")).with_title("QANATIX"),
         )
-        .with_instructions(INSTRUCTIONS)
+        .with_instructions(audience.names(INSTRUCTIONS))
 }
 
 /// How answers are written: JSON, or SSE for clients that accept nothing else.
@@ -197,10 +252,52 @@ fn check_content_type(req: &HttpRequest) -> Result<(), Refusal> {
     }
 }
 
-fn owner(caller: &Caller, tenant: &Tenant) -> Owner {
-    Owner {
-        tenant: tenant.id.clone(),
-        key: caller.key.as_ref().map(|k| k.record.id),
+/// Who a request serves: the tenant, its audience, the bucket further searches draw from, and
+/// the session owner it may use sessions of. `/mcp/` and `/open/mcp/` each build one from their
+/// principal; everything after that is shared.
+struct Served {
+    tenant: Arc<Tenant>,
+    audience: Audience,
+    limit: Limit,
+    owner: Owner,
+}
+
+impl Served {
+    fn caller(state: &AppState, caller: &Caller) -> Result<Served, ApiError> {
+        let tenant = Arc::clone(caller.tenant()?);
+        let limit = if state.config.rate_limit_enabled && caller.rate_limited_tenant().is_some() {
+            Limit::Tenant
+        } else {
+            Limit::None
+        };
+        Ok(Served {
+            owner: Owner {
+                tenant: tenant.id.clone(),
+                key: caller.key.as_ref().map(|k| k.record.id),
+                audience: Audience::Tenant,
+            },
+            tenant,
+            audience: Audience::Tenant,
+            limit,
+        })
+    }
+
+    fn open(state: &AppState, reader: &OpenReader) -> Served {
+        let limit = if state.config.rate_limit_enabled {
+            Limit::OpenClient(reader.client.clone())
+        } else {
+            Limit::None
+        };
+        Served {
+            owner: Owner {
+                tenant: reader.tenant.id.clone(),
+                key: None,
+                audience: Audience::Public,
+            },
+            tenant: Arc::clone(&reader.tenant),
+            audience: Audience::Public,
+            limit,
+        }
     }
 }
 
@@ -253,7 +350,7 @@ async fn dispatch(
     match method {
         "ping" => Ok(json!({})),
         "tools/list" => {
-            let mut r = ListToolsResult::with_all_items(tools::list().to_vec());
+            let mut r = ListToolsResult::with_all_items(tools::list(ctx.audience).to_vec());
             r.result_type = None;
             to_value(r)
         }
@@ -286,10 +383,15 @@ async fn dispatch(
 
 /// Takes a search token for a further tool call of a batch; the error says when to retry.
 fn extra_token(ctx: &Context<'_>) -> Result<(), ErrorData> {
-    if !ctx.rate_limited {
-        return Ok(());
-    }
-    let d = ctx.state.take_token(ctx.tenant, BucketKind::Search);
+    let d = match &ctx.limit {
+        Limit::None => return Ok(()),
+        Limit::Tenant => ctx.state.take_token(ctx.tenant, BucketKind::Search),
+        Limit::OpenClient(who) => {
+            ctx.state
+                .open_limiter
+                .take(who, BucketKind::Search, open_rpm(BucketKind::Search))
+        }
+    };
     if d.allowed {
         Ok(())
     } else {
@@ -327,8 +429,7 @@ async fn respond(ctx: &Context<'_>, message: Message, searches: &mut usize) -> O
 
 async fn initialize(
     state: &AppState,
-    caller: &Caller,
-    tenant: &Tenant,
+    served: Served,
     framing: Framing,
     id: RequestId,
     p: Option<Map<String, Value>>,
@@ -338,8 +439,8 @@ async fn initialize(
         Err(e) => return answer(StatusCode::OK, framing, &Response::error(Some(id), e)),
     };
     let version = negotiate(p.protocol_version.as_str());
-    let session = state.mcp_sessions.create(owner(caller, tenant), version);
-    let result = match to_value(initialize_result(version)) {
+    let session = state.mcp_sessions.create(served.owner, version);
+    let result = match to_value(initialize_result(version, served.audience)) {
         Ok(r) => Response::result(id, r),
         Err(e) => Response::error(Some(id), e),
     };
@@ -351,13 +452,34 @@ async fn initialize(
     res
 }
 
+/// `POST /mcp/`: a key's tenant, its whole catalog.
 async fn post(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = Arc::clone(caller.tenant()?);
+    let served = Served::caller(&state, &caller)?;
+    serve(&state, served, &req, payload).await
+}
+
+/// `POST /open/mcp/`: the published tenant's public records, without a key.
+async fn open_post(
+    state: web::Data<AppState>,
+    reader: OpenReader,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let served = Served::open(&state, &reader);
+    serve(&state, served, &req, payload).await
+}
+
+async fn serve(
+    state: &AppState,
+    served: Served,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     if let Err(refusal) = check_content_type(&req) {
         return Ok(refusal.response());
     }
@@ -378,7 +500,7 @@ async fn post(
     };
     let body = match body {
         Body::Single(Message::Request { id, method, params }) if method == "initialize" => {
-            return Ok(initialize(&state, &caller, &tenant, framing, id, params).await);
+            return Ok(initialize(state, served, framing, id, params).await);
         }
         other => other,
     };
@@ -389,7 +511,7 @@ async fn post(
             "Mcp-Session-Id header missing: start a session with initialize first.".into(),
         ));
     };
-    let Some(version) = state.mcp_sessions.touch(session, &owner(&caller, &tenant)) else {
+    let Some(version) = state.mcp_sessions.touch(session, &served.owner) else {
         return Ok(refuse(
             StatusCode::NOT_FOUND,
             ErrorCode(-32001),
@@ -409,10 +531,10 @@ async fn post(
         }
     }
     let ctx = Context {
-        state: &state,
-        tenant: &tenant,
-        audience: Audience::Tenant,
-        rate_limited: state.config.rate_limit_enabled && caller.rate_limited_tenant().is_some(),
+        state,
+        tenant: &served.tenant,
+        audience: served.audience,
+        limit: served.limit,
     };
     let mut searches = 0;
     match body {
@@ -472,13 +594,31 @@ async fn get() -> HttpResponse {
         }))
 }
 
-/// Ends a session.
+/// Ends a session of `/mcp/`.
 async fn delete(
     caller: Caller,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = Arc::clone(caller.tenant()?);
+    let served = Served::caller(&state, &caller)?;
+    end_session(&state, &served.owner, &req)
+}
+
+/// Ends a session of `/open/mcp/`.
+async fn open_delete(
+    reader: OpenReader,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let served = Served::open(&state, &reader);
+    end_session(&state, &served.owner, &req)
+}
+
+fn end_session(
+    state: &AppState,
+    owner: &Owner,
+    req: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let Some(session) = header(&req, SESSION_HEADER) else {
         return Ok(refuse(
             StatusCode::BAD_REQUEST,
@@ -486,17 +626,15 @@ async fn delete(
             "Name the session to end in the Mcp-Session-Id header.".into(),
         ));
     };
-    Ok(
-        if state.mcp_sessions.end(session, &owner(&caller, &tenant)) {
-            HttpResponse::NoContent().finish()
-        } else {
-            refuse(
-                StatusCode::NOT_FOUND,
-                ErrorCode(-32001),
-                "Session not found.".into(),
-            )
-        },
-    )
+    Ok(if state.mcp_sessions.end(session, owner) {
+        HttpResponse::NoContent().finish()
+    } else {
+        refuse(
+            StatusCode::NOT_FOUND,
+            ErrorCode(-32001),
+            "Session not found.".into(),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -515,10 +653,32 @@ mod tests {
 
     #[test]
     fn the_initialize_result_names_the_version_and_capabilities() {
-        let v = serde_json::to_value(initialize_result("2025-03-26")).unwrap();
+        let v = serde_json::to_value(initialize_result("2025-03-26", Audience::Tenant)).unwrap();
         assert_eq!(v["protocolVersion"], "2025-03-26");
         assert!(v["capabilities"]["tools"].is_object());
         assert!(v["capabilities"]["resources"].is_object());
         assert_eq!(v["serverInfo"]["name"], "qanatix");
+    }
+
+    #[test]
+    fn the_public_audience_sees_active_public_records_under_open_names() {
+        use EntityStatus::Active;
+        use Visibility::{Private, Public};
+        assert!(Audience::Public.admits(Active, Public));
+        assert!(!Audience::Public.admits(Active, Private));
+        assert!(!Audience::Public.admits(EntityStatus::Archived, Public));
+        assert!(Audience::Tenant.admits(EntityStatus::Archived, Private));
+        assert!(Audience::Public.public_only() && !Audience::Tenant.public_only());
+        assert_eq!(
+            Audience::Public.names("qanatix_search then qanatix_lookup; qanatix_other"),
+            "qanatix_open_search then qanatix_open_lookup; qanatix_other"
+        );
+        assert_eq!(Audience::Tenant.names("qanatix_search"), "qanatix_search");
+        let v = serde_json::to_value(initialize_result("2025-06-18", Audience::Public)).unwrap();
+        let instructions = v["instructions"].as_str().unwrap();
+        assert!(
+            instructions.contains("qanatix_open_collections"),
+            "{instructions}"
+        );
     }
 }

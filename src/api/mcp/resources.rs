@@ -12,7 +12,7 @@ use rmcp::model::{
 use serde_json::json;
 
 use super::tools;
-use super::Context;
+use super::{Audience, Context};
 use crate::api::verticals;
 use crate::error::ApiError;
 use crate::inferred_schema::Profile;
@@ -74,8 +74,11 @@ pub async fn list(ctx: &Context<'_>) -> Result<ListResourcesResult, ErrorData> {
         for (vertical, s) in verticals::summaries(&store, &tenant, admitted)? {
             pairs.extend(s.entity_types.into_iter().map(|t| (vertical.clone(), t)));
         }
-        for r in store.schemas.list_latest(&tenant, None)? {
-            pairs.push((r.vertical, r.entity_type));
+        // Registered schemas of types without public records stay the tenant's own.
+        if audience == Audience::Tenant {
+            for r in store.schemas.list_latest(&tenant, None)? {
+                pairs.push((r.vertical, r.entity_type));
+            }
         }
         pairs.sort();
         pairs.dedup();
@@ -126,12 +129,29 @@ pub fn read(ctx: &Context<'_>, uri: &str) -> Result<ReadResourceResult, ErrorDat
         let (vertical, entity_type) = crate::api::path::target(&(vertical, entity_type))
             .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
         let tenant = &ctx.tenant.id;
-        let registered = ctx
-            .state
-            .store
-            .schemas
-            .latest(tenant, &vertical, &entity_type)
-            .map_err(|e| internal(e.into()))?;
+        let registered = match ctx.audience {
+            Audience::Tenant => ctx
+                .state
+                .store
+                .schemas
+                .latest(tenant, &vertical, &entity_type)
+                .map_err(|e| internal(e.into()))?,
+            // Open shows a registered schema only beside public records of its type.
+            Audience::Public => {
+                let shown = !tools::sample(ctx, &vertical, Some(&entity_type))
+                    .map_err(internal)?
+                    .is_empty();
+                if shown {
+                    ctx.state
+                        .store
+                        .schemas
+                        .latest(tenant, &vertical, &entity_type)
+                        .map_err(|e| internal(e.into()))?
+                } else {
+                    None
+                }
+            }
+        };
         let schema = match registered {
             Some(r) => r.schema,
             None => {

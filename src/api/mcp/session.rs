@@ -8,18 +8,22 @@ use dashmap::DashMap;
 use rand::RngCore;
 use uuid::Uuid;
 
+use super::Audience;
+
 /// A session unused this long is forgotten.
 pub const IDLE_SECS: i64 = 60 * 60;
 /// Sessions one tenant may hold; a new one beyond it replaces the tenant's least recently used
 /// (clients that never send DELETE cannot grow memory without bound).
 pub const MAX_PER_TENANT: usize = 256;
 
-/// Who may use a session: the tenant and key (none for the master key and development mode)
-/// that initialized it. Another caller presenting its id is told it does not exist.
+/// Who may use a session: the tenant, key (none for the master key, development mode and
+/// Open) and audience that initialized it. Another caller presenting its id is told it does not
+/// exist, so an `/open/mcp/` session is unknown on `/mcp/` and the reverse.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
     pub tenant: String,
     pub key: Option<Uuid>,
+    pub audience: Audience,
 }
 
 pub struct Session {
@@ -105,6 +109,7 @@ mod tests {
         Owner {
             tenant: t.into(),
             key: None,
+            audience: Audience::Tenant,
         }
     }
 
@@ -116,10 +121,15 @@ mod tests {
         assert_eq!(s.touch(&id, &owner("a")), Some("2025-06-18"));
         assert_eq!(s.touch(&id, &owner("b")), None);
         let other_key = Owner {
-            tenant: "a".into(),
             key: Some(Uuid::nil()),
+            ..owner("a")
         };
         assert_eq!(s.touch(&id, &other_key), None);
+        let open = Owner {
+            audience: Audience::Public,
+            ..owner("a")
+        };
+        assert_eq!(s.touch(&id, &open), None);
         assert!(!s.end(&id, &owner("b")));
         assert!(s.end(&id, &owner("a")));
         assert_eq!(s.touch(&id, &owner("a")), None);

@@ -14,7 +14,7 @@ use actix_web::web;
 use rmcp::model::{CallToolResult, ContentBlock, ErrorData, JsonObject, Tool, ToolAnnotations};
 use serde_json::{json, Map, Value};
 
-use super::Context;
+use super::{Audience, Context};
 use crate::api::dialect::{self, rename_text};
 use crate::api::search::{self, SearchBody};
 use crate::api::verticals::{self, VerticalSummary};
@@ -23,6 +23,15 @@ use crate::inferred_schema::Profile;
 use crate::search::format::{self, Row};
 use crate::search::query::{parse_filters, SearchParams, Sort, SortField};
 use crate::store::{Entity, EntityStatus};
+
+/// The tools' names as `/mcp/` serves them; [`Audience::names`] renames them for other audiences.
+pub const NAMES: [&str; 5] = [
+    "qanatix_search",
+    "qanatix_lookup",
+    "qanatix_collections",
+    "qanatix_verticals",
+    "qanatix_schema",
+];
 
 /// Most results one `qanatix_search` call shows: a model's context is the budget.
 pub const MAX_LIMIT: i64 = 20;
@@ -218,9 +227,32 @@ static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
     ]
 });
 
-/// The tools, as `tools/list` announces them.
-pub fn list() -> &'static [Tool] {
-    &TOOLS
+/// Open's tools: [`TOOLS`] under the `qanatix_open_` names, their descriptions and argument
+/// texts pointing at each other by those names.
+static OPEN_TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
+    let audience = Audience::Public;
+    TOOLS
+        .iter()
+        .map(|t| {
+            let input = serde_json::to_string(t.input_schema.as_ref())
+                .ok()
+                .and_then(|s| serde_json::from_str(&audience.names(&s)).ok())
+                .unwrap_or_else(|| Value::Object((*t.input_schema).clone()));
+            let title = t.title.clone().unwrap_or_default();
+            let description = audience.names(t.description.as_deref().unwrap_or_default());
+            let mut open = tool("", &title, description, input);
+            open.name = audience.names(&t.name).into();
+            open
+        })
+        .collect()
+});
+
+/// The tools `audience` is served, as `tools/list` announces them.
+pub fn list(audience: Audience) -> &'static [Tool] {
+    match audience {
+        Audience::Tenant => &TOOLS,
+        Audience::Public => &OPEN_TOOLS,
+    }
 }
 
 /// A tool call's arguments, checked against what the tool takes.
@@ -314,11 +346,12 @@ pub async fn call(
     name: &str,
     arguments: Option<Map<String, Value>>,
 ) -> Result<CallToolResult, ErrorData> {
-    let Some(tool) = list().iter().find(|t| t.name == name) else {
+    let tools = list(ctx.audience);
+    let Some(at) = tools.iter().position(|t| t.name == name) else {
         return Err(ErrorData::invalid_params(
             format!(
                 "Unknown tool '{name}'. Tools: {}.",
-                list()
+                tools
                     .iter()
                     .map(|t| t.name.as_ref())
                     .collect::<Vec<_>>()
@@ -327,11 +360,12 @@ pub async fn call(
             None,
         ));
     };
-    let answer = match Args::new(tool, arguments) {
+    let answer = match Args::new(&tools[at], arguments) {
         Err(e) => Err(e),
         Ok(args) => match ctx.count_search() {
             Err(e) => Err(describe(e)),
-            Ok(()) => match name {
+            // Dispatched by the name `/mcp/` serves the tool under, whatever the audience's.
+            Ok(()) => match TOOLS[at].name.as_ref() {
                 "qanatix_search" => search_tool(ctx, &args),
                 "qanatix_lookup" => lookup_tool(ctx, &args),
                 "qanatix_collections" => collections_tool(ctx, &args, Words::Records).await,
@@ -340,9 +374,10 @@ pub async fn call(
             },
         },
     };
+    // Answers name the other tools by `/mcp/`'s names; the audience's are the ones it has.
     Ok(match answer {
-        Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
-        Err(text) => CallToolResult::error(vec![ContentBlock::text(text)]),
+        Ok(text) => CallToolResult::success(vec![ContentBlock::text(ctx.audience.names(&text))]),
+        Err(text) => CallToolResult::error(vec![ContentBlock::text(ctx.audience.names(&text))]),
     })
 }
 
@@ -483,8 +518,11 @@ async fn collections_tool(ctx: &Context<'_>, args: &Args, words: Words) -> Answe
         let mut summaries =
             verticals::summaries(&store, &tenant, |h| audience.admits(h.status, h.visibility))?;
         let mut metas: BTreeMap<String, _> = store.collections.list(&tenant)?.into_iter().collect();
-        for name in metas.keys() {
-            summaries.entry(name.clone()).or_default();
+        // A collection with nothing the audience may see is listed only to the tenant itself.
+        if audience == Audience::Tenant {
+            for name in metas.keys() {
+                summaries.entry(name.clone()).or_default();
+            }
         }
         Ok(summaries
             .into_iter()
@@ -635,6 +673,8 @@ fn schema_tool(ctx: &Context<'_>, args: &Args) -> Answer {
     let fail = |e: ApiError| words.error(describe(e));
     let records = sample(ctx, &collection, record_type.as_deref()).map_err(fail)?;
     let registered = match &record_type {
+        // Registered schemas say what the tenant keeps; Open shows them beside public records only.
+        _ if records.is_empty() && ctx.audience != Audience::Tenant => Vec::new(),
         Some(t) => ctx
             .state
             .store
@@ -727,4 +767,35 @@ fn filter_examples(p: &Profile) -> String {
         return String::new();
     }
     format!("With this collection's fields: {{{}}}\n", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_is_named_in_names_and_open_tools_mention_only_open_names() {
+        let tenant: Vec<&str> = list(Audience::Tenant)
+            .iter()
+            .map(|t| t.name.as_ref())
+            .collect();
+        assert_eq!(tenant, NAMES);
+        for (t, open) in list(Audience::Tenant).iter().zip(list(Audience::Public)) {
+            assert_eq!(open.name, Audience::Public.names(&t.name));
+            assert!(open.name.starts_with("qanatix_open_"), "{}", open.name);
+            assert_eq!(open.title, t.title);
+            let text = format!("{:?} {:?}", open.description, open.input_schema);
+            for name in NAMES {
+                assert!(!text.contains(name), "{} mentions {name}", open.name);
+            }
+            assert_eq!(
+                open.input_schema
+                    .get("properties")
+                    .map(|p| p.as_object().map(|o| o.len())),
+                t.input_schema
+                    .get("properties")
+                    .map(|p| p.as_object().map(|o| o.len()))
+            );
+        }
+    }
 }
