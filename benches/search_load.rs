@@ -5,7 +5,11 @@
 //! 3. waits until every record is searchable,
 //! 4. runs a fixed mixed query set (keyword, identifier, filtered, filtered+sorted, natural
 //!    language) with CONCURRENCY clients for SECONDS, and reports server-side p50/p99 per kind
-//!    (from `metadata.processing_time_ms`) and HTTP requests/s.
+//!    (from `metadata.processing_time_ms`) and HTTP requests/s,
+//! 5. reports the mean response size per kind, and how much of it the records dialect's
+//!    duplicate names in each result take (API-RECORDS.md §3),
+//! 6. times listing the vertical (no query, no filters; API-RECORDS.md §3) with one client:
+//!    first page, a deep page, and sorted by a field.
 //!
 //! Environment: BASE (http://127.0.0.1:PORT), KEY (bearer), COUNT, LOADERS, CONCURRENCY, SECONDS,
 //! SKIP_LOAD (set: query what an earlier run loaded into the same data dir).
@@ -47,9 +51,15 @@ fn post(agent: &ureq::Agent, url: &str, key: &str, body: &str) -> Result<Value, 
     }
 }
 
-/// `metadata.processing_time_ms` without parsing the whole response: the load generator shares
-/// the two cores with the server, so it should spend as little CPU as it can.
-fn processing_time(agent: &ureq::Agent, url: &str, key: &str, body: &str) -> Result<f64, String> {
+/// `metadata.processing_time_ms` without parsing the whole response (the load generator shares
+/// the two cores with the server, so it should spend as little CPU as it can), and the
+/// response's size in bytes.
+fn processing_time(
+    agent: &ureq::Agent,
+    url: &str,
+    key: &str,
+    body: &str,
+) -> Result<(f64, usize), String> {
     let text = match agent
         .post(url)
         .set("Authorization", &format!("Bearer {key}"))
@@ -67,7 +77,59 @@ fn processing_time(agent: &ureq::Agent, url: &str, key: &str, body: &str) -> Res
         .ok_or("no processing_time_ms")?
         + "\"processing_time_ms\":".len();
     let end = text[at..].find([',', '}']).ok_or("bad number")? + at;
-    text[at..end].parse().map_err(|_| "bad number".to_string())
+    let ms = text[at..end]
+        .parse()
+        .map_err(|_| "bad number".to_string())?;
+    Ok((ms, text.len()))
+}
+
+/// Fields a JSON response carries only for the records dialect: each result's second names
+/// (API-RECORDS.md §3) and two metadata flags.
+const RESULT_DUPLICATES: &[&str] = &[
+    "record_id",
+    "collection",
+    "record_type",
+    "collection_data",
+    "description_llm",
+];
+const METADATA_ADDITIONS: &[&str] = &["unknown_collection", "freshness"];
+
+/// Bytes that `"key":value,` takes in compact JSON. Values re-serialize to the server's bytes:
+/// both sides print numbers with serde_json's shortest round-trip form.
+fn member_bytes(key: &str, value: &Value) -> usize {
+    key.len() + 3 + value.to_string().len() + 1
+}
+
+/// A response's size, and what it would be without the fields [`RESULT_DUPLICATES`] and
+/// [`METADATA_ADDITIONS`] name.
+fn sizes_with_and_without_duplicates(text: &str) -> Option<(usize, usize)> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let mut extra = 0;
+    for r in v["results"].as_array()? {
+        for k in RESULT_DUPLICATES {
+            if let Some(x) = r.get(*k) {
+                extra += member_bytes(k, x);
+            }
+        }
+    }
+    for k in METADATA_ADDITIONS {
+        if let Some(x) = v["metadata"].get(*k) {
+            extra += member_bytes(k, x);
+        }
+    }
+    Some((text.len(), text.len() - extra))
+}
+
+fn post_text(agent: &ureq::Agent, url: &str, key: &str, body: &str) -> Result<String, String> {
+    match agent
+        .post(url)
+        .set("Authorization", &format!("Bearer {key}"))
+        .set("Content-Type", "application/json")
+        .send_string(body)
+    {
+        Ok(r) => r.into_string().map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -241,7 +303,8 @@ fn main() {
         "running {} queries in a mix with {concurrency} clients for {seconds} s...",
         queries.len()
     );
-    let samples: Arc<Mutex<BTreeMap<&'static str, Vec<f64>>>> = Arc::default();
+    type Samples = BTreeMap<&'static str, (Vec<f64>, usize)>;
+    let samples: Arc<Mutex<Samples>> = Arc::default();
     let errors = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -258,14 +321,16 @@ fn main() {
             );
             std::thread::spawn(move || {
                 let a = agent();
-                let mut local: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+                let mut local: Samples = BTreeMap::new();
                 let mut i = c * 7;
                 while Instant::now() < deadline {
                     let (kind, body) = &queries[i % queries.len()];
                     i += 1;
                     match processing_time(&a, &url, &key, body) {
-                        Ok(ms) => {
-                            local.entry(kind).or_default().push(ms);
+                        Ok((ms, bytes)) => {
+                            let slot = local.entry(kind).or_default();
+                            slot.0.push(ms);
+                            slot.1 += bytes;
                             done.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(_) => {
@@ -274,8 +339,10 @@ fn main() {
                     }
                 }
                 let mut all = samples.lock().expect("samples");
-                for (k, v) in local {
-                    all.entry(k).or_default().extend(v);
+                for (k, (ms, bytes)) in local {
+                    let slot = all.entry(k).or_default();
+                    slot.0.extend(ms);
+                    slot.1 += bytes;
                 }
             })
         })
@@ -293,15 +360,63 @@ fn main() {
     );
     println!("all searchable after        : {searchable_secs:.1} s from the first batch");
     println!("search requests             : {total} in {qsecs:.1} s = {:.0} req/s over HTTP ({concurrency} clients), {} errors", total as f64 / qsecs, errors.load(Ordering::Relaxed));
-    println!("server-side processing_time_ms per query kind:");
-    println!("  {:<18} {:>8} {:>8} {:>8}", "kind", "n", "p50", "p99");
-    for (kind, mut v) in samples.lock().expect("samples").clone() {
+    println!("server-side processing_time_ms per query kind, and mean response size:");
+    println!(
+        "  {:<18} {:>8} {:>8} {:>8} {:>10}",
+        "kind", "n", "p50", "p99", "bytes"
+    );
+    for (kind, (mut v, bytes)) in samples.lock().expect("samples").clone() {
         v.sort_by(f64::total_cmp);
         println!(
-            "  {kind:<18} {:>8} {:>8.3} {:>8.3}",
+            "  {kind:<18} {:>8} {:>8.3} {:>8.3} {:>10.0}",
             v.len(),
             percentile(&v, 0.5),
-            percentile(&v, 0.99)
+            percentile(&v, 0.99),
+            bytes as f64 / v.len().max(1) as f64
+        );
+    }
+
+    // Response sizes with and without the records dialect's names, each query once.
+    let (mut with, mut without) = (0usize, 0usize);
+    for (_, body) in queries.iter() {
+        if let Some((w, wo)) = post_text(&a, &search_url, &key, body)
+            .ok()
+            .as_deref()
+            .and_then(sizes_with_and_without_duplicates)
+        {
+            with += w;
+            without += wo;
+        }
+    }
+    let n = queries.len().max(1) as f64;
+    println!(
+        "mean JSON response, {} queries: {:.0} bytes; without the records dialect's names {:.0} \
+         bytes (+{:.1} %)",
+        queries.len(),
+        with as f64 / n,
+        without as f64 / n,
+        100.0 * (with as f64 - without as f64) / without.max(1) as f64
+    );
+
+    // Listing the vertical (1 client, one request at a time).
+    println!("listing the vertical, one client: processing_time_ms p50 / p99 / max");
+    for (label, body, n) in [
+        ("first page (20)", json!({}), 50),
+        ("page at offset 5,000", json!({"offset": 5000}), 20),
+        ("sorted by -price_eur", json!({"sort": "-price_eur"}), 20),
+        ("sorted by name", json!({"sort": "name"}), 20),
+    ] {
+        let body = body.to_string();
+        let mut v: Vec<f64> = (0..n)
+            .filter_map(|_| processing_time(&a, &search_url, &key, &body).ok())
+            .map(|(ms, _)| ms)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        println!(
+            "  {label:<22} {:>8.3} {:>8.3} {:>8.3}",
+            percentile(&v, 0.5),
+            percentile(&v, 0.99),
+            v.last().copied().unwrap_or(f64::NAN)
         );
     }
 }

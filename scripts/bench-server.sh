@@ -1,7 +1,8 @@
 # Sourced by the bench scripts: starts a release server on a temp data dir with a plan that
 # does not throttle, and makes a key for tenant "bench".
 #   start_bench_server PORT SCOPES_JSON   → sets SERVER (pid), DATA, BASE (http://host:port), KEY
-# BENCH_SERVER_ENV (e.g. "METERING_ENABLED=false") adds variables to the server's environment.
+# BENCH_SERVER_ENV (e.g. "METERING_ENABLED=false") adds variables to the server's environment;
+# BENCH_BIN runs another server binary than ./target/release/qanatix.
 # The caller's EXIT trap must stop "$SERVER" and remove "$DATA" (see stop_bench_server).
 
 stop_bench_server() {
@@ -18,7 +19,7 @@ start_bench_server() {
   # Access logs off (warn): the benchmarks measure the server, not log I/O.
   # shellcheck disable=SC2086 # BENCH_SERVER_ENV is a list of NAME=value words
   env ${BENCH_SERVER_ENV:-} RUST_LOG=warn QANATIX_MASTER_KEY="$master" PLANS_FILE="$DATA/plans.json" \
-    DEFAULT_PLAN=bench ./target/release/qanatix --port "$port" --data-dir "$DATA/data" &
+    DEFAULT_PLAN=bench ${BENCH_BIN:-./target/release/qanatix} --port "$port" --data-dir "$DATA/data" &
   SERVER=$!
   BASE="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done

@@ -272,7 +272,9 @@ struct Metadata {
     unknown_collection: bool,
     /// Whether this answer saw every write acknowledged before it (see
     /// [`crate::search::indexer::Freshness`]).
-    freshness: &'static str,
+    /// Not in Open's answers: it would tell anonymous readers when the tenant writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    freshness: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -340,8 +342,9 @@ fn unknown_sort(state: &AppState, p: &SearchParams, key: &str) -> ApiError {
 pub(crate) struct Found {
     pub(crate) hits: Vec<(f32, Entity)>,
     pub(crate) outcome: crate::search::query::Outcome,
-    /// What the search could see of the tenant's acknowledged writes.
-    pub(crate) freshness: Freshness,
+    /// What the search could see of the tenant's acknowledged writes (not told to Open's
+    /// anonymous readers).
+    pub(crate) freshness: Option<Freshness>,
     started: Instant,
     search_done: Instant,
     hydrated: Instant,
@@ -353,7 +356,10 @@ pub(crate) fn find(state: &AppState, p: &SearchParams) -> Result<Found, ApiError
     let started = Instant::now();
     // Read before the search takes its searcher: a queue found empty here was indexed and
     // made visible before this point, so the searcher sees all of it.
-    let freshness = state.indexer.freshness(&state.store, &p.tenant)?;
+    let freshness = match p.public_only {
+        true => None,
+        false => Some(state.indexer.freshness(&state.store, &p.tenant)?),
+    };
     let outcome = state.search.search(p).map_err(|e| match e {
         SearchError::UnknownSort(key) => unknown_sort(state, p, &key),
         e => ApiError::Internal(e.to_string()),
@@ -441,7 +447,7 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
                     index_rebuilding,
                     unknown_vertical: outcome.unknown_vertical,
                     unknown_collection: outcome.unknown_vertical,
-                    freshness: freshness.as_str(),
+                    freshness: freshness.map(|f| f.as_str()),
                 },
             };
             Ok(Answer {

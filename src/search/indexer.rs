@@ -433,23 +433,7 @@ mod tests {
     }
 
     fn write(store: &Store, indexer: &Indexer, name: &str) {
-        let e = crate::store::Entity {
-            id: uuid::Uuid::now_v7(),
-            tenant_id: "t".into(),
-            vertical: "parts".into(),
-            entity_type: "bolt".into(),
-            name: name.into(),
-            description: None,
-            source_id: None,
-            source_type: None,
-            source_name: None,
-            source_url: None,
-            status: EntityStatus::Active,
-            vertical_data: Default::default(),
-            created_at: 1,
-            updated_at: 1,
-            visibility: Default::default(),
-        };
+        let e = crate::store::entities::sample_entity("t", name);
         let mut c = store.entities.changes();
         c.put(&e, None).unwrap();
         store.entities.apply(c).unwrap();

@@ -6,12 +6,12 @@
 use std::ops::Bound;
 
 use serde_json::{Map, Value};
-use tantivy::collector::sort_key::NaturalComparator;
+use tantivy::collector::sort_key::{NaturalComparator, SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
 use tantivy::columnar::ColumnType;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, EnableScoring, ExistsQuery, InvertedIndexRangeQuery,
-    Occur, Query, TermQuery,
+    BooleanQuery, ConstScoreQuery, EnableScoring, ExistsQuery, InvertedIndexRangeQuery, Occur,
+    Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::{
@@ -495,27 +495,31 @@ impl SearchIndex {
 
     /// Tenant and vertical (and public visibility, for Open), as non-scoring clauses.
     fn scope_clauses(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
-        let mut clauses = vec![
-            filter_clause(term_query(Term::from_field_text(
-                self.fields.tenant,
-                &p.tenant,
-            ))),
-            filter_clause(term_query(Term::from_field_text(
-                self.fields.vertical,
-                &p.vertical,
-            ))),
+        self.scope_terms(p).into_iter().map(filter_clause).collect()
+    }
+
+    /// The term queries behind [`Self::scope_clauses`]. Unwrapped, a search that scores
+    /// nothing intersects them as plain term postings (tantivy's fastest intersection).
+    fn scope_terms(&self, p: &SearchParams) -> Vec<Box<dyn Query>> {
+        let mut terms = vec![
+            term_query(Term::from_field_text(self.fields.tenant, &p.tenant)),
+            term_query(Term::from_field_text(self.fields.vertical, &p.vertical)),
         ];
-        clauses.extend(self.visibility_clause(p));
-        clauses
+        terms.extend(self.public_term(p));
+        terms
     }
 
     /// Public records only, when the search is Open's.
     fn visibility_clause(&self, p: &SearchParams) -> Option<(Occur, Box<dyn Query>)> {
+        self.public_term(p).map(filter_clause)
+    }
+
+    fn public_term(&self, p: &SearchParams) -> Option<Box<dyn Query>> {
         p.public_only.then(|| {
-            filter_clause(term_query(Term::from_field_text(
+            term_query(Term::from_field_text(
                 self.fields.visibility,
                 Visibility::Public.as_str(),
-            )))
+            ))
         })
     }
 
@@ -530,9 +534,16 @@ impl SearchIndex {
         sort: &Sort,
     ) -> Result<(Ranked, usize), SearchError> {
         let scored = matcher.is_some();
-        let mut clauses = self.scope_clauses(p);
-        clauses.push((Occur::Must, matcher.unwrap_or_else(|| Box::new(AllQuery))));
-        clauses.extend(filters.iter().map(|f| filter_clause(self.filter_query(f))));
+        // Without a matcher nothing is scored: the scope and filters need no constant-score
+        // wrapper, and the scope alone selects the documents (a list at 1M entities is one
+        // pass over two term postings).
+        let clause = |q| match scored {
+            true => filter_clause(q),
+            false => (Occur::Must, q),
+        };
+        let mut clauses: Vec<_> = self.scope_terms(p).into_iter().map(clause).collect();
+        clauses.extend(matcher.map(|m| (Occur::Must, m)));
+        clauses.extend(filters.iter().map(|f| clause(self.filter_query(f))));
         let query = BooleanQuery::new(clauses);
         let top = TopDocs::with_limit(p.limit).and_offset(p.offset);
         let order = if sort.descending {
@@ -540,38 +551,35 @@ impl SearchIndex {
         } else {
             Order::Asc
         };
-        let (addresses, total): (Vec<DocAddress>, usize) = match &sort.field {
+        let (addresses, total) = match &sort.field {
             SortField::CreatedAt | SortField::UpdatedAt => {
-                let name = if sort.field == SortField::CreatedAt {
+                let column = if sort.field == SortField::CreatedAt {
                     "created_at"
                 } else {
                     "updated_at"
                 };
-                let (d, n) = searcher.search(
-                    &query,
-                    &(top.order_by_fast_field::<i64>(name, order), Count),
-                )?;
-                (d.into_iter().map(|(_, a)| a).collect(), n)
+                let key = SortByStaticFastValue::<i64>::for_field(column);
+                top_by(searcher, &query, top, order, key)?
             }
-            SortField::Name => {
-                let (d, n) = searcher.search(
-                    &query,
-                    &(top.order_by_string_fast_field("name_sort", order), Count),
-                )?;
-                (d.into_iter().map(|(_, a)| a).collect(), n)
-            }
+            SortField::Name => top_by(
+                searcher,
+                &query,
+                top,
+                order,
+                SortByString::for_field("name_sort"),
+            )?,
             SortField::Data(key) => {
                 let column = format!("data.{}", json_key(key));
                 if self.is_numeric_column(searcher, &column) {
-                    let (d, n) = searcher
-                        .search(&query, &(top.order_by((NumericPath(column), order)), Count))?;
-                    (d.into_iter().map(|(_, a)| a).collect(), n)
+                    top_by(searcher, &query, top, order, NumericPath(column))?
                 } else {
-                    let (d, n) = searcher.search(
+                    top_by(
+                        searcher,
                         &query,
-                        &(top.order_by_string_fast_field(column, order), Count),
-                    )?;
-                    (d.into_iter().map(|(_, a)| a).collect(), n)
+                        top,
+                        order,
+                        SortByString::for_field(column),
+                    )?
                 }
             }
         };
@@ -818,6 +826,34 @@ impl SearchIndex {
             unknown_vertical: false,
         })
     }
+}
+
+/// A page ordered by `key`, ties broken by entity id in the same direction, and the count of
+/// all matches. Ids are time-ordered (UUIDv7), so records written together (one batch shares
+/// its `updated_at`) still list newest first; and the order no longer depends on segment
+/// layout, which commits and merges change between two page requests (with the document
+/// address as tie-break, paging through a batch could skip or repeat records).
+fn top_by<K>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    top: TopDocs,
+    order: Order,
+    key: K,
+) -> Result<(Vec<DocAddress>, usize), SearchError>
+where
+    K: SortKeyComputer + Send + Sync + 'static,
+    K::SortKey: Clone + Send + Sync + std::fmt::Debug + 'static,
+    (K, Order): SortKeyComputer<SortKey = K::SortKey>,
+{
+    let id_part = |half: &str| (SortByStaticFastValue::<u64>::for_field(half), order);
+    let (docs, total) = searcher.search(
+        query,
+        &(
+            top.order_by(((key, order), id_part("id_hi"), id_part("id_lo"))),
+            Count,
+        ),
+    )?;
+    Ok((docs.into_iter().map(|(_, a)| a).collect(), total))
 }
 
 /// Sort key of a numeric vertical_data key. tantivy's own fast-value sorter wants a schema

@@ -683,30 +683,37 @@ impl EntityStore {
     }
 }
 
+/// An active entity of vertical `parts`, type `bolt`, for unit tests across the crate.
+#[cfg(test)]
+pub(crate) fn sample_entity(tenant: &str, name: &str) -> Entity {
+    Entity {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.into(),
+        vertical: "parts".into(),
+        entity_type: "bolt".into(),
+        name: name.into(),
+        description: None,
+        source_id: None,
+        source_type: None,
+        source_name: None,
+        source_url: None,
+        status: EntityStatus::Active,
+        vertical_data: serde_json::json!({"b": 1, "a": "x"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        created_at: 1,
+        updated_at: 1,
+        visibility: Visibility::Private,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    pub(crate) fn entity(tenant: &str, name: &str) -> Entity {
-        Entity {
-            id: Uuid::now_v7(),
-            tenant_id: tenant.into(),
-            vertical: "parts".into(),
-            entity_type: "bolt".into(),
-            name: name.into(),
-            description: None,
-            source_id: None,
-            source_type: None,
-            source_name: None,
-            source_url: None,
-            status: EntityStatus::Active,
-            vertical_data: json!({"b": 1, "a": "x"}).as_object().unwrap().clone(),
-            created_at: 1,
-            updated_at: 1,
-            visibility: Visibility::Private,
-        }
-    }
+    use super::sample_entity as entity;
 
     /// A source key in the vertical and type of [`entity`].
     fn sk<'a>(tenant: &'a str, source_id: &'a str) -> SourceKey<'a> {

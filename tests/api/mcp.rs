@@ -174,6 +174,11 @@ fn an_mcp_client_lists_and_calls_every_tool_and_reads_both_resources() {
         assert!(filtered.contains("in vertical 'parts'"), "{filtered}");
         assert!(!filtered.contains("diameter_mm: 6;"), "{filtered}");
 
+        // No query and no filters lists the collection.
+        let listed =
+            ok_text(&call(&client, "qanatix_search", json!({"collection": "parts"})).await);
+        assert!(listed.starts_with("Showing 10 of 21 results"), "{listed}");
+
         let record = ok_text(&call(&client, "qanatix_lookup", json!({"record_id": id})).await);
         assert!(record.contains(&format!("record_id: \"{id}\"")), "{record}");
         assert!(record.contains("collection: \"parts\""), "{record}");
@@ -243,9 +248,9 @@ fn an_mcp_client_lists_and_calls_every_tool_and_reads_both_resources() {
         assert_eq!(schema_json["properties"]["diameter_mm"]["type"], "integer");
         client.cancel().await.unwrap();
     });
-    // 8 tool calls and 2 resource reads, each one search.
+    // 9 tool calls and 2 resource reads, each one search.
     let usage = srv.get("/api/v1/usage").tenant("acme").send().json();
-    assert_eq!(usage["usage"]["searches"], 10, "{usage}");
+    assert_eq!(usage["usage"]["searches"], 11, "{usage}");
 }
 
 #[test]

@@ -196,6 +196,35 @@ fn an_empty_query_lists_the_collection_newest_first_in_pages() {
     assert_eq!(f["metadata"]["total_estimate"], 4);
 }
 
+/// Records of one batch share `updated_at`: they list in reverse batch order, and pages stay
+/// consistent while other writes commit (and segments merge) between two page requests.
+#[test]
+fn a_batch_lists_newest_first_and_pages_without_skips_or_repeats() {
+    let srv = common::start_dev(&[]);
+    let records: Vec<Value> = (0..40)
+        .map(|i| json!({"name": format!("Batch row {i:02}")}))
+        .collect();
+    post_json(&srv, "/api/v1/ingest/batch/rows/row", &json!(records));
+    let newest_first: Vec<String> = (0..40).rev().map(|i| format!("Batch row {i:02}")).collect();
+    let all = search(&srv, "rows", &json!({"limit": 100}));
+    assert_eq!(names(&all), newest_first);
+    let mut paged = Vec::new();
+    for page in 0..6 {
+        let v = search(&srv, "rows", &json!({"limit": 7, "offset": page * 7}));
+        paged.extend(names(&v));
+        // Writes elsewhere between pages: new segments, and merges of the old ones.
+        for k in 0..3 {
+            post_json(
+                &srv,
+                "/api/v1/records",
+                &json!({"collection": "other", "record_type": "row",
+                        "name": format!("Other {page} {k}")}),
+            );
+        }
+    }
+    assert_eq!(paged, newest_first);
+}
+
 #[test]
 fn a_list_follows_sort() {
     let srv = common::start_dev(&[]);
@@ -429,4 +458,26 @@ fn freshness_says_when_entities_writes_are_still_being_indexed() {
     assert!(caught_up);
     let v = search(&srv, "backlog", &json!({"limit": 1}));
     assert_eq!(v["metadata"]["total_estimate"], 10_000);
+}
+
+/// Open's anonymous readers get the same results shape and list mode, but not `freshness`:
+/// it would tell them when the published tenant writes, private records included.
+#[test]
+fn open_search_answers_both_vocabularies_without_freshness() {
+    let srv = common::start_dev(&[("OPEN_TENANT_ID", "acme")]);
+    post_json(
+        &srv,
+        "/api/v1/records",
+        &json!({"collection": "pub", "record_type": "part", "name": "Published gear",
+                "data": {"teeth": 9}, "visibility": "public"}),
+    );
+    let keyed = search(&srv, "pub", &json!({}));
+    assert_eq!(keyed["metadata"]["freshness"], "current");
+    let r = srv.post("/open/v1/search/pub").json(&json!({})).send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(names(&v), vec!["Published gear"]);
+    assert_both_vocabularies(&v["results"][0]);
+    assert_eq!(v["metadata"]["query_type"], "list");
+    assert!(v["metadata"].get("freshness").is_none(), "{v}");
 }
