@@ -480,14 +480,14 @@ async fn serve(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(refusal) = check_content_type(&req) {
+    if let Err(refusal) = check_content_type(req) {
         return Ok(refusal.response());
     }
-    let framing = match framing(&req) {
+    let framing = match framing(req) {
         Ok(f) => f,
         Err(refusal) => return Ok(refusal.response()),
     };
-    let bytes = super::read_body(&req, payload, super::BODY_LIMIT).await?;
+    let bytes = super::read_body(req, payload, super::BODY_LIMIT).await?;
     let body = match jsonrpc::parse(&bytes) {
         Ok(b) => b,
         Err(e) => {
@@ -504,7 +504,7 @@ async fn serve(
         }
         other => other,
     };
-    let Some(session) = header(&req, SESSION_HEADER) else {
+    let Some(session) = header(req, SESSION_HEADER) else {
         return Ok(refuse(
             StatusCode::BAD_REQUEST,
             ErrorCode::INVALID_REQUEST,
@@ -518,7 +518,7 @@ async fn serve(
             "Session not found: it ended or expired; initialize a new one.".into(),
         ));
     };
-    if let Some(asked) = header(&req, VERSION_HEADER) {
+    if let Some(asked) = header(req, VERSION_HEADER) {
         if !VERSIONS.contains(&asked) {
             return Ok(refuse(
                 StatusCode::BAD_REQUEST,
@@ -619,7 +619,7 @@ fn end_session(
     owner: &Owner,
     req: &HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(session) = header(&req, SESSION_HEADER) else {
+    let Some(session) = header(req, SESSION_HEADER) else {
         return Ok(refuse(
             StatusCode::BAD_REQUEST,
             ErrorCode::INVALID_REQUEST,
