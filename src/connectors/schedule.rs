@@ -88,8 +88,9 @@ impl Schedule {
     pub fn next_after(&self, ms: i64) -> Option<i64> {
         match self {
             Schedule::Every(every) => ms.checked_add(*every),
+            // Searched from the whole second: croner keeps the milliseconds it is given.
             Schedule::Cron(cron) => cron
-                .find_next_occurrence(&utc(ms)?, false)
+                .find_next_occurrence(&utc(ms.div_euclid(1000) * 1000)?, false)
                 .ok()
                 .map(|t| t.timestamp_millis()),
         }
@@ -144,6 +145,7 @@ mod tests {
         assert_eq!(s.next_after(jan1), Some(jan1 + (2 * 60 + 30) * 60_000));
         let hourly = Schedule::parse("@hourly", 60_000).unwrap();
         assert_eq!(hourly.next_after(jan1), Some(jan1 + 3_600_000));
+        assert_eq!(hourly.next_after(jan1 + 1), Some(jan1 + 3_600_000));
         assert!(Schedule::parse("61 * * * *", 60_000).is_err());
         assert!(Schedule::parse("not a schedule", 60_000).is_err());
         assert_eq!(

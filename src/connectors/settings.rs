@@ -151,10 +151,21 @@ impl Settings {
         if !config.is_object() {
             return Err("connection_config must be a JSON object".into());
         }
-        // serde's messages name fields and expected types, never the values given.
+        // serde names unknown and missing fields (names are not secrets) but quotes a value of
+        // the wrong type or form, which could be a password in the wrong place: those messages
+        // keep only what was expected.
         let why = |e: serde_json::Error| {
             let text = e.to_string();
-            text.split(" at line ").next().unwrap_or(&text).to_owned()
+            let text = text.split(" at line ").next().unwrap_or(&text);
+            if text.starts_with("unknown field") || text.starts_with("missing field") {
+                return text.to_owned();
+            }
+            match text.split_once(", expected ") {
+                Some((_, expected)) => {
+                    format!("a value has the wrong type or form (expected {expected})")
+                }
+                None => "a value has the wrong type or form".to_owned(),
+            }
         };
         let settings = match kind {
             ConnectorType::Postgresql => {
