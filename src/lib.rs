@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod client_ip;
 pub mod concurrent_map;
 pub mod config;

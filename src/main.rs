@@ -4,10 +4,15 @@ use clap::Parser;
 // allocations of large ingestion batches resident (see BENCHMARKS.md, memory).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use qanatix::{Application, Config};
+use qanatix::cli::{self, Cli};
+use qanatix::Application;
 
 fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    let cli = Cli::parse();
+    let config = match cli.command {
+        None => cli.serve,
+        Some(command) => return cli::run(command),
+    };
     env_logger::Builder::new()
         .parse_filters(&config.log)
         .format_timestamp_millis()
