@@ -37,7 +37,7 @@ fn tenant_prefix(tenant: &str) -> Vec<u8> {
 }
 
 fn decode(bytes: &[u8]) -> Result<CollectionMeta, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Codec(e.to_string()))
+    super::from_versioned_json(bytes)
 }
 
 pub struct CollectionStore {
@@ -69,7 +69,7 @@ impl CollectionStore {
         collection: &str,
         meta: &CollectionMeta,
     ) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(meta).map_err(|e| StoreError::Codec(e.to_string()))?;
+        let bytes = super::to_versioned_json(meta)?;
         self.tree.insert(key(tenant, collection), bytes)?;
         Ok(())
     }

@@ -228,12 +228,8 @@ fn uuid_value(v: &[u8]) -> Option<Uuid> {
     Uuid::from_slice(v).ok()
 }
 
-const FORMAT_JSON_V1: u8 = 1;
-
 fn encode(e: &Entity) -> Result<Vec<u8>, StoreError> {
-    let mut out = vec![FORMAT_JSON_V1];
-    serde_json::to_writer(&mut out, e).map_err(|e| StoreError::Codec(e.to_string()))?;
-    Ok(out)
+    super::to_versioned_json(e)
 }
 
 /// The fields of a stored entity that counting needs; serde skips the rest unbuilt.
@@ -264,9 +260,10 @@ fn decode(bytes: &[u8]) -> Result<Entity, StoreError> {
 }
 
 fn decode_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    match bytes.split_first() {
-        Some((&FORMAT_JSON_V1, rest)) => super::from_json(rest),
-        _ => Err(StoreError::Codec("unknown entity format".into())),
+    // Entities always had the version byte; a bare JSON object is not one of their forms.
+    match bytes.first() {
+        Some(b'{') | None => Err(StoreError::Codec("unknown entity format".into())),
+        Some(_) => super::from_versioned_json(bytes),
     }
 }
 
@@ -735,7 +732,7 @@ mod tests {
     fn entities_stored_before_visibility_read_as_private() {
         let mut stored = serde_json::to_value(entity("t", "old")).unwrap();
         stored.as_object_mut().unwrap().remove("visibility");
-        let mut bytes = vec![FORMAT_JSON_V1];
+        let mut bytes = vec![1u8];
         bytes.extend(serde_json::to_vec(&stored).unwrap());
         assert_eq!(decode(&bytes).unwrap().visibility, Visibility::Private);
         let mut public = entity("t", "new");

@@ -102,12 +102,12 @@ fn error_key(tenant: &str, id: Uuid, row: usize) -> Vec<u8> {
 }
 
 fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Codec(e.to_string()))
+    super::to_versioned_json(v)
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
     // A dead-letter entry holds the raw record, which may nest as deep as the parser took.
-    super::from_json(b)
+    super::from_versioned_json(b)
 }
 
 pub struct IngestionStore {

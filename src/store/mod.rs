@@ -55,6 +55,29 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError>
     }
 }
 
+/// Version byte of records stored as JSON (entities, schemas, collections, ingestions and their
+/// dead letters), in the same place as [`FORMAT_V1`] for bincode ones.
+const FORMAT_JSON_V1: u8 = 1;
+
+/// Encodes a record as versioned JSON.
+pub(crate) fn to_versioned_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![FORMAT_JSON_V1];
+    serde_json::to_writer(&mut out, value).map_err(|e| StoreError::Codec(e.to_string()))?;
+    Ok(out)
+}
+
+/// Decodes a record written by [`to_versioned_json`]. Schemas, collections and ingestions were
+/// stored as bare JSON objects before they had a version byte; those start with `{` and still
+/// decode, so data written by those builds keeps working without a migration pass.
+pub(crate) fn from_versioned_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes.first() {
+        Some(&FORMAT_JSON_V1) => from_json(&bytes[1..]),
+        Some(b'{') => from_json(bytes),
+        Some(v) => Err(StoreError::Codec(format!("unknown record format {v}"))),
+        None => Err(StoreError::Codec("empty record".into())),
+    }
+}
+
 /// Decodes a stored JSON record. Input is capped well below serde_json's default recursion
 /// limit (128 levels), but an older version stored records nested deeper, and one such record
 /// must stay readable rather than break every scan that meets it. So a record that hits the
@@ -221,6 +244,22 @@ mod tests {
         assert_eq!(back, ("a".to_string(), 7));
         assert!(decode::<(String, u32)>(&[9, 1, 2]).is_err());
         assert!(decode::<(String, u32)>(&[]).is_err());
+    }
+
+    #[test]
+    fn versioned_json_reads_both_forms_and_refuses_others() {
+        let v = serde_json::json!({"a": [1, 2]});
+        let bytes = to_versioned_json(&v).unwrap();
+        assert_eq!(bytes[0], FORMAT_JSON_V1);
+        assert_eq!(from_versioned_json::<serde_json::Value>(&bytes).unwrap(), v);
+        let legacy = serde_json::to_vec(&v).unwrap();
+        assert_eq!(
+            from_versioned_json::<serde_json::Value>(&legacy).unwrap(),
+            v
+        );
+        let e = from_versioned_json::<serde_json::Value>(b"\x07{}").unwrap_err();
+        assert!(e.to_string().contains("unknown record format 7"), "{e}");
+        assert!(from_versioned_json::<serde_json::Value>(b"").is_err());
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn tenant_prefix(tenant: &str) -> Vec<u8> {
 }
 
 fn decode(bytes: &[u8]) -> Result<SchemaRecord, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Codec(e.to_string()))
+    super::from_versioned_json(bytes)
 }
 
 pub struct SchemaStore {
@@ -100,7 +100,7 @@ impl SchemaStore {
         };
         let mut key = type_prefix(tenant, vertical, entity_type);
         key.extend_from_slice(&version.to_be_bytes());
-        let bytes = serde_json::to_vec(&record).map_err(|e| StoreError::Codec(e.to_string()))?;
+        let bytes = super::to_versioned_json(&record)?;
         self.tree.insert(key, bytes)?;
         self.cache.insert(
             cache_key(tenant, vertical, entity_type),

@@ -1,7 +1,10 @@
-//! Monthly usage counts per tenant. `usage`: tenant `\0` period (`YYYY-MM`) → four u64 (BE):
-//! requests, searches, ingested records, entities created.
+//! Monthly usage counts per tenant. `usage`: tenant `\0` period (`YYYY-MM`) → a version byte
+//! and four u64 (BE): requests, searches, ingested records, entities created. Records written
+//! before the version byte existed are the 32 bytes alone.
 
 use super::StoreError;
+
+const FORMAT_V1: u8 = 1;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UsageCounts {
@@ -12,8 +15,9 @@ pub struct UsageCounts {
 }
 
 impl UsageCounts {
-    fn encode(&self) -> [u8; 32] {
-        let mut out = [0u8; 32];
+    fn encode(&self) -> [u8; 33] {
+        let mut out = [0u8; 33];
+        out[0] = FORMAT_V1;
         for (i, v) in [
             self.requests,
             self.searches,
@@ -23,17 +27,27 @@ impl UsageCounts {
         .into_iter()
         .enumerate()
         {
-            out[i * 8..i * 8 + 8].copy_from_slice(&v.to_be_bytes());
+            out[1 + i * 8..9 + i * 8].copy_from_slice(&v.to_be_bytes());
         }
         out
     }
 
     fn decode(b: &[u8]) -> Result<Self, StoreError> {
+        let b = match b.len() {
+            32 => b,
+            33 if b[0] == FORMAT_V1 => &b[1..],
+            33 => return Err(StoreError::Codec(format!("unknown usage format {}", b[0]))),
+            _ => {
+                return Err(StoreError::Codec(
+                    "usage record has the wrong length".into(),
+                ))
+            }
+        };
         let field = |i: usize| -> Result<u64, StoreError> {
             b.get(i * 8..i * 8 + 8)
                 .and_then(|s| s.try_into().ok())
                 .map(u64::from_be_bytes)
-                .ok_or_else(|| StoreError::Codec("usage record is too short".into()))
+                .ok_or_else(|| StoreError::Codec("usage record has the wrong length".into()))
         };
         Ok(UsageCounts {
             requests: field(0)?,
@@ -108,5 +122,11 @@ mod tests {
         assert_eq!(s.get("t", "2026-11").unwrap(), UsageCounts::default());
         assert_eq!(s.get("t2", "2026-11").unwrap(), c);
         assert!(UsageCounts::decode(&[1, 2]).is_err());
+        assert!(UsageCounts::decode(&[9; 33]).is_err());
+        let mut legacy = Vec::new();
+        for v in [1u64, 2, u64::MAX, 4] {
+            legacy.extend_from_slice(&v.to_be_bytes());
+        }
+        assert_eq!(UsageCounts::decode(&legacy).unwrap(), c);
     }
 }

@@ -66,6 +66,15 @@ pub fn start_dev(env: &[(&str, &str)]) -> Server {
     start(&all)
 }
 
+/// A server on a data dir prepared by the test, with extra environment.
+pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
+    let env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Server::spawn(Arc::new(dir), env)
+}
+
 /// [`start_dev`] on a data dir prepared by the test (e.g. holding data in an older format).
 pub fn start_dev_in(dir: tempfile::TempDir) -> Server {
     let env = [("ENV", "development"), ("DEFAULT_PLAN", "enterprise")]

@@ -32,6 +32,7 @@ mod search;
 mod search_dialects;
 mod secrets;
 mod tenants;
+mod upgrade;
 mod upload;
 mod usage;
 mod webhooks_out;
