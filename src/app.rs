@@ -30,6 +30,7 @@ pub struct Application {
     body_reads: web::Data<BodyReads>,
     usage_persister: std::thread::JoinHandle<()>,
     webhook_worker: crate::webhooks::delivery::Worker,
+    connector_worker: crate::connectors::worker::Worker,
     _data_lock: crate::data_lock::DataDirLock,
 }
 
@@ -125,6 +126,8 @@ impl Application {
         let hasher = secrets::load_key_hasher(config.api_key_salt.as_deref(), &config.data_dir)?;
         let (master_key, master_source) =
             secrets::load_master_key(config.master_key.as_deref(), &config.data_dir)?;
+        let connector_key = secrets::load_connector_key(&config.data_dir)?;
+        let (pulls, pull_queue) = crate::connectors::worker::Pulls::new(&connector_key);
         let store = Arc::new(Store::open(&config.data_dir).map_err(|e| e.to_string())?);
         // Opened from a lower-priority thread: tantivy's indexing and merge threads are spawned
         // here and inherit it (see `indexer::lower_priority`).
@@ -191,6 +194,8 @@ impl Application {
             search_slots: tokio::sync::Semaphore::new(
                 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
+            pulls,
+            mcp_sessions: Default::default(),
         });
         let no_tenants = state.store.tenants.list().is_empty();
         log_first_steps(&master_source, &addr.to_string(), no_tenants);
@@ -225,6 +230,8 @@ impl Application {
                 allow_private: state.config.webhook_private_targets(),
             },
         );
+        // Scheduled pulls missed while the server was down run now, once.
+        let connector_worker = crate::connectors::worker::Worker::spawn(state.clone(), pull_queue);
         log::info!("listening on http://{addr}");
         Ok(Application {
             port: addr.port(),
@@ -234,6 +241,7 @@ impl Application {
             body_reads,
             usage_persister,
             webhook_worker,
+            connector_worker,
             _data_lock: data_lock,
         })
     }
@@ -253,6 +261,7 @@ impl Application {
                 janitor_state.limiter.evict_idle();
                 janitor_state.open_limiter.evict_idle();
                 janitor_state.auth.evict_idle();
+                janitor_state.mcp_sessions.evict_idle();
             }
         });
         let handle = self.server.handle();
@@ -267,6 +276,8 @@ impl Application {
         let result = self.server.await;
         janitor.abort();
         stopper.abort();
+        let connectors = self.connector_worker;
+        let _ = web::block(move || connectors.stop()).await;
         let state = self.state.clone();
         let _ = web::block(move || state.indexer.stop()).await;
         let state = self.state.clone();

@@ -79,6 +79,15 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
     pub webhook_retry_base_ms: u64,
 
+    /// Directory the SQLite files of connectors must be in (paths are taken relative to it);
+    /// default `DATA_DIR/sqlite`. A tenant can read only the files the operator puts there.
+    #[arg(long, env = "CONNECTOR_SQLITE_DIR")]
+    pub connector_sqlite_dir: Option<PathBuf>,
+
+    /// Shortest time between two scheduled pulls of a connector, in seconds.
+    #[arg(long, env = "CONNECTOR_MIN_INTERVAL_SECS", default_value_t = 60)]
+    pub connector_min_interval_secs: u64,
+
     /// Tenant whose `visibility: public` records are published read-only, without a key, under
     /// `/open/v1`. Unset: every `/open` route is 404.
     #[arg(long, env = "OPEN_TENANT_ID")]
@@ -120,6 +129,13 @@ impl Config {
     /// production unless `WEBHOOK_ALLOW_PRIVATE`).
     pub fn webhook_private_targets(&self) -> bool {
         self.webhook_allow_private || self.is_development()
+    }
+
+    /// Where connectors' SQLite files live.
+    pub fn connector_sqlite_dir(&self) -> PathBuf {
+        self.connector_sqlite_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("sqlite"))
     }
 
     /// A configuration for embedding and tests: defaults plus the given data dir and port.

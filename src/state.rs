@@ -30,6 +30,10 @@ pub struct AppState {
     /// Searches running at once, at most one per core: more would only time-slice the cores
     /// and stretch every search's latency; the rest wait their turn without holding a thread.
     pub search_slots: tokio::sync::Semaphore,
+    /// Database connectors' pulls: the sealing key, what is running, the way to the worker.
+    pub pulls: crate::connectors::worker::Pulls,
+    /// Sessions of the MCP endpoint (`/mcp/`).
+    pub mcp_sessions: crate::api::mcp::session::Sessions,
 }
 
 impl AppState {

@@ -272,6 +272,8 @@ struct IngestionView<'a> {
     created_at: i64,
     #[serde(with = "crate::timestamp::serde_rfc3339::millis_option")]
     completed_at: Option<i64>,
+    /// Why the ingestion failed as a whole (a connector's pull), if it did.
+    error: Option<&'a str>,
 }
 
 fn view(i: &Ingestion) -> IngestionView<'_> {
@@ -293,6 +295,7 @@ fn view(i: &Ingestion) -> IngestionView<'_> {
         status: i.status,
         created_at: i.created_at,
         completed_at: i.completed_at,
+        error: i.error.as_deref(),
     }
 }
 

@@ -6,12 +6,14 @@
 pub mod admin;
 pub mod body;
 pub mod collections;
+pub mod connectors;
 pub mod dialect;
 pub mod entities;
 pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod keys;
+pub mod mcp;
 pub mod open;
 pub mod path;
 pub mod portal_webhooks;
@@ -115,6 +117,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(|e, _| error::query_error(e).into()))
     .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(e).into()))
     .configure(health::routes)
+    .configure(mcp::routes)
     .service(
         web::scope("/api/v1")
             .configure(keys::routes)
@@ -131,6 +134,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(usage::routes)
             .configure(export::routes)
             .configure(portal_webhooks::routes)
+            .configure(connectors::routes)
             .default_service(web::to(not_found)),
     )
     .service(

@@ -331,7 +331,7 @@ fn upload_response(r: &BatchResult) -> HttpResponse {
     }))
 }
 
-fn summary(i: &Ingestion) -> Value {
+pub(super) fn summary(i: &Ingestion) -> Value {
     json!({
         "submitted": i.record_count,
         "accepted": i.accepted,
@@ -417,6 +417,7 @@ async fn get_upload(
         "file_size": i.file_size,
         "file_hash": i.content_hash,
         "summary": summary(&i),
+        "error": i.error,
         "created_at": ms_to_rfc3339(i.created_at),
         "completed_at": i.completed_at.map(ms_to_rfc3339),
     })))

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::search::format::{self, Row};
-use crate::search::indexer::RebuildStatus;
+use crate::search::indexer::{Freshness, RebuildStatus};
 use crate::search::query::{parse_filters, SearchParams, Sort};
 use crate::search::SearchError;
 use crate::state::AppState;
@@ -32,25 +32,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// A search request as the REST body carries it; other front ends (MCP tools) fill it too, so
+/// every search is validated by [`validate`].
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SearchBody {
+pub(crate) struct SearchBody {
     #[serde(default)]
-    query: Option<String>,
+    pub(crate) query: Option<String>,
     #[serde(default)]
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
     #[serde(default)]
-    offset: Option<i64>,
+    pub(crate) offset: Option<i64>,
     #[serde(default)]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
     #[serde(default)]
-    filters: Option<Map<String, Value>>,
+    pub(crate) filters: Option<Map<String, Value>>,
     #[serde(default)]
-    sort: Option<String>,
+    pub(crate) sort: Option<String>,
     /// Accepted for compatibility; there is no reranker.
     #[serde(default)]
     #[allow(dead_code)]
-    rerank: Option<bool>,
+    pub(crate) rerank: Option<bool>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -60,12 +62,12 @@ enum Format {
     Yaml,
 }
 
-struct Request {
-    params: SearchParams,
+pub(crate) struct Request {
+    pub(crate) params: SearchParams,
     format: Format,
 }
 
-fn validate(
+pub(crate) fn validate(
     tenant: &str,
     public_only: bool,
     vertical: &str,
@@ -336,10 +338,22 @@ fn unknown_sort(state: &AppState, p: &SearchParams, key: &str) -> ApiError {
     ))
 }
 
-fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
-    let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
+/// A search's hits, hydrated from the store, with what the index said about them.
+pub(crate) struct Found {
+    pub(crate) hits: Vec<(f32, Entity)>,
+    pub(crate) outcome: crate::search::query::Outcome,
+    /// What the search could see of the tenant's acknowledged writes (not told to Open's
+    /// anonymous readers).
+    pub(crate) freshness: Option<Freshness>,
+    started: Instant,
+    search_done: Instant,
+    hydrated: Instant,
+}
+
+/// Runs a validated search and reads its hits from the store: the one search operation behind
+/// every front end (REST, MCP).
+pub(crate) fn find(state: &AppState, p: &SearchParams) -> Result<Found, ApiError> {
     let started = Instant::now();
-    let p = &req.params;
     // Read before the search takes its searcher: a queue found empty here was indexed and
     // made visible before this point, so the searcher sees all of it.
     let freshness = match p.public_only {
@@ -364,7 +378,27 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
             }
         }
     }
-    let hydrated = Instant::now();
+    Ok(Found {
+        hits,
+        outcome,
+        freshness,
+        started,
+        search_done,
+        hydrated: Instant::now(),
+    })
+}
+
+fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
+    let index_rebuilding = state.indexer.rebuild_status() != RebuildStatus::Complete;
+    let p = &req.params;
+    let Found {
+        hits,
+        outcome,
+        freshness,
+        started,
+        search_done,
+        hydrated,
+    } = find(state, p)?;
     let has_more = p.offset + outcome.hits.len() < outcome.total;
     match req.format {
         Format::Compact | Format::Yaml => {

@@ -63,6 +63,12 @@ pub const TENANT_ADMIN: Rule = Rule {
     within_tenant: false,
     ..scoped(Scope::Admin)
 };
+/// Pulling a connector: admin scope, outside the tenant's gate, which the pull takes itself on the
+/// connector worker (a pull may outlive its request: a client that goes away does not stop it).
+pub const CONNECTOR_PULL: Rule = Rule {
+    within_tenant: false,
+    ..scoped(Scope::Admin)
+};
 
 /// Open's lists and reads: 120 per minute per client IP.
 pub const OPEN_LIST: Rule = Rule {
@@ -140,14 +146,16 @@ mod tests {
             INGEST,
             ADMIN,
             TENANT_ADMIN,
+            CONNECTOR_PULL,
         ] {
             assert_eq!(r.bucket, BucketKind::General);
         }
     }
 
     #[test]
-    fn only_tenant_administration_is_outside_a_tenant() {
+    fn only_tenant_administration_and_pulls_are_outside_a_tenant() {
         const { assert!(!TENANT_ADMIN.within_tenant) };
+        const { assert!(!CONNECTOR_PULL.within_tenant) };
         for r in [ANY_CALLER, SEARCH, SEARCH_READ, ENTITIES, INGEST, ADMIN] {
             assert!(r.within_tenant);
         }

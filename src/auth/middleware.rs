@@ -34,14 +34,14 @@ fn put_limit_headers(headers: &mut HeaderMap, d: &Decision) {
 /// published tenant.
 enum Principal {
     Caller(Caller),
-    Open(Arc<Tenant>),
+    Open(OpenReader),
 }
 
 impl Principal {
     fn tenant(&self) -> Option<&Arc<Tenant>> {
         match self {
             Principal::Caller(c) => c.tenant.as_ref(),
-            Principal::Open(t) => Some(t),
+            Principal::Open(r) => Some(&r.tenant),
         }
     }
 }
@@ -51,6 +51,9 @@ impl Principal {
 #[derive(Clone)]
 pub struct OpenReader {
     pub tenant: Arc<Tenant>,
+    /// The client address Open's per-IP limits count against ("unknown" without one), for a
+    /// handler that takes further tokens itself.
+    pub client: String,
 }
 
 impl actix_web::FromRequest for OpenReader {
@@ -97,13 +100,13 @@ pub async fn guard(
             let err = ApiError::NotFound("Not found.".into());
             return Ok(req.error_response(err).map_into_right_body());
         };
+        let client = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         let decision = state.config.rate_limit_enabled.then(|| {
-            let who = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
             state
                 .open_limiter
-                .take(&who, rule.bucket, open_rpm(rule.bucket))
+                .take(&client, rule.bucket, open_rpm(rule.bucket))
         });
-        (Principal::Open(tenant), decision)
+        (Principal::Open(OpenReader { tenant, client }), decision)
     } else {
         let caller = match state
             .auth
@@ -172,8 +175,8 @@ pub async fn guard(
                 Principal::Caller(caller) => {
                     req.extensions_mut().insert(caller);
                 }
-                Principal::Open(tenant) => {
-                    req.extensions_mut().insert(OpenReader { tenant });
+                Principal::Open(reader) => {
+                    req.extensions_mut().insert(reader);
                 }
             }
             next.call(req).await?.map_into_left_body()

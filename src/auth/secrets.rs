@@ -1,5 +1,6 @@
-//! Server secrets kept in the data dir: the API-key hashing salt and the master key.
-//! Both files are created once with mode 0600 and reused on every start.
+//! Server secrets kept in the data dir: the API-key hashing salt, the master key and the key
+//! that seals connectors' connection settings. Each file is created once with mode 0600 and
+//! reused on every start.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -11,6 +12,10 @@ use crate::auth::key::KeyHasher;
 
 pub const MASTER_KEY_FILE: &str = "master.key";
 pub const SALT_FILE: &str = "key.salt";
+/// Seals the connection settings of database connectors (see `crate::connectors::sealing`).
+/// Losing it makes every stored connector's settings unreadable, so it is backed up with the
+/// data dir.
+pub const CONNECTOR_KEY_FILE: &str = "connector.key";
 const MIN_MASTER_LEN: usize = 32;
 
 /// Where the master key came from, for the start-up log (which never shows the value).
@@ -86,27 +91,37 @@ pub fn load_master_key(
     }
 }
 
+/// 32 bytes kept as hex in `path`, generated (0600) on first use.
+fn load_or_create_hex32(path: &Path) -> Result<[u8; 32], String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let fresh = random_hex32();
+            write_secret_file(path, &fresh)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            fresh
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| format!("{} does not hold 64 hex characters", path.display()))
+}
+
 /// The hasher from `API_KEY_SALT`, else from `<data_dir>/key.salt`, created if missing.
 pub fn load_key_hasher(env_value: Option<&str>, data_dir: &Path) -> Result<KeyHasher, String> {
     if let Some(secret) = env_value {
         return Ok(KeyHasher::from_secret(secret));
     }
-    let path = data_dir.join(SALT_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let salt = random_hex32();
-            write_secret_file(&path, &salt)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            salt
-        }
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    let bytes: [u8; 32] = hex::decode(text.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| format!("{} does not hold 64 hex characters", path.display()))?;
-    Ok(KeyHasher::new(bytes))
+    Ok(KeyHasher::new(load_or_create_hex32(
+        &data_dir.join(SALT_FILE),
+    )?))
+}
+
+/// The connector sealing key from `<data_dir>/connector.key`, created if missing.
+pub fn load_connector_key(data_dir: &Path) -> Result<[u8; 32], String> {
+    load_or_create_hex32(&data_dir.join(CONNECTOR_KEY_FILE))
 }
 
 #[cfg(test)]
@@ -157,5 +172,20 @@ mod tests {
             .unwrap()
             .hash(&k);
         assert_ne!(h1, h3);
+    }
+
+    #[test]
+    fn connector_key_is_created_once_with_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let k1 = load_connector_key(dir.path()).unwrap();
+        assert_eq!(k1, load_connector_key(dir.path()).unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(dir.path().join(CONNECTOR_KEY_FILE)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(dir.path().join(CONNECTOR_KEY_FILE), "short").unwrap();
+        assert!(load_connector_key(dir.path()).is_err());
     }
 }

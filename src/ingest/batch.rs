@@ -53,6 +53,33 @@ impl BatchSource {
     }
 }
 
+impl BatchSource {
+    /// An ingestion of this source started at `started` (unix ms) that has read nothing yet.
+    fn ingestion(&self, started: i64) -> Ingestion {
+        Ingestion {
+            id: Uuid::now_v7(),
+            tenant_id: self.tenant.clone(),
+            vertical: self.vertical.clone(),
+            entity_type: self.entity_type.clone(),
+            source_type: self.source_type.clone(),
+            file_name: self.file_name.clone(),
+            file_size: self.file_size,
+            content_hash: self.content_hash.clone(),
+            record_count: 0,
+            accepted: 0,
+            rejected: 0,
+            duplicate_count: 0,
+            created: Some(0),
+            updated: Some(0),
+            status: IngestionStatus::Completed,
+            entity_ids: Vec::new(),
+            created_at: started,
+            completed_at: Some(timestamp::now_ms()),
+            error: None,
+        }
+    }
+}
+
 pub struct BatchResult {
     pub ingestion: Ingestion,
     pub errors: Vec<RecordError>,
@@ -381,14 +408,6 @@ fn ingest_locked(
     store.entities.apply(changes)?;
     quota.record(created, accepted as u64);
     let ingestion = Ingestion {
-        id: Uuid::now_v7(),
-        tenant_id: src.tenant.clone(),
-        vertical: src.vertical.clone(),
-        entity_type: src.entity_type.clone(),
-        source_type: src.source_type.clone(),
-        file_name: src.file_name.clone(),
-        file_size: src.file_size,
-        content_hash: src.content_hash.clone(),
         record_count,
         accepted,
         rejected: errors.len(),
@@ -397,10 +416,38 @@ fn ingest_locked(
         updated: Some(updated as usize),
         status: IngestionStatus::from_counts(accepted, errors.len(), duplicates),
         entity_ids,
-        created_at: started,
-        completed_at: Some(timestamp::now_ms()),
+        ..src.ingestion(started)
     };
     store.ingestions.put(&ingestion, &errors)?;
     crate::webhooks::emit_ingestion(store, &ingestion, &changed)?;
     Ok(BatchResult { ingestion, errors })
+}
+
+/// Records an ingestion whose input could not be read at all (a database a connector could not
+/// reach or query), with why; nothing was stored.
+pub fn record_failure(
+    store: &Store,
+    src: &BatchSource,
+    started: i64,
+    error: String,
+) -> Result<Ingestion, crate::store::StoreError> {
+    let ingestion = Ingestion {
+        status: IngestionStatus::Failed,
+        error: Some(error),
+        ..src.ingestion(started)
+    };
+    store.ingestions.put(&ingestion, &[])?;
+    Ok(ingestion)
+}
+
+/// Marks a stored ingestion failed as a whole (its input broke off part-way: what was read
+/// before stays stored and counted).
+pub fn mark_failed(
+    store: &Store,
+    ingestion: &mut Ingestion,
+    error: String,
+) -> Result<(), crate::store::StoreError> {
+    ingestion.status = IngestionStatus::Failed;
+    ingestion.error = Some(error);
+    store.ingestions.put(ingestion, &[])
 }

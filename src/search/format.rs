@@ -3,6 +3,7 @@
 //! strings as double-quoted JSON strings and nested values as JSON flow, both valid YAML.
 
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 /// One result row as the text formats need it.
 pub struct Row<'a> {
@@ -25,8 +26,25 @@ fn cell(s: &str) -> String {
 }
 
 pub fn compact(rows: &[Row<'_>]) -> String {
-    let mut out = String::from("# | Name | Score | Key Data\n--|------|-------|---------\n");
-    for (i, r) in rows.iter().enumerate() {
+    table(rows.iter().map(|r| (None, r)), false)
+}
+
+/// [`compact`] with each row's record id in a second column, for readers (MCP tools) that look
+/// records up afterwards.
+pub fn compact_with_ids(rows: &[(Uuid, Row<'_>)]) -> String {
+    table(rows.iter().map(|(id, r)| (Some(*id), r)), true)
+}
+
+fn table<'a, 'r: 'a>(
+    rows: impl Iterator<Item = (Option<Uuid>, &'a Row<'r>)>,
+    with_ids: bool,
+) -> String {
+    let mut out = String::from(if with_ids {
+        "# | Record ID | Name | Score | Key Data\n--|-----------|------|-------|---------\n"
+    } else {
+        "# | Name | Score | Key Data\n--|------|-------|---------\n"
+    });
+    for (i, (id, r)) in rows.enumerate() {
         let key_data: Vec<String> = r
             .data
             .iter()
@@ -34,9 +52,12 @@ pub fn compact(rows: &[Row<'_>]) -> String {
             .take(KEY_DATA_FIELDS)
             .map(|(k, v)| format!("{k}: {}", scalar_text(v)))
             .collect();
+        out.push_str(&(i + 1).to_string());
+        if let Some(id) = id {
+            out.push_str(&format!(" | {id}"));
+        }
         out.push_str(&format!(
-            "{} | {} | {:.3} | {}\n",
-            i + 1,
+            " | {} | {:.3} | {}\n",
             cell(r.name),
             r.score,
             cell(&key_data.join("; "))
@@ -88,6 +109,32 @@ pub fn yaml(rows: &[Row<'_>]) -> String {
     out
 }
 
+/// A whole JSON object as a YAML block mapping: nested objects become indented mappings, other
+/// values JSON flow (valid YAML 1.2), so any document round-trips through a YAML parser.
+pub fn yaml_document(fields: &Map<String, Value>) -> String {
+    let mut out = String::new();
+    yaml_mapping(&mut out, fields, 0);
+    out
+}
+
+fn yaml_mapping(out: &mut String, fields: &Map<String, Value>, indent: usize) {
+    for (k, v) in fields {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&yaml_key(k));
+        match v {
+            Value::Object(inner) if !inner.is_empty() => {
+                out.push_str(":\n");
+                yaml_mapping(out, inner, indent + 2);
+            }
+            other => {
+                out.push_str(": ");
+                out.push_str(&yaml_value(other));
+                out.push('\n');
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +177,33 @@ mod tests {
         assert!(text.contains("  \"yes\": true\n"));
         assert!(text.contains("  \"odd key\": \"x\\ny\"\n"));
         assert_eq!(yaml(&[]), "[]\n");
+    }
+
+    #[test]
+    fn ids_are_a_second_column() {
+        let d = data();
+        let id = Uuid::nil();
+        let text = compact_with_ids(&[(
+            id,
+            Row {
+                name: "Bearing",
+                score: 1.0,
+                data: &d,
+            },
+        )]);
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines[0], "# | Record ID | Name | Score | Key Data");
+        assert!(lines[2].starts_with(&format!("1 | {id} | Bearing | 1.000 | ")));
+    }
+
+    #[test]
+    fn documents_nest_objects_as_mappings() {
+        let doc = json!({"name": "a: b", "data": {"bore": 20, "dims": {"w": 1}, "empty": {}},
+                         "tags": ["x"], "none": null});
+        let text = yaml_document(doc.as_object().unwrap());
+        assert_eq!(
+            text,
+            "data:\n  bore: 20\n  dims:\n    w: 1\n  empty: {}\nname: \"a: b\"\nnone: null\ntags: [\"x\"]\n"
+        );
     }
 }

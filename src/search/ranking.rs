@@ -333,7 +333,8 @@ impl SearchIndex {
         filters: &[Filter],
     ) -> Result<(Ranked, usize), SearchError> {
         let need = p.offset + p.limit + 1;
-        let filtered = !filters.is_empty();
+        // Open counts exactly too: document frequencies would count private records.
+        let filtered = !filters.is_empty() || p.public_only;
         let bands = plan.bands();
         let mut found: Ranked = Vec::new();
         let mut seen: HashSet<DocAddress> = HashSet::new();

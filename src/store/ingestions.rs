@@ -50,6 +50,10 @@ pub struct Ingestion {
     pub entity_ids: Vec<Uuid>,
     pub created_at: i64,
     pub completed_at: Option<i64>,
+    /// Why the ingestion failed as a whole (a connector's pull that could not read its
+    /// database), beside any per-record errors. `None` in older records.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl Ingestion {
@@ -153,14 +157,7 @@ impl IngestionStore {
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
         let mut prefix = tenant.as_bytes().to_vec();
         prefix.push(0);
-        for tree in [&self.records, &self.errors] {
-            let mut batch = sled::Batch::default();
-            for item in tree.scan_prefix(&prefix) {
-                batch.remove(item?.0);
-            }
-            tree.apply_batch(batch)?;
-        }
-        Ok(())
+        super::remove_prefix(&[&self.records, &self.errors], &prefix)
     }
 }
 

@@ -2,6 +2,7 @@
 //! is flushed to disk, so a caller that answers 2xx afterwards keeps the durability promise.
 
 pub mod collections;
+pub mod connectors;
 pub mod entities;
 pub mod ingestions;
 pub mod keys;
@@ -16,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use collections::{CollectionMeta, CollectionStore};
+pub use connectors::{Connector, ConnectorStore, PullRecord};
 pub use entities::{EmbeddingStatus, Entity, EntityStatus, EntityStore, SourceKey, Visibility};
 pub use ingestions::{Ingestion, IngestionStatus, IngestionStore, RecordError};
 pub use keys::{KeyEntry, KeyRecord, KeyStore};
@@ -110,6 +112,18 @@ fn nesting_exceeds(json: &[u8], max: usize) -> bool {
     false
 }
 
+/// Removes every key starting with `prefix` from each tree (a tenant's records, on deletion).
+pub(crate) fn remove_prefix(trees: &[&sled::Tree], prefix: &[u8]) -> Result<(), StoreError> {
+    for tree in trees {
+        let mut batch = sled::Batch::default();
+        for item in tree.scan_prefix(prefix) {
+            batch.remove(item?.0);
+        }
+        tree.apply_batch(batch)?;
+    }
+    Ok(())
+}
+
 pub struct Store {
     db: sled::Db,
     pub tenants: TenantStore,
@@ -120,6 +134,7 @@ pub struct Store {
     pub usage: UsageStore,
     pub collections: CollectionStore,
     pub webhooks: WebhookStore,
+    pub connectors: ConnectorStore,
 }
 
 impl Store {
@@ -137,6 +152,7 @@ impl Store {
             usage: UsageStore::open(&db)?,
             collections: CollectionStore::open(&db)?,
             webhooks: WebhookStore::open(&db)?,
+            connectors: ConnectorStore::open(&db)?,
             db,
         })
     }
@@ -186,6 +202,7 @@ impl Store {
         self.usage.delete_tenant(tenant)?;
         self.collections.delete_tenant(tenant)?;
         self.webhooks.delete_tenant(tenant)?;
+        self.connectors.delete_tenant(tenant)?;
         let existed = self.tenants.delete(tenant)?;
         self.flush().await?;
         Ok(existed)

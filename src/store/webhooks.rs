@@ -282,13 +282,7 @@ impl WebhookStore {
 
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
         let prefix = tenant_prefix(tenant);
-        for tree in [&self.subscriptions, &self.deliveries] {
-            let mut batch = sled::Batch::default();
-            for item in tree.scan_prefix(&prefix) {
-                batch.remove(item?.0);
-            }
-            tree.apply_batch(batch)?;
-        }
+        super::remove_prefix(&[&self.subscriptions, &self.deliveries], &prefix)?;
         // The outbox is ordered by due time, not tenant: a full pass, on a rare operation.
         let mut batch = sled::Batch::default();
         for item in self.outbox.iter() {

@@ -107,41 +107,25 @@ pub async fn post(
     }
 }
 
-pub struct Worker {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct Worker(crate::runtime_thread::RuntimeThread);
 
 impl Worker {
     pub fn spawn(store: Arc<Store>, config: DeliveryConfig) -> Worker {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("webhook-delivery".into())
-            .spawn(move || {
-                let system = actix_web::rt::System::new();
-                system.block_on(run(store, config, flag));
-            })
-            .map_err(|e| log::error!("cannot start the webhook delivery thread: {e}"))
-            .ok();
-        Worker { stop, thread }
+        Worker(crate::runtime_thread::RuntimeThread::spawn(
+            "webhook-delivery",
+            stop,
+            move || run(store, config, flag),
+        ))
     }
 
     /// Asks the worker to stop and waits briefly. A delivery still in flight is abandoned: its
     /// row stays in the outbox and is sent again after the restart.
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let Some(thread) = self.thread.take() else {
-            return;
-        };
-        for _ in 0..100 {
-            if thread.is_finished() {
-                let _ = thread.join();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    pub fn stop(self) {
+        if !self.0.stop(Duration::from_secs(2)) {
+            log::warn!("webhook delivery still busy at shutdown; undelivered events stay queued");
         }
-        log::warn!("webhook delivery still busy at shutdown; undelivered events stay queued");
     }
 }
 

@@ -27,6 +27,8 @@ const CONFIG_VARS: &[&str] = &[
     "AUTH_FAILURES_PER_MINUTE",
     "WORKERS",
     "RUST_LOG",
+    "CONNECTOR_SQLITE_DIR",
+    "CONNECTOR_MIN_INTERVAL_SECS",
 ];
 
 pub struct Server {
@@ -352,6 +354,13 @@ impl Resp {
         assert!(self.json()["detail"].is_string() || self.json()["detail"].is_array());
         self
     }
+}
+
+/// Writes a `PLANS_FILE` holding `body` into `dir`; returns its path.
+pub fn plans_file(dir: &tempfile::TempDir, body: serde_json::Value) -> String {
+    let path = dir.path().join("plans.json");
+    std::fs::write(&path, body.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
 }
 
 pub fn now_secs() -> i64 {

@@ -3,6 +3,8 @@
 mod common;
 
 mod auth;
+mod connectors;
+mod databases;
 mod entities;
 mod export;
 mod file_formats;
@@ -14,7 +16,9 @@ mod hardening_search;
 mod ingest;
 mod ingest_routes;
 mod keys;
+mod mcp;
 mod open;
+mod open_mcp;
 mod ops;
 mod persistence;
 mod races;

@@ -5,7 +5,14 @@ use serde_json::{json, Value};
 
 use crate::common::{self, Server};
 
-fn record(srv: &Server, tenant: &str, name: &str, collection: &str, visibility: &str) -> String {
+/// Stores a `part` record in `tenant` through the REST API; its id.
+pub fn record(
+    srv: &Server,
+    tenant: &str,
+    name: &str,
+    collection: &str,
+    visibility: &str,
+) -> String {
     let r = srv
         .post("/api/v1/records")
         .tenant(tenant)
@@ -230,4 +237,34 @@ fn open_searches_are_metered_as_the_published_tenants_searches() {
         open_names(&srv, "parts", &json!({"query": "bolt"}));
     }
     assert_eq!(searches(), before + 3);
+}
+
+#[test]
+fn open_search_totals_count_published_records_only() {
+    let srv = common::start_dev(&[("OPEN_TENANT_ID", "pub")]);
+    for i in 0..3 {
+        record(
+            &srv,
+            "pub",
+            &format!("Flange gasket {i}"),
+            "parts",
+            "public",
+        );
+        record(
+            &srv,
+            "pub",
+            &format!("Flange gasket secret {i}"),
+            "parts",
+            "private",
+        );
+    }
+    for body in [
+        json!({"query": "flange gasket", "limit": 1}),
+        json!({"query": "gasket", "limit": 1}),
+        json!({"limit": 1}),
+    ] {
+        let (names, meta) = open_names(&srv, "parts", &body);
+        assert_eq!(names.len(), 1, "{body}");
+        assert_eq!(meta["total_estimate"], 3, "{body}: {meta}");
+    }
 }

@@ -6,12 +6,6 @@ use serde_json::json;
 
 use crate::common::{self, now_secs};
 
-fn plans_file(dir: &tempfile::TempDir, body: serde_json::Value) -> String {
-    let path = dir.path().join("plans.json");
-    std::fs::write(&path, body.to_string()).unwrap();
-    path.to_string_lossy().into_owned()
-}
-
 #[test]
 fn headers_present_and_decreasing() {
     let srv = common::start_dev(&[("DEFAULT_PLAN", "free")]);
@@ -38,7 +32,7 @@ fn headers_present_and_decreasing() {
 #[test]
 fn empty_bucket_gives_429_then_recovers_after_retry_after() {
     let dir = tempfile::tempdir().unwrap();
-    let plans = plans_file(
+    let plans = common::plans_file(
         &dir,
         json!({"burst": {"general_rpm": 120, "search_rpm": 120}}),
     );
@@ -70,7 +64,7 @@ fn empty_bucket_gives_429_then_recovers_after_retry_after() {
 #[test]
 fn search_and_general_buckets_are_separate_and_shared_by_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let plans = plans_file(&dir, json!({"tiny": {"general_rpm": 600, "search_rpm": 3}}));
+    let plans = common::plans_file(&dir, json!({"tiny": {"general_rpm": 600, "search_rpm": 3}}));
     let srv = common::start_dev(&[("PLANS_FILE", &plans), ("DEFAULT_PLAN", "tiny")]);
     let k1 = srv.create_key("acme", &["admin"]);
     let k2 = srv.create_key("acme", &["search"]);
@@ -123,7 +117,7 @@ fn plan_change_applies_live() {
 #[test]
 fn disabled_rate_limit_sends_no_headers_and_never_429s() {
     let dir = tempfile::tempdir().unwrap();
-    let plans = plans_file(&dir, json!({"free": {"general_rpm": 2, "search_rpm": 1}}));
+    let plans = common::plans_file(&dir, json!({"free": {"general_rpm": 2, "search_rpm": 1}}));
     let srv = common::start_dev(&[
         ("PLANS_FILE", &plans),
         ("RATE_LIMIT_ENABLED", "false"),
@@ -141,7 +135,7 @@ fn disabled_rate_limit_sends_no_headers_and_never_429s() {
 #[test]
 fn invalid_plans_file_or_default_plan_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
-    let plans = plans_file(&dir, json!({"free": {"general_rpm": "lots"}}));
+    let plans = common::plans_file(&dir, json!({"free": {"general_rpm": "lots"}}));
     for env in [
         vec![("PLANS_FILE", plans.as_str())],
         vec![("DEFAULT_PLAN", "platinum")],

@@ -81,6 +81,15 @@ const FAMILIES: &[(&str, &str, Option<&str>)] = &[
         "/api/v1/portal/webhooks/{id}/deliveries",
         Some("admin"),
     ),
+    ("GET", "/api/v1/connectors", Some("admin")),
+    ("POST", "/api/v1/connectors", Some("admin")),
+    ("GET", "/api/v1/connectors/{id}", Some("admin")),
+    ("DELETE", "/api/v1/connectors/{id}", Some("admin")),
+    ("POST", "/api/v1/connectors/{id}/pull", Some("admin")),
+    ("POST", "/mcp/", Some("search")),
+    ("POST", "/mcp", Some("search")),
+    ("GET", "/mcp/", Some("search")),
+    ("DELETE", "/mcp/", Some("search")),
 ];
 
 #[test]
