@@ -8,6 +8,7 @@ pub mod format;
 pub mod fuzzy;
 pub mod identifiers;
 pub mod indexer;
+pub mod newest;
 pub mod query;
 pub mod ranking;
 pub mod schema;

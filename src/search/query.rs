@@ -11,7 +11,7 @@ use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs
 use tantivy::columnar::ColumnType;
 use tantivy::query::{
     BooleanQuery, ConstScoreQuery, EnableScoring, ExistsQuery, InvertedIndexRangeQuery, Occur,
-    Query, TermQuery,
+    Query, QueryClone, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::{
@@ -20,6 +20,7 @@ use tantivy::{
 use uuid::Uuid;
 
 use super::fuzzy::ScopedFuzzyQuery;
+use super::newest;
 use super::ranking::{fuzzy_score, normalized_score, Ranked};
 use super::schema::{self, json_key};
 use super::{SearchError, SearchIndex};
@@ -553,13 +554,34 @@ impl SearchIndex {
         };
         let (addresses, total) = match &sort.field {
             SortField::CreatedAt | SortField::UpdatedAt => {
-                let column = if sort.field == SortField::CreatedAt {
-                    "created_at"
+                let (column, field) = if sort.field == SortField::CreatedAt {
+                    ("created_at", self.fields.created_at)
                 } else {
-                    "updated_at"
+                    ("updated_at", self.fields.updated_at)
                 };
                 let key = SortByStaticFastValue::<i64>::for_field(column);
-                top_by(searcher, &query, top, order, key)?
+                let bound = match sort.descending {
+                    true => newest::lower_bound(searcher, &query, column, p.offset + p.limit)?,
+                    false => None,
+                };
+                match bound {
+                    // Collected from the documents at or above the bound (see `newest`).
+                    Some(bound) => {
+                        let recent = BooleanQuery::new(vec![
+                            (Occur::Must, query.box_clone()),
+                            (
+                                Occur::Must,
+                                Box::new(InvertedIndexRangeQuery::new(
+                                    Bound::Included(Term::from_field_i64(field, bound)),
+                                    Bound::Included(Term::from_field_i64(field, i64::MAX)),
+                                )),
+                            ),
+                        ]);
+                        let (addresses, _) = top_by(searcher, &recent, top, order, key)?;
+                        (addresses, searcher.search(&query, &Count)?)
+                    }
+                    None => top_by(searcher, &query, top, order, key)?,
+                }
             }
             SortField::Name => top_by(
                 searcher,
