@@ -11,7 +11,7 @@
 //! published on a `watch` channel, so a request can wait for its own write to become
 //! searchable without holding a thread ([`Indexer::searchable`]).
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,6 +23,8 @@ use super::{document, SearchIndex};
 use crate::store::{EntityStatus, Store, StoreError};
 
 const BATCH: usize = 50_000;
+/// How often a round looks at the stop flag: a few milliseconds of indexing apart.
+const STOP_CHECK_EVERY: usize = 256;
 const INDEXER_NICE: libc::c_int = 5;
 /// Idle wake-up, in case a notification was missed.
 const IDLE: Duration = Duration::from_millis(250);
@@ -110,6 +112,8 @@ impl Rebuild {
 /// Handle to the running indexer thread.
 pub struct Indexer {
     signal: Arc<(Mutex<Signal>, Condvar)>,
+    /// Read by a round between documents, so a shutdown does not wait for a whole round.
+    stopping: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
     rebuild: Arc<Rebuild>,
     /// The count of applied writes that are all searchable (committed and visible to new
@@ -134,6 +138,8 @@ impl Indexer {
         let shared = Arc::clone(&progress);
         let searchable = Arc::new(watch::Sender::new(0));
         let published = Arc::clone(&searchable);
+        let stopping: Arc<AtomicBool> = Arc::default();
+        let stop_seen = Arc::clone(&stopping);
         let thread = std::thread::Builder::new()
             .name("qanatix-indexer".into())
             .spawn(move || {
@@ -146,11 +152,14 @@ impl Indexer {
                 if queued > 0 {
                     log::info!("index queue holds {queued} entities: replaying");
                 }
-                run(&store, &index, &sig, &shared, &published, started)
+                run(
+                    &store, &index, &sig, &shared, &published, &stop_seen, started,
+                )
             })
             .expect("spawn indexer thread");
         Indexer {
             signal,
+            stopping,
             thread: Mutex::new(Some(thread)),
             rebuild: progress,
             searchable,
@@ -222,8 +231,10 @@ impl Indexer {
         caught_up.unwrap_or(false)
     }
 
-    /// Finishes the current round, commits and stops.
+    /// Commits what the current round has indexed so far and stops; the rest of the queue stays
+    /// queued in the store and is indexed at the next start.
     pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
         {
             let (lock, cvar) = &*self.signal;
             if let Ok(mut s) = lock.lock() {
@@ -289,6 +300,7 @@ fn run(
     signal: &(Mutex<Signal>, Condvar),
     progress: &Rebuild,
     searchable: &watch::Sender<u64>,
+    stopping: &AtomicBool,
     started: Instant,
 ) {
     let mut drained = None;
@@ -314,7 +326,10 @@ fn run(
             s.pending = false;
             s.applied
         };
-        drained = Some(match round(store, index) {
+        drained = Some(match round(store, index, stopping) {
+            // A cut-short round proves nothing about the queue: neither rebuild progress nor
+            // searchability may be reported from it.
+            Ok(_) if stopping.load(Ordering::Acquire) => return,
             Ok(n) => {
                 if progress.phase.load(Ordering::Acquire) == INDEXING {
                     report_rebuild(progress, n, started);
@@ -356,24 +371,29 @@ fn report_rebuild(progress: &Rebuild, drained: usize, started: Instant) {
             indexed.min(total)
         );
     } else {
-        progress.phase.store(COMPLETE, Ordering::Release);
+        // Logged before `/ready` can say so, so the log never lags behind the endpoint.
         log::info!(
             "search index rebuild complete: {total} entities in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+        progress.phase.store(COMPLETE, Ordering::Release);
     }
 }
 
-/// One drain-index-commit-dequeue round; returns how many queue entries it handled.
-pub fn round(store: &Store, index: &SearchIndex) -> Result<usize, String> {
+/// One drain-index-commit-dequeue round; returns how many queue entries it handled. Once
+/// `stopping` is set it stops taking entries, commits the ones it took and dequeues only those.
+pub fn round(store: &Store, index: &SearchIndex, stopping: &AtomicBool) -> Result<usize, String> {
     let queued = store.entities.queued(BATCH).map_err(|e| e.to_string())?;
     if queued.is_empty() {
         return Ok(0);
     }
     let started = std::time::Instant::now();
-    index
+    let taken = index
         .write(|writer, fields| {
-            for (tenant, id, _) in &queued {
+            for (n, (tenant, id, _)) in queued.iter().enumerate() {
+                if n % STOP_CHECK_EVERY == 0 && stopping.load(Ordering::Acquire) {
+                    return n;
+                }
                 writer.delete_term(Term::from_field_text(fields.id, &id.to_string()));
                 match store.entities.get(tenant, *id) {
                     Ok(Some(e)) if e.status == EntityStatus::Active => {
@@ -391,20 +411,20 @@ pub fn round(store: &Store, index: &SearchIndex) -> Result<usize, String> {
                     }
                 }
             }
+            queued.len()
         })
         .map_err(|e| e.to_string())?;
-    for (tenant, id, version) in &queued {
+    for (tenant, id, version) in &queued[..taken] {
         store
             .entities
             .dequeue(tenant, *id, *version)
             .map_err(|e| e.to_string())?;
     }
     log::debug!(
-        "indexed {} entities in {:.1} ms",
-        queued.len(),
+        "indexed {taken} entities in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    Ok(queued.len())
+    Ok(taken)
 }
 
 #[cfg(test)]
@@ -430,6 +450,26 @@ mod tests {
         let index = Arc::new(index);
         let indexer = Indexer::spawn(Arc::clone(&store), Arc::clone(&index), created);
         (dir, store, index, indexer)
+    }
+
+    /// A stop cuts a round short: what it did not take stays queued for the next start.
+    #[test]
+    fn a_stopped_round_leaves_the_rest_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (index, _) = SearchIndex::open(&dir.path().join("index")).unwrap();
+        let mut c = store.entities.changes();
+        for i in 0..3 {
+            let e = crate::store::entities::sample_entity("t", &format!("part {i}"));
+            c.put(&e, None).unwrap();
+        }
+        store.entities.apply(c).unwrap();
+        assert_eq!(round(&store, &index, &AtomicBool::new(true)), Ok(0));
+        assert_eq!(store.entities.queue_depth(), 3);
+        assert_eq!(index.num_docs(), 0);
+        assert_eq!(round(&store, &index, &AtomicBool::new(false)), Ok(3));
+        assert_eq!(store.entities.queue_depth(), 0);
+        assert_eq!(index.num_docs(), 3);
     }
 
     fn write(store: &Store, indexer: &Indexer, name: &str) {

@@ -363,6 +363,10 @@ fn ready_is_503_with_progress_while_the_index_rebuilds() {
         "{}",
         s.text
     );
+    // The log is read from the server's stderr by another thread: give it a moment.
+    common::wait_for(Duration::from_secs(5), || {
+        srv2.logs().contains("search index rebuild complete")
+    });
     let logs = srv2.logs();
     assert!(
         logs.contains("rebuilding it from 30000 stored entities"),
