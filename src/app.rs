@@ -285,6 +285,11 @@ impl Application {
         let _ = web::block(move || state.meter.stop(persister)).await;
         let worker = self.webhook_worker;
         let _ = web::block(move || worker.stop()).await;
+        // After the last entity write: the next start loads these instead of counting.
+        let state = self.state.clone();
+        if let Ok(Err(e)) = web::block(move || state.store.entities.counts.save()).await {
+            log::error!("cannot save entity counts (the next start counts them): {e}");
+        }
         match self.state.store.flush().await {
             Ok(()) => log::info!("storage flushed; stopped"),
             Err(e) => log::error!("flush at shutdown failed: {e}"),

@@ -56,9 +56,8 @@ impl WriteQuota {
     }
 
     /// Checks the vertical cap for a write into `vertical` and returns the tenant's stored
-    /// entity count when the plan caps it (for [`Self::check_totals`]). One scan of the
-    /// tenant's entity heads, and only under a plan with either cap; a capped tenant holds at
-    /// most the cap, so it is cheap. Call under the write lock.
+    /// entity count when the plan caps it (for [`Self::check_totals`]), from the entity counts.
+    /// Call under the write lock.
     pub fn check_vertical_and_count(
         &self,
         store: &Store,
@@ -68,7 +67,7 @@ impl WriteQuota {
         if self.plan.max_verticals.is_none() && self.plan.max_entities.is_none() {
             return Ok(None);
         }
-        let (stored, verticals) = store.entities.summary(tenant)?;
+        let (stored, verticals) = store.entities.summary(tenant);
         if let Some(max) = self.plan.max_verticals {
             if !verticals.iter().any(|v| v == vertical) && verticals.len() as u64 >= max {
                 return Err(WriteError::Quota(format!(

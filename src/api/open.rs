@@ -15,7 +15,7 @@ use crate::auth::access;
 use crate::auth::middleware::OpenReader;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::entities::EntityHead;
+use crate::store::entity_counts::Group;
 use crate::store::{EntityStatus, Visibility};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -59,7 +59,7 @@ async fn search_get(
 }
 
 /// What Open shows: active, public records.
-fn published(e: &EntityHead) -> bool {
+fn published(e: &Group) -> bool {
     e.status == EntityStatus::Active && e.visibility == Visibility::Public
 }
 

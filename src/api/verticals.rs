@@ -9,7 +9,7 @@ use actix_web::{web, HttpResponse};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::entities::EntityHead;
+use crate::store::entity_counts::Group;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/verticals", access::ANY_CALLER).route(web::get().to(list)));
@@ -24,23 +24,23 @@ pub(super) struct VerticalSummary {
     pub has_schema: bool,
 }
 
-/// The tenant's verticals, from a scan of the entities `counted` keeps and of its schemas:
-/// O(entities). A vertical that so far has only a schema is listed too, with no entities.
-/// Blocking: call on the blocking pool.
+/// The tenant's verticals, from the entity counts of the groups `counted` keeps and from its
+/// schemas: O(groups + schemas), not O(entities). A vertical that so far has only a schema is
+/// listed too, with no entities. Blocking (schemas are read from sled): call on the blocking
+/// pool.
 pub(super) fn summaries(
     store: &crate::store::Store,
     tenant: &str,
-    counted: impl Fn(&EntityHead) -> bool,
+    counted: impl Fn(&Group) -> bool,
 ) -> Result<BTreeMap<String, VerticalSummary>, ApiError> {
     let mut by_vertical: BTreeMap<String, VerticalSummary> = BTreeMap::new();
-    for e in store.entities.scan_heads(Some(tenant)) {
-        let e = e?;
-        if !counted(&e) {
+    for (group, n) in store.entities.counts.tenant(tenant) {
+        if !counted(&group) {
             continue;
         }
-        let slot = by_vertical.entry(e.vertical).or_default();
-        slot.entity_count += 1;
-        slot.entity_types.insert(e.entity_type);
+        let slot = by_vertical.entry(group.vertical).or_default();
+        slot.entity_count += n;
+        slot.entity_types.insert(group.entity_type);
     }
     for r in store.schemas.list_latest(tenant, None)? {
         by_vertical.entry(r.vertical).or_default().has_schema = true;

@@ -33,9 +33,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::entity_counts::{EntityCounts, Group};
 use super::StoreError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EntityStatus {
     Active,
@@ -56,7 +57,9 @@ impl EntityStatus {
 
 /// Who may read an entity: `public` entities are what an open (unauthenticated) listing may
 /// publish; everything else is `private` (API-RECORDS.md §1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     Public,
@@ -298,6 +301,10 @@ enum Op {
 pub struct Changes<'a> {
     store: &'a EntityStore,
     ops: Vec<Op>,
+    /// What the ops do to [`EntityStore::counts`], applied with them.
+    deltas: Vec<(String, Group, i64)>,
+    /// Tenants whose counts must be taken again after the ops (what they removed was unreadable).
+    recount: Vec<String>,
 }
 
 impl Changes<'_> {
@@ -325,6 +332,15 @@ impl Changes<'_> {
         }
         self.ops
             .push(Op::Insert(entity_key(t, entity.id), encode(entity)?));
+        let group = Group::of(entity);
+        match previous.map(Group::of) {
+            Some(old) if old == group => {}
+            Some(old) => {
+                self.deltas.push((t.clone(), old, -1));
+                self.deltas.push((t.clone(), group, 1));
+            }
+            None => self.deltas.push((t.clone(), group, 1)),
+        }
         if let Some(prev) = previous {
             // A changed source id, vertical or type moves the entry.
             if let Some(old) = SourceKey::of(prev).filter(|old| source.as_ref() != Some(old)) {
@@ -351,13 +367,15 @@ impl Changes<'_> {
             .push(Op::RemoveIf(key(HASH, t, &entity.content_hash()), id));
         self.ops
             .push(Op::Remove(key(FAILED, t, entity.id.as_bytes())));
+        self.deltas.push((t.clone(), Group::of(entity), -1));
         Ok(())
     }
 
-    /// Removes an entity whose stored record cannot be decoded. Its source-id and content-hash
+    /// Removes an entity whose stored record cannot be decoded (it was never counted). Its source-id and content-hash
     /// entries cannot be found without it; they are left behind, and lookups do not believe
     /// them (they verify the entity they point to).
     pub fn remove_undecodable(&mut self, tenant: &str, id: Uuid) -> Result<(), StoreError> {
+        self.recount.push(tenant.to_owned());
         self.enqueue(tenant, id)?;
         self.ops.push(Op::Remove(entity_key(tenant, id)));
         self.ops
@@ -380,69 +398,74 @@ impl Changes<'_> {
     }
 }
 
+/// Rewrites a format-1 store's tenant-wide source-id index into the scoped one. It runs
+/// before the store serves anything, and every step can be repeated: a crash part-way
+/// leaves no format marker, so the next start runs it again from the top (the new entries
+/// are rebuilt from the entities themselves, never from the old entries).
+fn migrate(db: &sled::Db, tree: &sled::Tree) -> Result<(), StoreError> {
+    if tree.get(FORMAT_KEY)?.as_deref() == Some(&[INDEX_FORMAT][..]) {
+        return Ok(());
+    }
+    let mut entries = 0usize;
+    for item in tree.scan_prefix([ENTITY]) {
+        // A damaged entity is skipped (and logged) here as in every scan; it keeps no
+        // source-id entry, so a later write of its source id creates a fresh entity.
+        let Some(h) = decode_scanned::<SourceHead>(item) else {
+            continue;
+        };
+        let h = h?;
+        if let Some(source_id) = &h.source_id {
+            let k = SourceKey {
+                tenant: &h.tenant_id,
+                vertical: &h.vertical,
+                entity_type: &h.entity_type,
+                source_id,
+            };
+            tree.insert(k.index_key(), h.id.as_bytes())?;
+            entries += 1;
+        }
+    }
+    let mut legacy = 0usize;
+    for item in tree.scan_prefix([LEGACY_SOURCE]) {
+        tree.remove(item?.0)?;
+        legacy += 1;
+    }
+    // The marker goes to disk only after everything it vouches for.
+    db.flush()?;
+    tree.insert(FORMAT_KEY, &[INDEX_FORMAT])?;
+    db.flush()?;
+    if entries + legacy > 0 {
+        log::info!(
+            "source ids are now scoped to vertical and entity type: \
+             {entries} index entries written, {legacy} tenant-wide entries removed"
+        );
+    }
+    Ok(())
+}
+
 pub struct EntityStore {
     db: sled::Db,
     tree: sled::Tree,
     /// Writers of one tenant take turns: lookups of source ids and content hashes followed by
     /// the batch that updates them must not interleave with another writer's.
     locks: crate::concurrent_map::ConcurrentMap<String, Arc<Mutex<()>>>,
+    /// Live entity counts (see [`super::entity_counts`]).
+    pub counts: EntityCounts,
 }
 
 impl EntityStore {
     /// Opens the tree, migrating an older index format first.
     pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
-        let store = EntityStore {
+        let tree = db.open_tree("entities")?;
+        migrate(db, &tree)?;
+        let heads = tree.scan_prefix([ENTITY]).filter_map(decode_scanned);
+        let counts = EntityCounts::open(db, heads)?;
+        Ok(EntityStore {
             db: db.clone(),
-            tree: db.open_tree("entities")?,
+            tree,
             locks: Default::default(),
-        };
-        store.migrate()?;
-        Ok(store)
-    }
-
-    /// Rewrites a format-1 store's tenant-wide source-id index into the scoped one. It runs
-    /// before the store serves anything, and every step can be repeated: a crash part-way
-    /// leaves no format marker, so the next start runs it again from the top (the new entries
-    /// are rebuilt from the entities themselves, never from the old entries).
-    fn migrate(&self) -> Result<(), StoreError> {
-        if self.tree.get(FORMAT_KEY)?.as_deref() == Some(&[INDEX_FORMAT][..]) {
-            return Ok(());
-        }
-        let mut entries = 0usize;
-        for item in self.tree.scan_prefix([ENTITY]) {
-            // A damaged entity is skipped (and logged) here as in every scan; it keeps no
-            // source-id entry, so a later write of its source id creates a fresh entity.
-            let Some(h) = decode_scanned::<SourceHead>(item) else {
-                continue;
-            };
-            let h = h?;
-            if let Some(source_id) = &h.source_id {
-                let k = SourceKey {
-                    tenant: &h.tenant_id,
-                    vertical: &h.vertical,
-                    entity_type: &h.entity_type,
-                    source_id,
-                };
-                self.tree.insert(k.index_key(), h.id.as_bytes())?;
-                entries += 1;
-            }
-        }
-        let mut legacy = 0usize;
-        for item in self.tree.scan_prefix([LEGACY_SOURCE]) {
-            self.tree.remove(item?.0)?;
-            legacy += 1;
-        }
-        // The marker goes to disk only after everything it vouches for.
-        self.db.flush()?;
-        self.tree.insert(FORMAT_KEY, &[INDEX_FORMAT])?;
-        self.db.flush()?;
-        if entries + legacy > 0 {
-            log::info!(
-                "source ids are now scoped to vertical and entity type: \
-                 {entries} index entries written, {legacy} tenant-wide entries removed"
-            );
-        }
-        Ok(())
+            counts,
+        })
     }
 
     /// Runs `f` holding the tenant's write lock (see the field's comment).
@@ -461,12 +484,35 @@ impl EntityStore {
         Changes {
             store: self,
             ops: Vec::new(),
+            deltas: Vec::new(),
+            recount: Vec::new(),
         }
     }
 
     /// Applies the changes in order (not yet flushed: see [`super::Store::flush`]).
     pub fn apply(&self, changes: Changes<'_>) -> Result<(), StoreError> {
-        for op in changes.ops {
+        let (deltas, mut recount) = (changes.deltas, changes.recount);
+        let applied = self.apply_ops(changes.ops);
+        if applied.is_ok() {
+            self.counts.apply(&deltas);
+        } else {
+            // Some of the ops may have reached the tree: count what is there.
+            recount.extend(deltas.into_iter().map(|(t, _, _)| t));
+        }
+        if !recount.is_empty() {
+            recount.sort();
+            recount.dedup();
+            for tenant in &recount {
+                if let Err(e) = self.counts.recount(tenant, self.scan_heads(Some(tenant))) {
+                    log::error!("cannot recount the entities of tenant '{tenant}': {e}");
+                }
+            }
+        }
+        applied
+    }
+
+    fn apply_ops(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        for op in ops {
             match op {
                 Op::Insert(k, v) => {
                     self.tree.insert(k, v)?;
@@ -576,41 +622,42 @@ impl EntityStore {
         self.tree.scan_prefix(prefix).filter_map(decode_scanned)
     }
 
-    /// Ids of the tenant's (or every tenant's) entities that are queued for indexing or whose
-    /// indexing failed: `(queued, failed)`. Scans only those entries, not the entities.
-    pub fn indexing_backlog(
-        &self,
-        tenant: Option<&str>,
-    ) -> Result<(HashSet<Uuid>, HashSet<Uuid>), StoreError> {
-        let ids = |kind: u8| -> Result<HashSet<Uuid>, StoreError> {
-            let prefix = match tenant {
-                Some(t) => tenant_prefix(kind, t),
-                None => vec![kind],
-            };
-            let mut out = HashSet::new();
-            for item in self.tree.scan_prefix(prefix) {
-                if let Some((_, id)) = parse_id_key(&item?.0) {
-                    out.insert(id);
+    /// How many of the tenant's (or every tenant's) stored entities are queued for indexing, and
+    /// how many others failed to index: `(pending, failed)`. Reads only those entries (and
+    /// whether their entity still exists), not the entities: O(backlog).
+    pub fn indexing_backlog(&self, tenant: Option<&str>) -> Result<(u64, u64), StoreError> {
+        let prefix = |kind: u8| match tenant {
+            Some(t) => tenant_prefix(kind, t),
+            None => vec![kind],
+        };
+        let stored = |t: &str, id: Uuid| self.tree.contains_key(entity_key(t, id));
+        let mut queued = HashSet::new();
+        let mut pending = 0;
+        for item in self.tree.scan_prefix(prefix(QUEUE)) {
+            if let Some((t, id)) = parse_id_key(&item?.0) {
+                // A removal stays queued until the index drops it; it is not an entity.
+                if stored(&t, id)? {
+                    pending += 1;
+                    queued.insert(id);
                 }
             }
-            Ok(out)
-        };
-        Ok((ids(QUEUE)?, ids(FAILED)?))
+        }
+        let mut failed = 0;
+        for item in self.tree.scan_prefix(prefix(FAILED)) {
+            if let Some((t, id)) = parse_id_key(&item?.0) {
+                // As `embedding_status` says: queued wins over failed.
+                if !queued.contains(&id) && stored(&t, id)? {
+                    failed += 1;
+                }
+            }
+        }
+        Ok((pending, failed))
     }
 
     /// How many entities the tenant stores (every status) and in which verticals, sorted.
-    /// A scan: O(entities of the tenant).
-    pub fn summary(&self, tenant: &str) -> Result<(u64, Vec<String>), StoreError> {
-        let mut count = 0;
-        let mut verticals = std::collections::BTreeSet::new();
-        for e in self.scan_heads(Some(tenant)) {
-            let e = e?;
-            count += 1;
-            if !verticals.contains(&e.vertical) {
-                verticals.insert(e.vertical);
-            }
-        }
-        Ok((count, verticals.into_iter().collect()))
+    /// From the counts: O(groups).
+    pub fn summary(&self, tenant: &str) -> (u64, Vec<String>) {
+        super::entity_counts::total_and_verticals(&self.counts.tenant(tenant))
     }
 
     /// Every entity of every tenant (used to rebuild a lost search index).
@@ -676,6 +723,7 @@ impl EntityStore {
                 self.tree.remove(item?.0)?;
             }
         }
+        self.counts.delete_tenant(tenant);
         Ok(())
     }
 }
@@ -886,9 +934,7 @@ mod tests {
             );
         }
         assert_eq!(s.scan_heads(None).count(), 3);
-        let (queued, failed) = s.indexing_backlog(Some("t")).unwrap();
-        assert_eq!(queued, [a.id, b.id].into_iter().collect());
-        assert!(failed.is_empty());
+        assert_eq!(s.indexing_backlog(Some("t")).unwrap(), (2, 0));
         s.mark_failed("t", b.id, true).unwrap();
         let version = s
             .queued(10)
@@ -898,9 +944,8 @@ mod tests {
             .unwrap()
             .2;
         s.dequeue("t", a.id, version).unwrap();
-        let (queued, failed) = s.indexing_backlog(None).unwrap();
-        assert_eq!(queued, [b.id, other.id].into_iter().collect());
-        assert_eq!(failed, [b.id].into_iter().collect());
+        // b is queued and failed: queued wins, as in `embedding_status`.
+        assert_eq!(s.indexing_backlog(None).unwrap(), (2, 0));
         // The same verdicts as the per-entity lookup.
         assert_eq!(
             s.embedding_status("t", a.id).unwrap(),
@@ -970,7 +1015,8 @@ mod tests {
         assert_eq!(ids, [a.id, deep.id, b.id]);
         assert_eq!(s.scan_all().count(), 3);
         assert_eq!(s.scan_heads(Some("t")).count(), 3);
-        assert_eq!(s.summary("t").unwrap().0, 3);
+        // Counted when written; damage on disk after that is not seen until it is removed.
+        assert_eq!(s.summary("t").0, 4);
         assert_eq!(s.get("t", deep.id).unwrap().unwrap(), deep);
         assert!(matches!(s.get("t", damaged.id), Err(StoreError::Codec(_))));
         assert!(s.get_readable("t", damaged.id).unwrap().is_none());
@@ -983,6 +1029,7 @@ mod tests {
         assert!(s.get("t", damaged.id).unwrap().is_none());
         let ids: Vec<Uuid> = s.scan("t", None).map(|e| e.unwrap().id).collect();
         assert_eq!(ids, [a.id, b.id]);
+        assert_eq!(s.summary("t").0, 2);
     }
 
     #[test]

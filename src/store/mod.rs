@@ -4,6 +4,7 @@
 pub mod collections;
 pub mod connectors;
 pub mod entities;
+pub mod entity_counts;
 pub mod ingestions;
 pub mod keys;
 pub mod schemas;

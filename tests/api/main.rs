@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod connectors;
+mod counts;
 mod databases;
 mod entities;
 mod export;

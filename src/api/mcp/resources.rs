@@ -61,8 +61,7 @@ pub fn templates() -> ListResourceTemplatesResult {
 }
 
 /// One `schema://` resource per record type the tenant has (records or a registered schema):
-/// records are too many to list, types are few. A scan of the tenant's records, like
-/// `GET /verticals`.
+/// records are too many to list, types are few. From the entity counts, like `GET /verticals`.
 pub async fn list(ctx: &Context<'_>) -> Result<ListResourcesResult, ErrorData> {
     let store = Arc::clone(&ctx.state.store);
     let tenant = ctx.tenant.id.clone();
@@ -70,7 +69,7 @@ pub async fn list(ctx: &Context<'_>) -> Result<ListResourcesResult, ErrorData> {
     let pairs = web::block(move || -> Result<Vec<(String, String)>, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         let admitted =
-            |h: &crate::store::entities::EntityHead| audience.admits(h.status, h.visibility);
+            |h: &crate::store::entity_counts::Group| audience.admits(h.status, h.visibility);
         for (vertical, s) in verticals::summaries(&store, &tenant, admitted)? {
             pairs.extend(s.entity_types.into_iter().map(|t| (vertical.clone(), t)));
         }
