@@ -141,7 +141,7 @@ impl MetaPatch {
     }
 }
 
-/// What the tenant's records say about one collection: a scan of its entities, O(entities).
+/// What the tenant's records say about one collection, from the entity counts.
 fn summary_of(store: &Store, tenant: &str, collection: &str) -> Result<VerticalSummary, ApiError> {
     Ok(
         verticals::summaries(store, tenant, |e| e.vertical == collection)?
