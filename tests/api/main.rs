@@ -31,6 +31,7 @@ mod scopes;
 mod search;
 mod search_dialects;
 mod secrets;
+mod snapshots;
 mod tenants;
 mod upload;
 mod usage;
