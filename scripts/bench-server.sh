@@ -1,6 +1,7 @@
 # Sourced by the bench scripts: starts a release server on a temp data dir with a plan that
 # does not throttle, and makes a key for tenant "bench".
-#   start_bench_server PORT SCOPES_JSON   → sets SERVER (pid), DATA, BASE (http://host:port), KEY
+#   start_bench_server PORT SCOPES_JSON   → sets SERVER (pid), DATA, BASE (http://host:port), KEY,
+#                                           MASTER (the master key)
 # BENCH_SERVER_ENV (e.g. "METERING_ENABLED=false") adds variables to the server's environment;
 # BENCH_BIN runs another server binary than ./target/release/qanatix.
 # The caller's EXIT trap must stop "$SERVER" and remove "$DATA" (see stop_bench_server).
@@ -15,7 +16,8 @@ start_bench_server() {
   local port=$1 scopes=$2
   DATA=$(mktemp -d)
   echo '{"bench": {"general_rpm": 1000000000, "search_rpm": 1000000000}}' > "$DATA/plans.json"
-  local master="bench-master-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  MASTER="bench-master-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  local master=$MASTER
   # Access logs off (warn): the benchmarks measure the server, not log I/O.
   # shellcheck disable=SC2086 # BENCH_SERVER_ENV is a list of NAME=value words
   env ${BENCH_SERVER_ENV:-} RUST_LOG=warn QANATIX_MASTER_KEY="$master" PLANS_FILE="$DATA/plans.json" \

@@ -327,6 +327,38 @@ mod tests {
     }
 
     #[test]
+    fn the_schedule_takes_snapshots_and_retention_keeps_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let snaps = dir.path().join("snaps");
+        let s = Arc::new(Snapshots::new(
+            snaps.clone(),
+            dir.path().to_owned(),
+            Some(2),
+        ));
+        let schedule = s.spawn_schedule(Schedule::Every(100), db()).unwrap();
+        let enough = (0..300).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            s.jobs().len() >= 4
+        });
+        schedule.stop();
+        assert!(enough, "the schedule did not run");
+        // A snapshot started just before the stop finishes, then retention runs.
+        let settled = (0..300).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            s.jobs().iter().all(|j| j.status == Status::Completed) && list_dir(&snaps).len() == 2
+        });
+        assert!(settled, "{:?}", list_dir(&snaps));
+        let newest = s
+            .jobs()
+            .iter()
+            .max_by_key(|j| j.started_ms)
+            .unwrap()
+            .id
+            .clone();
+        assert_eq!(list_dir(&snaps)[0].id, newest);
+    }
+
+    #[test]
     fn one_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
         let s = Snapshots::new(dir.path().join("snaps"), dir.path().to_owned(), None);
