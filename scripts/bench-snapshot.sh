@@ -33,21 +33,7 @@ start_bench_server "$PORT" '["ingest","admin"]'
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
 
-./target/release/gen-catalog --count "$COUNT" --seed 7 --out "$WORK/batches" 2>/dev/null
-load_one() { # file
-  local type; type=$(basename "$1" .json | cut -d- -f2-)
-  curl -sf -o /dev/null -X POST "$BASE/api/v1/ingest/parts/$type/batch" \
-    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data-binary "@$1"
-}
-export -f load_one
-export BASE KEY
-START=$(now)
-ls "$WORK"/batches/*.json | xargs -P 3 -I{} bash -c 'load_one {}'
-echo "loaded $COUNT records in $(since "$START") s" >&2
-until curl -sf "$BASE/api/v1/admin/stats" -H "Authorization: Bearer $KEY" |
-  python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["queue_depth"] == 0 else 1)'; do
-  sleep 5
-done
+load_bench_catalog "$COUNT" "$WORK/batches"
 DB_SIZE=$(du -sh "$DATA/data/db" | cut -f1)
 INDEX_SIZE=$(du -sh "$DATA/data/index" | cut -f1)
 

@@ -84,6 +84,21 @@ fn wait_snapshot(srv: &Server, id: &str) -> Value {
     last
 }
 
+/// Restores `file` with the binary into a fresh dir and starts a development server on it.
+fn restore_and_start(file: &Path) -> Server {
+    let target = tempfile::tempdir().unwrap();
+    let out = qanatix(&[
+        "restore",
+        path_str(file),
+        "--data-dir",
+        path_str(target.path()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rebuilt at first start"));
+    assert!(!target.path().join("index").exists());
+    common::start_dev_in(target)
+}
+
 /// Every entity id of `tenant` in `parts`, through search listings (so: searchable).
 fn searchable_ids(srv: &Server, key: &str) -> std::collections::HashSet<String> {
     let mut out = std::collections::HashSet::new();
@@ -178,18 +193,7 @@ fn a_snapshot_taken_under_writes_restores_everything_acknowledged_before_it() {
         assert_eq!(mode & 0o777, 0o600, "snapshot files are private");
     }
 
-    let target = tempfile::tempdir().unwrap();
-    let out = qanatix(&[
-        "restore",
-        path_str(&file),
-        "--data-dir",
-        path_str(target.path()),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("rebuilt at first start"));
-    assert!(!target.path().join("index").exists());
-
-    let restored = common::start_dev_in(target);
+    let restored = restore_and_start(&file);
     assert_eq!(restored.master_key(), master);
     let tenants = restored.get("/api/v1/admin/tenants").bearer(&master).send();
     assert_eq!(tenants.status, 200, "{}", tenants.text);
@@ -430,15 +434,7 @@ fn offline_snapshots_need_the_server_stopped_and_restore_like_online_ones() {
         stderr(&missing)
     );
 
-    let target = tempfile::tempdir().unwrap();
-    let out = qanatix(&[
-        "restore",
-        path_str(&file),
-        "--data-dir",
-        path_str(target.path()),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let restored = common::start_dev_in(target);
+    let restored = restore_and_start(&file);
     for id in &ids {
         let r = restored
             .get(&format!("/api/v1/entities/{id}"))
