@@ -181,6 +181,8 @@ mod tests {
         assert!(c.rate_limit_enabled);
         assert_eq!(c.default_plan, "free");
         assert_eq!(c.dev_plan, "enterprise");
+        assert_eq!(c.snapshot_dir(), PathBuf::from("./data/snapshots"));
+        assert_eq!((c.snapshot_schedule, c.snapshot_retain), (None, None));
     }
 
     #[test]

@@ -130,6 +130,12 @@ fn create_offline(a: CreateArgs) -> Result<create::Written, SnapshotError> {
         None => snapshot_dir(&a.data_dir, a.snapshot_dir)
             .join(create::file_name(crate::timestamp::now_ms(), &id)),
     };
+    if out.exists() {
+        return Err(SnapshotError::Refused(format!(
+            "{}: exists; a snapshot never replaces a file (choose another --out)",
+            out.display()
+        )));
+    }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| SnapshotError::io(parent, e))?;
     }

@@ -417,6 +417,20 @@ fn offline_snapshots_need_the_server_stopped_and_restore_like_online_ones() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("entities"));
+    let again = qanatix(&[
+        "snapshot",
+        "create",
+        "--data-dir",
+        &dir,
+        "--out",
+        path_str(&file),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("offline.snap: exists"),
+        "{}",
+        stderr(&again)
+    );
     let out = qanatix(&["snapshot", "create", "--data-dir", &dir]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = qanatix(&["snapshot", "list", "--data-dir", &dir]);
