@@ -375,7 +375,11 @@ fn snapshots_go_to_snapshot_dir_and_a_bad_schedule_stops_start_up() {
 
     let dir = tempfile::tempdir().unwrap();
     for (var, value, expected) in [
-        ("SNAPSHOT_SCHEDULE", "every 5s", "shortest allowed interval is 60 s"),
+        (
+            "SNAPSHOT_SCHEDULE",
+            "every 5s",
+            "shortest allowed interval is 60 s",
+        ),
         ("SNAPSHOT_SCHEDULE", "at noon", "SNAPSHOT_SCHEDULE"),
         ("SNAPSHOT_RETAIN", "0", "snapshot-retain"),
     ] {
