@@ -411,24 +411,20 @@ fn offline_snapshots_need_the_server_stopped_and_restore_like_online_ones() {
     srv.terminate();
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("offline.snap");
-    let out = qanatix(&[
-        "snapshot",
-        "create",
-        "--data-dir",
-        &dir,
-        "--out",
-        path_str(&file),
-    ]);
+    let create_into = |file: &Path| {
+        qanatix(&[
+            "snapshot",
+            "create",
+            "--data-dir",
+            &dir,
+            "--out",
+            path_str(file),
+        ])
+    };
+    let out = create_into(&file);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("entities"));
-    let again = qanatix(&[
-        "snapshot",
-        "create",
-        "--data-dir",
-        &dir,
-        "--out",
-        path_str(&file),
-    ]);
+    let again = create_into(&file);
     assert_eq!(again.status.code(), Some(1));
     assert!(
         stderr(&again).contains("offline.snap: exists"),
