@@ -22,21 +22,7 @@ BATCHES=$(mktemp -d)
 trap 'stop_bench_server; rm -rf "$BATCHES"' EXIT
 start_bench_server "$PORT" '["ingest","admin"]'
 
-./target/release/gen-catalog --count "$COUNT" --seed 7 --out "$BATCHES" 2>/dev/null
-load_one() { # file
-  local type; type=$(basename "$1" .json | cut -d- -f2-)
-  curl -sf -o /dev/null -X POST "$BASE/api/v1/ingest/parts/$type/batch" \
-    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data-binary "@$1"
-}
-export -f load_one
-export BASE KEY
-START=$(date +%s)
-ls "$BATCHES"/*.json | xargs -P 3 -I{} bash -c 'load_one {}'
-echo "loaded $COUNT records in $(( $(date +%s) - START )) s" >&2
-until curl -sf "$BASE/api/v1/admin/stats" -H "Authorization: Bearer $KEY" |
-  python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["queue_depth"] == 0 else 1)'; do
-  sleep 10
-done
+load_bench_catalog "$COUNT" "$BATCHES"
 
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$SERVER/status"; }
 measure() { # format -> "records seconds rss_before rss_max"

@@ -22,6 +22,9 @@ use crate::store::Store;
 use crate::telemetry::request_context;
 use crate::usage::Meter;
 
+/// Scheduled snapshots may not come closer together than this.
+const SNAPSHOT_MIN_INTERVAL_MS: i64 = 60_000;
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -31,6 +34,7 @@ pub struct Application {
     usage_persister: std::thread::JoinHandle<()>,
     webhook_worker: crate::webhooks::delivery::Worker,
     connector_worker: crate::connectors::worker::Worker,
+    snapshot_schedule: Option<crate::snapshot::jobs::ScheduleThread>,
     _data_lock: crate::data_lock::DataDirLock,
 }
 
@@ -127,6 +131,19 @@ impl Application {
         let (master_key, master_source) =
             secrets::load_master_key(config.master_key.as_deref(), &config.data_dir)?;
         let connector_key = secrets::load_connector_key(&config.data_dir)?;
+        let snapshot_schedule = config
+            .snapshot_schedule
+            .as_deref()
+            .map(|s| {
+                crate::connectors::schedule::Schedule::parse(s, SNAPSHOT_MIN_INTERVAL_MS)
+                    .map_err(|e| format!("SNAPSHOT_SCHEDULE: {e}"))
+            })
+            .transpose()?;
+        let snapshots = Arc::new(crate::snapshot::jobs::Snapshots::new(
+            config.snapshot_dir(),
+            config.data_dir.clone(),
+            config.snapshot_retain.map(|n| n as usize),
+        ));
         let (pulls, pull_queue) = crate::connectors::worker::Pulls::new(&connector_key);
         let store = Arc::new(Store::open(&config.data_dir).map_err(|e| e.to_string())?);
         // Opened from a lower-priority thread: tantivy's indexing and merge threads are spawned
@@ -196,6 +213,7 @@ impl Application {
             ),
             pulls,
             mcp_sessions: Default::default(),
+            snapshots,
         });
         let no_tenants = state.store.tenants.list().is_empty();
         log_first_steps(&master_source, &addr.to_string(), no_tenants);
@@ -232,6 +250,11 @@ impl Application {
         );
         // Scheduled pulls missed while the server was down run now, once.
         let connector_worker = crate::connectors::worker::Worker::spawn(state.clone(), pull_queue);
+        let snapshot_schedule = snapshot_schedule.and_then(|schedule| {
+            state
+                .snapshots
+                .spawn_schedule(schedule, state.store.db().clone())
+        });
         log::info!("listening on http://{addr}");
         Ok(Application {
             port: addr.port(),
@@ -242,6 +265,7 @@ impl Application {
             usage_persister,
             webhook_worker,
             connector_worker,
+            snapshot_schedule,
             _data_lock: data_lock,
         })
     }
@@ -276,6 +300,9 @@ impl Application {
         let result = self.server.await;
         janitor.abort();
         stopper.abort();
+        if let Some(schedule) = self.snapshot_schedule {
+            let _ = web::block(move || schedule.stop()).await;
+        }
         let connectors = self.connector_worker;
         let _ = web::block(move || connectors.stop()).await;
         let state = self.state.clone();

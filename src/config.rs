@@ -111,6 +111,20 @@ pub struct Config {
     #[arg(long, env = "QANATIX_USAGE_CLOCK_START", hide = true)]
     pub usage_clock_start: Option<String>,
 
+    /// Where snapshots are written and listed (default `DATA_DIR/snapshots`). Snapshot files hold
+    /// every record and the secrets: keep the directory as private as the data dir.
+    #[arg(long, env = "SNAPSHOT_DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+
+    /// Take a snapshot on this schedule: `every 24h` or a cron expression (UTC). Unset: only on
+    /// request.
+    #[arg(long, env = "SNAPSHOT_SCHEDULE")]
+    pub snapshot_schedule: Option<String>,
+
+    /// After each snapshot, keep only the newest N in the snapshot dir. Unset: keep all.
+    #[arg(long, env = "SNAPSHOT_RETAIN", value_parser = clap::value_parser!(u32).range(1..))]
+    pub snapshot_retain: Option<u32>,
+
     /// HTTP worker threads (default: number of cores).
     #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
@@ -138,6 +152,13 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("sqlite"))
     }
 
+    /// Where snapshots go.
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.snapshot_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("snapshots"))
+    }
+
     /// A configuration for embedding and tests: defaults plus the given data dir and port.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
         let mut config = Config::parse_from(["qanatix"]);
@@ -160,6 +181,8 @@ mod tests {
         assert!(c.rate_limit_enabled);
         assert_eq!(c.default_plan, "free");
         assert_eq!(c.dev_plan, "enterprise");
+        assert_eq!(c.snapshot_dir(), PathBuf::from("./data/snapshots"));
+        assert_eq!((c.snapshot_schedule, c.snapshot_retain), (None, None));
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod runtime_thread;
 pub mod sample_catalog;
 pub mod schemas;
 pub mod search;
+pub mod snapshot;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -34,6 +34,8 @@ pub struct AppState {
     pub pulls: crate::connectors::worker::Pulls,
     /// Sessions of the MCP endpoint (`/mcp/`).
     pub mcp_sessions: crate::api::mcp::session::Sessions,
+    /// Snapshots taken while serving (`/admin/snapshots`).
+    pub snapshots: Arc<crate::snapshot::jobs::Snapshots>,
 }
 
 impl AppState {

@@ -20,6 +20,7 @@ pub mod portal_webhooks;
 pub mod records;
 pub mod schemas;
 pub mod search;
+pub mod snapshots;
 pub mod tenants;
 pub mod upload;
 pub mod usage;
@@ -123,6 +124,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(keys::routes)
             .configure(tenants::routes)
             .configure(admin::routes)
+            .configure(snapshots::routes)
             .configure(entities::routes)
             .configure(search::routes)
             .configure(ingest::routes)

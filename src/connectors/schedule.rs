@@ -1,5 +1,6 @@
-//! When a connector pulls by itself: `every <n><unit>` (`every 15m`, `every 2 hours`) or a cron
-//! expression (five fields, or six with seconds first; `@hourly`-style nicknames), in UTC.
+//! When a connector pulls, or a snapshot is taken, by itself: `every <n><unit>` (`every 15m`,
+//! `every 2 hours`) or a cron expression (five fields, or six with seconds first;
+//! `@hourly`-style nicknames), in UTC.
 
 use std::str::FromStr;
 
@@ -54,7 +55,7 @@ impl Schedule {
         let gap = schedule.shortest_gap();
         if gap < min_interval_ms {
             return Err(format!(
-                "'{raw}' would pull every {} s; the shortest allowed interval is {} s",
+                "'{raw}' would run every {} s; the shortest allowed interval is {} s",
                 gap / 1000,
                 min_interval_ms / 1000
             ));

@@ -174,6 +174,22 @@ impl ConnectorStore {
         Ok(out)
     }
 
+    /// Gives every scheduled connector that has no next run one at `at_ms`; returns how many.
+    /// A restored store can hold a connector whose schedule entry was written after the copy
+    /// passed it; without an entry it would never run by itself again.
+    pub(super) fn schedule_missing(&self, at_ms: i64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for item in self.connectors.iter() {
+            let (k, v) = item?;
+            let c: Connector = decode(&v)?;
+            if c.schedule.is_some() && !self.due.contains_key(&k)? {
+                self.due.insert(k, &at_ms.to_be_bytes())?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
         let prefix = tenant_prefix(tenant);
         super::remove_prefix(&[&self.connectors, &self.due], &prefix)

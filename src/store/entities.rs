@@ -715,6 +715,46 @@ impl EntityStore {
         Ok(())
     }
 
+    /// Rebuilds the source-id and content-hash indexes from the entities, and empties the index
+    /// queue and the failure marks. For a restored store: its entries were copied while writes
+    /// went on, so an entity may lack its index entries, and the search index is rebuilt from
+    /// every entity at first start anyway (which queues and marks afresh). Returns the number of
+    /// entities.
+    pub(super) fn rebuild_derived(&self) -> Result<usize, StoreError> {
+        const CHUNK: usize = 10_000;
+        for kind in [SOURCE, HASH, QUEUE, FAILED] {
+            let mut batch = sled::Batch::default();
+            for (n, item) in self.tree.scan_prefix([kind]).enumerate() {
+                batch.remove(item?.0);
+                if (n + 1) % CHUNK == 0 {
+                    self.tree.apply_batch(std::mem::take(&mut batch))?;
+                }
+            }
+            self.tree.apply_batch(batch)?;
+        }
+        let mut batch = sled::Batch::default();
+        let mut entities = 0;
+        for item in self.tree.scan_prefix([ENTITY]) {
+            let Some(e) = decode_scanned::<Entity>(item) else {
+                continue;
+            };
+            let e = e?;
+            let id = e.id.as_bytes().to_vec();
+            if let Some(k) = SourceKey::of(&e) {
+                batch.insert(k.index_key(), id.clone());
+            }
+            if e.status != EntityStatus::Archived {
+                batch.insert(key(HASH, &e.tenant_id, &e.content_hash()), id);
+            }
+            entities += 1;
+            if entities % CHUNK == 0 {
+                self.tree.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(entities)
+    }
+
     /// Removes every record of the tenant and queues nothing: the caller drops its index documents.
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
         // Entities last: until they go, a crash leaves the tenant whole enough to delete again.

@@ -180,6 +180,18 @@ impl KeyStore {
         Ok(true)
     }
 
+    /// Rebuilds `key_hashes` from the key records (a restored store).
+    pub(super) fn rebuild_hash_index(&self) -> Result<(), StoreError> {
+        let _turn = self.mutating();
+        self.by_hash.clear()?;
+        for item in self.records.iter() {
+            let (k, v) = item?;
+            let r: KeyRecord = decode(&v)?;
+            self.by_hash.insert(&r.hash[..], k)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
         for r in self.list(tenant)? {
             self.revoke(tenant, r.id)?;

@@ -7,6 +7,7 @@ pub mod entities;
 pub mod entity_counts;
 pub mod ingestions;
 pub mod keys;
+pub mod repair;
 pub mod schemas;
 pub mod tenants;
 pub mod usage;
@@ -161,12 +162,23 @@ pub struct Store {
     pub connectors: ConnectorStore,
 }
 
+/// Where the store lives inside a data dir.
+pub fn db_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("db")
+}
+
+/// Opens the sled database of a data dir as the server does, without opening the stores on
+/// top (snapshots copy and restore it tree by tree).
+pub fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
+    Ok(sled::Config::new()
+        .path(db_path(data_dir))
+        .cache_capacity(64 * 1024 * 1024)
+        .open()?)
+}
+
 impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(dir.join("db"))
-            .cache_capacity(64 * 1024 * 1024)
-            .open()?;
+        let db = open_db(dir)?;
         Ok(Store {
             tenants: TenantStore::open(&db)?,
             keys: KeyStore::open(&db)?,
@@ -179,6 +191,11 @@ impl Store {
             connectors: ConnectorStore::open(&db)?,
             db,
         })
+    }
+
+    /// The database under the stores, for taking a snapshot of every tree while serving.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
     }
 
     /// Writes everything buffered to disk.
@@ -219,6 +236,13 @@ impl Store {
     /// Removes every record of the tenant held in this store (its search documents are the
     /// index's to drop).
     pub async fn delete_tenant(&self, tenant: &str) -> Result<bool, StoreError> {
+        let existed = self.remove_tenant_records(tenant)?;
+        self.flush().await?;
+        Ok(existed)
+    }
+
+    /// [`Self::delete_tenant`] without the flush.
+    fn remove_tenant_records(&self, tenant: &str) -> Result<bool, StoreError> {
         self.keys.delete_tenant(tenant)?;
         self.entities.delete_tenant(tenant)?;
         self.ingestions.delete_tenant(tenant)?;
@@ -227,9 +251,7 @@ impl Store {
         self.collections.delete_tenant(tenant)?;
         self.webhooks.delete_tenant(tenant)?;
         self.connectors.delete_tenant(tenant)?;
-        let existed = self.tenants.delete(tenant)?;
-        self.flush().await?;
-        Ok(existed)
+        self.tenants.delete(tenant)
     }
 }
 

@@ -168,6 +168,22 @@ impl WebhookStore {
         Ok(existed)
     }
 
+    /// Gives every outbox row a sequence number from this database's id generator. A restored
+    /// store's generator starts again from zero, so rows copied from the old one could collide
+    /// with new rows due in the same millisecond.
+    pub(super) fn renumber_outbox(&self) -> Result<usize, StoreError> {
+        let rows = self.outbox.iter().collect::<Result<Vec<_>, _>>()?;
+        self.outbox.clear()?;
+        for (k, v) in &rows {
+            let mut key: OutboxKey = [0; 16];
+            let due = k.get(..8).unwrap_or(&[0; 8]);
+            key[..8].copy_from_slice(due);
+            key[8..].copy_from_slice(&self.db.generate_id()?.to_be_bytes());
+            self.outbox.insert(key, v)?;
+        }
+        Ok(rows.len())
+    }
+
     /// Queues `row`, due now.
     pub fn enqueue(&self, row: &OutboxRow) -> Result<(), StoreError> {
         let seq = self.db.generate_id()?;

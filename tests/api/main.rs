@@ -32,6 +32,7 @@ mod scopes;
 mod search;
 mod search_dialects;
 mod secrets;
+mod snapshots;
 mod tenants;
 mod upgrade;
 mod upload;

@@ -6,7 +6,8 @@ use crate::common;
 
 /// Every route the server registers, with the scope it needs (`None` = any caller): a route
 /// added without a row here is a gap in this test, and one registered without a policy does not
-/// compile (see `api::resource`).
+/// compile (see `api::resource`). Routes only the master key may use are checked in
+/// `admin_scope_does_not_reach_master_only_routes`.
 const ID: &str = "00000000-0000-4000-8000-000000000000";
 const FAMILIES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/v1/auth/keys", Some("admin")),
@@ -141,4 +142,10 @@ fn admin_scope_does_not_reach_master_only_routes() {
         .bearer(&admin)
         .send()
         .expect_error(403, "insufficient_scope");
+    for method in ["GET", "POST"] {
+        srv.req(method, "/api/v1/admin/snapshots")
+            .bearer(&admin)
+            .send()
+            .expect_error(403, "insufficient_scope");
+    }
 }
