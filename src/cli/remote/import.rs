@@ -1,0 +1,336 @@
+//! `qanatix import FILE --collection C --type T`: streams a file from disk to the server's file
+//! upload route (`/upload/{c}/{t}/file`, or `/pdf`; API-RECORDS.md §2) as one multipart body of
+//! known length, with progress, then prints the server's summary. The file is never read into
+//! memory whole; the server holds one upload (≤ 50 MB) at a time, so larger files are refused
+//! here before anything is sent.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+
+use super::client::{Body, Client};
+use super::outcome::{finish, Failure, EXIT_ROWS_REJECTED};
+use super::progress::{bytes, Progress, RecordCounter};
+use super::Remote;
+use crate::api::ingest::INGEST_BODY_LIMIT;
+
+#[derive(Debug, Args)]
+#[command(after_help = super::EXIT_CODES_HELP)]
+pub struct ImportArgs {
+    /// The file to upload (CSV, JSON array, NDJSON, BMEcat or SAP IDoc XML, PDF).
+    pub file: PathBuf,
+
+    /// Collection (vertical) the records go to.
+    #[arg(long, short = 'c')]
+    pub collection: String,
+
+    /// Record type (entity type) of the records.
+    #[arg(long = "type", short = 't', value_name = "TYPE")]
+    pub record_type: String,
+
+    /// File format; by default from the file's extension.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// CSV column holding each record's name (the server's default: `name`).
+    #[arg(long)]
+    pub name_column: Option<String>,
+
+    /// Print the server's answer as JSON on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress output.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+    Ndjson,
+    Xml,
+    Pdf,
+}
+
+impl Format {
+    fn from_extension(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" | "tsv" => Format::Csv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "xml" => Format::Xml,
+            "pdf" => Format::Pdf,
+            _ => return None,
+        })
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Xml => "xml",
+            Format::Pdf => "pdf",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv",
+            Format::Json => "application/json",
+            Format::Ndjson => "application/x-ndjson",
+            Format::Xml => "application/xml",
+            Format::Pdf => "application/pdf",
+        }
+    }
+
+    fn counter(self) -> RecordCounter {
+        match self {
+            Format::Csv => RecordCounter::csv(),
+            Format::Json => RecordCounter::json_array(),
+            Format::Ndjson => RecordCounter::ndjson(),
+            Format::Xml | Format::Pdf => RecordCounter::Unknown,
+        }
+    }
+
+    /// The upload route's last segment.
+    fn route(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+            _ => "file",
+        }
+    }
+}
+
+pub fn run_import(args: ImportArgs) -> std::process::ExitCode {
+    finish("import", import(&args))
+}
+
+/// The file's name as sent in the multipart part. The server tells formats by extension first,
+/// so a name whose extension says another format gets the right one appended.
+fn part_file_name(path: &Path, format: Format) -> String {
+    let name: String = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c == '"' || c == '\\' { '_' } else { c })
+        .collect();
+    match Format::from_extension(Path::new(&name)) {
+        Some(f) if f == format => name,
+        _ if name.is_empty() => format!("upload.{}", format.extension()),
+        _ => format!("{name}.{}", format.extension()),
+    }
+}
+
+/// The multipart body around the file's bytes: what goes before them and what after.
+fn multipart_frame(
+    boundary: &str,
+    file_name: &str,
+    format: Format,
+    name_column: Option<&str>,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut head = String::new();
+    if let Some(column) = name_column {
+        head.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"name_column\"\r\n\r\n{column}\r\n"
+        ));
+    }
+    head.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {}\r\n\r\n",
+        format.content_type()
+    ));
+    let tail = format!("\r\n--{boundary}--\r\n");
+    (head.into_bytes(), tail.into_bytes())
+}
+
+fn import(args: &ImportArgs) -> Result<u8, Failure> {
+    let path = &args.file;
+    let format = match args.format {
+        Some(f) => f,
+        None => Format::from_extension(path).ok_or_else(|| {
+            Failure::usage(format!(
+                "cannot tell the format of {} from its extension: pass --format csv|json|ndjson|xml|pdf",
+                path.display()
+            ))
+        })?,
+    };
+    let file = File::open(path)
+        .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Failure::usage(format!("{} is not a file", path.display())));
+    }
+    if let Some(column) = &args.name_column {
+        if column.trim().is_empty() || column.chars().any(char::is_control) {
+            return Err(Failure::usage("--name-column must be a column name"));
+        }
+    }
+
+    let boundary = format!("qanatix-{}", hex::encode(rand::random::<[u8; 16]>()));
+    let file_name = part_file_name(path, format);
+    let (head, tail) = multipart_frame(&boundary, &file_name, format, args.name_column.as_deref());
+    let size = meta.len();
+    let length = head.len() as u64 + size + tail.len() as u64;
+    if length > INGEST_BODY_LIMIT as u64 {
+        return Err(Failure::usage(format!(
+            "{} is {}; the server takes at most {} per upload: split it into smaller files",
+            path.display(),
+            bytes(size),
+            bytes(INGEST_BODY_LIMIT as u64)
+        )));
+    }
+
+    // The server's own rule for the names, checked here because a server that refuses a
+    // request before reading its body can only close the connection under a large upload.
+    let slug = |flag: &str, raw: &str| {
+        crate::entity_input::slug(flag, raw).map_err(|e| Failure::usage(e.to_string()))
+    };
+    let collection = slug("--collection", &args.collection)?;
+    let record_type = slug("--type", &args.record_type)?;
+
+    let client = Client::new(&args.remote)?;
+    preflight(&client)?;
+
+    let url = client.api(&["upload", &collection, &record_type, format.route()]);
+    let mut progress = Progress::new(size, format.counter(), args.quiet || args.json);
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let answer = {
+        let reader = Cursor::new(head)
+            .chain(progress.track(file))
+            .chain(Cursor::new(tail));
+        let body = Body::Stream {
+            content_type: &content_type,
+            length,
+            reader: Box::new(reader),
+        };
+        // The answer comes once the server has stored every record: a 2xx means durable.
+        client.json("POST", &url, body)
+    };
+    progress.done();
+    let answer = answer?;
+    let elapsed = progress.elapsed();
+    if args.json {
+        println!("{answer:#}");
+    } else {
+        print_summary(&client, args, &answer, elapsed);
+    }
+    let rejected = answer["summary"]["rejected"].as_u64().unwrap_or(0);
+    Ok(if rejected > 0 { EXIT_ROWS_REJECTED } else { 0 })
+}
+
+/// Checks the key may upload before a large body is sent: a server that refuses a request
+/// early closes the connection under the client's upload, which would read as a broken
+/// connection instead of the server's reason. Looking up an upload that cannot exist passes the
+/// same access check as the upload itself and answers 404.
+fn preflight(client: &Client) -> Result<(), Failure> {
+    let url = client.api(&["uploads", "00000000-0000-0000-0000-000000000000"]);
+    match client.get(&url) {
+        Ok(_) | Err(Failure::Refused { status: 404, .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn print_summary(client: &Client, args: &ImportArgs, answer: &Value, elapsed: std::time::Duration) {
+    let s = &answer["summary"];
+    let n = |k: &str| s[k].as_u64().unwrap_or(0);
+    let id = answer["upload_id"].as_str().unwrap_or("?");
+    let secs = elapsed.as_secs_f64().max(0.001);
+    println!(
+        "Imported {} into {}/{}",
+        args.file.display(),
+        args.collection,
+        args.record_type
+    );
+    println!("upload id:  {id}");
+    println!("status:     {}", answer["status"].as_str().unwrap_or("?"));
+    println!("received:   {}", n("submitted"));
+    println!("created:    {}", n("created"));
+    println!("updated:    {}", n("updated"));
+    println!("duplicates: {}", n("dedup_skipped"));
+    println!("rejected:   {}", n("rejected"));
+    println!(
+        "time:       {secs:.1}s, {:.0} records/s stored",
+        n("accepted") as f64 / secs
+    );
+    if n("rejected") == 0 {
+        return;
+    }
+    let errors = answer["errors"].as_array().map_or(&[][..], Vec::as_slice);
+    println!("first rejected rows:");
+    for e in errors.iter().take(5) {
+        let field = e["field"]
+            .as_str()
+            .map(|f| format!(" {f}:"))
+            .unwrap_or_default();
+        println!(
+            "  row {}:{field} {}",
+            e["row"],
+            e["message"].as_str().unwrap_or("")
+        );
+    }
+    let dlq = client.api(&["uploads", id, "dlq"]);
+    let tenant = args
+        .remote
+        .tenant
+        .as_deref()
+        .map(|t| format!(" -H 'X-Tenant-Id: {t}'"))
+        .unwrap_or_default();
+    println!("every rejected row with its raw input:");
+    println!("  curl -H \"Authorization: Bearer $QANATIX_API_KEY\"{tenant} {dlq}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_extension() {
+        assert_eq!(
+            Format::from_extension(Path::new("a/B.CSV")),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            Format::from_extension(Path::new("x.jsonl")),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(Format::from_extension(Path::new("x.txt")), None);
+        assert_eq!(Format::from_extension(Path::new("noext")), None);
+    }
+
+    #[test]
+    fn part_names_carry_the_chosen_format() {
+        assert_eq!(part_file_name(Path::new("/d/a.csv"), Format::Csv), "a.csv");
+        assert_eq!(
+            part_file_name(Path::new("/d/a.csv"), Format::Ndjson),
+            "a.csv.ndjson"
+        );
+        assert_eq!(
+            part_file_name(Path::new("/d/we\"ird.txt"), Format::Csv),
+            "we_ird.txt.csv"
+        );
+    }
+
+    #[test]
+    fn the_frame_is_multipart() {
+        let (head, tail) = multipart_frame("B", "a.csv", Format::Csv, Some("title"));
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with(
+            "--B\r\nContent-Disposition: form-data; name=\"name_column\"\r\n\r\ntitle\r\n--B\r\n"
+        ));
+        assert!(head.ends_with("filename=\"a.csv\"\r\nContent-Type: text/csv\r\n\r\n"));
+        assert_eq!(tail, b"\r\n--B--\r\n");
+    }
+}
