@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
@@ -117,22 +118,45 @@ impl Client {
         }
     }
 
-    /// A request whose 2xx answer is JSON (or empty, as `null`).
+    /// A request whose 2xx answer is JSON (`null` for 204 No Content).
     pub fn json(&self, method: &str, url: &Url, body: Body<'_>) -> Result<Value, Failure> {
         let res = self.send(method, url, body)?;
-        let text = res.into_string().map_err(|e| Failure::Unreachable {
-            url: self.base.to_string(),
-            reason: format!("the answer broke off: {e}"),
-        })?;
-        if text.trim().is_empty() {
+        if res.status() == 204 {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&text).map_err(|e| Failure::Refused {
-            status: 200,
-            detail: format!(
-                "the server's answer is not JSON ({e}); is {} a QANATIX server?",
-                self.base
-            ),
+        self.decode(res)
+    }
+
+    /// A request whose 2xx answer is JSON of the shape `T` (fields `T` lacks are skipped
+    /// without being kept: an upload's answer lists every record id).
+    pub fn json_as<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        url: &Url,
+        body: Body<'_>,
+    ) -> Result<T, Failure> {
+        let res = self.send(method, url, body)?;
+        self.decode(res)
+    }
+
+    /// Parses an answer as it is read: no copy of the whole text, and no size cap (ureq's
+    /// `into_string` stops at 10 MB, less than the answer to a large upload).
+    fn decode<T: DeserializeOwned>(&self, res: ureq::Response) -> Result<T, Failure> {
+        let reader = std::io::BufReader::new(res.into_reader());
+        serde_json::from_reader(reader).map_err(|e| match e.classify() {
+            serde_json::error::Category::Io | serde_json::error::Category::Eof => {
+                Failure::Unreachable {
+                    url: self.base.to_string(),
+                    reason: format!("the answer broke off: {e}"),
+                }
+            }
+            _ => Failure::Refused {
+                status: 200,
+                detail: format!(
+                    "the server's answer is not what was expected ({e}); is {} a QANATIX server?",
+                    self.base
+                ),
+            },
         })
     }
 

@@ -9,6 +9,7 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::client::{Body, Client};
@@ -217,18 +218,74 @@ fn import(args: &ImportArgs) -> Result<u8, Failure> {
             reader: Box::new(reader),
         };
         // The answer comes once the server has stored every record: a 2xx means durable.
-        client.json("POST", &url, body)
+        if args.json {
+            client.json_as("POST", &url, body).map(Answer::Raw)
+        } else {
+            client.json_as("POST", &url, body).map(Answer::Summary)
+        }
     };
     progress.done();
-    let answer = answer?;
-    let elapsed = progress.elapsed();
-    if args.json {
-        println!("{answer:#}");
-    } else {
-        print_summary(&client, args, &answer, elapsed);
-    }
-    let rejected = answer["summary"]["rejected"].as_u64().unwrap_or(0);
+    let answer = answer.map_err(|e| match e {
+        // A server that refuses an upload it has started to read (a quota reached, say) can
+        // only close the connection; ureq then reports the broken write, not the answer.
+        Failure::Unreachable { url, reason } => Failure::Unreachable {
+            url,
+            reason: format!(
+                "{reason}; if the server is up, it may have refused the upload part-way (see its log, or retry with a smaller file)"
+            ),
+        },
+        other => other,
+    })?;
+    let rejected = match &answer {
+        Answer::Raw(v) => {
+            println!("{v:#}");
+            v["summary"]["rejected"].as_u64().unwrap_or(0)
+        }
+        Answer::Summary(a) => {
+            let target = format!("{collection}/{record_type}");
+            print_summary(&client, args, &target, a, progress.elapsed());
+            a.summary.rejected
+        }
+    };
     Ok(if rejected > 0 { EXIT_ROWS_REJECTED } else { 0 })
+}
+
+/// The server's answer to an upload (API-RECORDS.md §2): as is for `--json`, else only what
+/// the summary shows (not the list of every record id).
+enum Answer {
+    Raw(Value),
+    Summary(UploadAnswer),
+}
+
+#[derive(Deserialize)]
+struct UploadAnswer {
+    upload_id: String,
+    status: String,
+    #[serde(default)]
+    summary: Summary,
+    #[serde(default)]
+    errors: Vec<RowError>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Summary {
+    submitted: u64,
+    accepted: u64,
+    rejected: u64,
+    dedup_skipped: u64,
+    created: u64,
+    updated: u64,
+}
+
+#[derive(Deserialize)]
+struct RowError {
+    #[serde(default)]
+    row: Value,
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    message: String,
 }
 
 /// Checks the key may upload before a large body is sent: a server that refuses a request
@@ -243,53 +300,49 @@ fn preflight(client: &Client) -> Result<(), Failure> {
     }
 }
 
-fn print_summary(client: &Client, args: &ImportArgs, answer: &Value, elapsed: std::time::Duration) {
-    let s = &answer["summary"];
-    let n = |k: &str| s[k].as_u64().unwrap_or(0);
-    let id = answer["upload_id"].as_str().unwrap_or("?");
+fn print_summary(
+    client: &Client,
+    args: &ImportArgs,
+    target: &str,
+    answer: &UploadAnswer,
+    elapsed: std::time::Duration,
+) {
+    let s = &answer.summary;
     let secs = elapsed.as_secs_f64().max(0.001);
-    println!(
-        "Imported {} into {}/{}",
-        args.file.display(),
-        args.collection,
-        args.record_type
-    );
-    println!("upload id:  {id}");
-    println!("status:     {}", answer["status"].as_str().unwrap_or("?"));
-    println!("received:   {}", n("submitted"));
-    println!("created:    {}", n("created"));
-    println!("updated:    {}", n("updated"));
-    println!("duplicates: {}", n("dedup_skipped"));
-    println!("rejected:   {}", n("rejected"));
+    println!("Imported {} into {target}", args.file.display());
+    println!("upload id:  {}", answer.upload_id);
+    println!("status:     {}", answer.status);
+    println!("received:   {}", s.submitted);
+    println!("created:    {}", s.created);
+    println!("updated:    {}", s.updated);
+    println!("duplicates: {}", s.dedup_skipped);
+    println!("rejected:   {}", s.rejected);
     println!(
         "time:       {secs:.1}s, {:.0} records/s stored",
-        n("accepted") as f64 / secs
+        s.accepted as f64 / secs
     );
-    if n("rejected") == 0 {
+    if s.rejected == 0 {
         return;
     }
-    let errors = answer["errors"].as_array().map_or(&[][..], Vec::as_slice);
     println!("first rejected rows:");
-    for e in errors.iter().take(5) {
-        let field = e["field"]
-            .as_str()
+    for e in answer.errors.iter().take(5) {
+        let field = e
+            .field
+            .as_deref()
             .map(|f| format!(" {f}:"))
             .unwrap_or_default();
-        println!(
-            "  row {}:{field} {}",
-            e["row"],
-            e["message"].as_str().unwrap_or("")
-        );
+        println!("  row {}:{field} {}", e.row, e.message);
     }
-    let dlq = client.api(&["uploads", id, "dlq"]);
-    let tenant = args
-        .remote
-        .tenant
-        .as_deref()
-        .map(|t| format!(" -H 'X-Tenant-Id: {t}'"))
-        .unwrap_or_default();
+    let dlq = client.api(&["uploads", &answer.upload_id, "dlq"]);
+    let mut headers = String::new();
+    if client.has_key() {
+        headers.push_str(" -H \"Authorization: Bearer $QANATIX_API_KEY\"");
+    }
+    if let Some(t) = &args.remote.tenant {
+        headers.push_str(&format!(" -H 'X-Tenant-Id: {t}'"));
+    }
     println!("every rejected row with its raw input:");
-    println!("  curl -H \"Authorization: Bearer $QANATIX_API_KEY\"{tenant} {dlq}");
+    println!("  curl{headers} {dlq}");
 }
 
 #[cfg(test)]
