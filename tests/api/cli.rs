@@ -577,3 +577,89 @@ fn docs_examples_work_as_written() {
         "the rotated, then revoked key"
     );
 }
+
+/// A server that answers the first request it reads with a 404 (if `answer_first`) and then
+/// never answers again, on any connection. Returns its URL.
+fn server_that_stops_answering(answer_first: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(!answer_first));
+        for conn in listener.incoming().take(8) {
+            let Ok(mut conn) = conn else { return };
+            let answered = std::sync::Arc::clone(&answered);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                let mut seen = Vec::new();
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                conn.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+                    .unwrap();
+                while std::time::Instant::now() < deadline {
+                    match conn.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        Err(_) => continue,
+                    }
+                    let headers_done = seen.windows(4).any(|w| w == b"\r\n\r\n");
+                    if headers_done && !answered.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        let body = r#"{"detail":"Not found.","code":"not_found"}"#;
+                        let _ = write!(
+                            conn,
+                            "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_server_that_stops_answering_times_out_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "parts.csv", CSV);
+    let import = [
+        "import",
+        &file,
+        "-c",
+        "parts",
+        "-t",
+        "item",
+        "--timeout",
+        "2",
+    ];
+    // The preflight of an import is answered, the upload never is; status gets no answer.
+    for (answer_first, args) in [
+        (true, &import[..]),
+        (false, &["status", "--timeout", "2"][..]),
+    ] {
+        let url = server_that_stops_answering(answer_first);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qanatix"))
+            .env_remove("QANATIX_API_KEY")
+            .env("QANATIX_URL", &url)
+            .env("QANATIX_TENANT", "acme")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let finished = common::wait_for(std::time::Duration::from_secs(20), || {
+            child.try_wait().unwrap().is_some()
+        });
+        if !finished {
+            let _ = child.kill();
+            panic!("{args:?} did not time out");
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&url) && stderr.contains("timed out"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -32,7 +32,8 @@ pub enum Body<'a> {
 }
 
 impl Client {
-    pub fn new(remote: &Remote) -> Result<Client, Failure> {
+    /// A client for `remote`, waiting `default_timeout` seconds unless `--timeout` says.
+    pub fn new(remote: &Remote, default_timeout: u64) -> Result<Client, Failure> {
         let base = Url::parse(remote.url.trim())
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -42,8 +43,12 @@ impl Client {
                     remote.url
                 ))
             })?;
-        let timeout = Duration::from_secs(remote.timeout);
+        let timeout = Duration::from_secs(remote.timeout.unwrap_or(default_timeout));
+        // No connection pool: ureq clears a connection's timeouts when it goes back to the
+        // pool, so a reused connection would wait for ever. One connection per request costs a
+        // command line tool nothing.
         let agent = ureq::AgentBuilder::new()
+            .max_idle_connections(0)
             .timeout_connect(timeout.min(Duration::from_secs(10)))
             .timeout_read(timeout)
             .timeout_write(timeout)
@@ -242,12 +247,13 @@ mod tests {
     use super::*;
 
     fn client(url: &str) -> Result<Client, Failure> {
-        Client::new(&Remote {
+        let remote = Remote {
             url: url.into(),
             key: None,
             tenant: None,
-            timeout: 5,
-        })
+            timeout: None,
+        };
+        Client::new(&remote, 5)
     }
 
     #[test]

@@ -112,6 +112,10 @@ impl Format {
     }
 }
 
+/// Seconds `import` waits by default: the server answers only once it has stored the whole
+/// file, which for 50 MB on a busy or slow machine can take minutes.
+const IMPORT_TIMEOUT: u64 = 3600;
+
 pub fn run_import(args: ImportArgs) -> std::process::ExitCode {
     finish("import", import(&args))
 }
@@ -202,7 +206,7 @@ fn import(args: &ImportArgs) -> Result<u8, Failure> {
     let collection = slug("--collection", &args.collection)?;
     let record_type = slug("--type", &args.record_type)?;
 
-    let client = Client::new(&args.remote)?;
+    let client = Client::new(&args.remote, IMPORT_TIMEOUT)?;
     preflight(&client)?;
 
     let url = client.api(&["upload", &collection, &record_type, format.route()]);

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::client::{Body, Client};
 use super::outcome::{finish, Failure};
 use super::table::{self, Table};
-use super::Remote;
+use super::{Remote, DEFAULT_TIMEOUT};
 use crate::timestamp;
 
 #[derive(Debug, Args)]
@@ -89,7 +89,7 @@ pub fn run_keys(args: KeysArgs) -> std::process::ExitCode {
 }
 
 fn keys(args: &KeysArgs) -> Result<u8, Failure> {
-    let client = Client::new(&args.remote)?;
+    let client = Client::new(&args.remote, DEFAULT_TIMEOUT)?;
     match &args.action {
         KeysAction::Create {
             name,

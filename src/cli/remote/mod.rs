@@ -24,6 +24,9 @@ pub use search::{run_search, SearchArgs};
 pub use status::{run_status, StatusArgs};
 pub use tenants::{run_tenants, TenantsArgs};
 
+/// Seconds a request waits for the server unless `--timeout` says otherwise.
+const DEFAULT_TIMEOUT: u64 = 120;
+
 /// Where the server is and who we are to it; every remote subcommand takes these.
 #[derive(Clone, Debug, Args)]
 pub struct Remote {
@@ -46,14 +49,11 @@ pub struct Remote {
     #[arg(long, env = "QANATIX_TENANT", global = true)]
     pub tenant: Option<String>,
 
-    /// Seconds to wait for the server (connecting, and each read or write).
-    #[arg(
-        long,
-        default_value_t = 120,
-        global = true,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
-    pub timeout: u64,
+    /// Seconds to wait for the server: to connect (at most 10), and for each read or write.
+    /// Default 120; for `import` 3600, as the server answers only once the whole file is
+    /// stored.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
 }
 
 /// A key value: never shown by `Debug`, so neither a log line nor a panic message carries it.

@@ -293,12 +293,12 @@ pub struct Tracked<'p, R> {
 impl<R: Read> Read for Tracked<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.progress.advance(&buf[..n]);
         if n == 0 && !buf.is_empty() && !self.ended {
             // The whole file is out; what follows is the server's work.
             self.ended = true;
             self.progress.sent();
         }
-        self.progress.advance(&buf[..n]);
         Ok(n)
     }
 }

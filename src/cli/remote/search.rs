@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::client::{Body, Client};
 use super::outcome::{finish, Failure};
 use super::table::{self, Table};
-use super::Remote;
+use super::{Remote, DEFAULT_TIMEOUT};
 
 #[derive(Debug, Args)]
 #[command(after_help = super::EXIT_CODES_HELP)]
@@ -60,7 +60,7 @@ pub fn run_search(args: SearchArgs) -> std::process::ExitCode {
 }
 
 fn search(args: &SearchArgs) -> Result<u8, Failure> {
-    let client = Client::new(&args.remote)?;
+    let client = Client::new(&args.remote, DEFAULT_TIMEOUT)?;
     let mut filters = Map::new();
     for (k, v) in &args.filters {
         // Values go as strings: the server reads numbers, booleans and lists out of them.

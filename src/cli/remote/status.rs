@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::client::Client;
 use super::outcome::{finish, Failure};
 use super::table::text;
-use super::Remote;
+use super::{Remote, DEFAULT_TIMEOUT};
 
 #[derive(Debug, Args)]
 #[command(after_help = super::EXIT_CODES_HELP)]
@@ -34,7 +34,7 @@ enum Counts {
 }
 
 fn status(args: &StatusArgs) -> Result<u8, Failure> {
-    let client = Client::new(&args.remote)?;
+    let client = Client::new(&args.remote, DEFAULT_TIMEOUT)?;
     let health = client.get(&client.url(&["health"]))?;
     let (ready_code, ready) = client.get_any(&client.url(&["ready"]))?;
     let identified = client.has_key() || args.remote.tenant.is_some();

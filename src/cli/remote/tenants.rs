@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::client::{Body, Client};
 use super::outcome::{finish, Failure};
 use super::table::{self, Table};
-use super::Remote;
+use super::{Remote, DEFAULT_TIMEOUT};
 
 #[derive(Debug, Args)]
 #[command(after_help = super::EXIT_CODES_HELP)]
@@ -49,7 +49,7 @@ pub fn run_tenants(args: TenantsArgs) -> std::process::ExitCode {
 }
 
 fn tenants(args: &TenantsArgs) -> Result<u8, Failure> {
-    let client = Client::new(&args.remote)?;
+    let client = Client::new(&args.remote, DEFAULT_TIMEOUT)?;
     let url = client.api(&["admin", "tenants"]);
     match &args.action {
         TenantsAction::Create {
