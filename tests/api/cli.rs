@@ -663,3 +663,98 @@ fn a_server_that_stops_answering_times_out_with_exit_3() {
         );
     }
 }
+
+#[test]
+fn a_file_over_the_part_size_goes_as_several_uploads_split_at_records() {
+    let (server, key) = server_with_tenant();
+    let dir = tempfile::tempdir().unwrap();
+    // 60 rows of about 45 bytes, one quoted field spanning lines, one bad row late in the file.
+    let mut csv = String::from("name,part_number,notes\n");
+    for i in 0..60 {
+        match i {
+            7 => csv.push_str("\"Bracket, two\nlines\",BR-7,x\n"),
+            50 => csv.push_str("Broken row,BW-50\n"),
+            _ => csv.push_str(&format!("Spring washer {i:03},SW-{i:03},plain text\n")),
+        }
+    }
+    let file = write(dir.path(), "many.csv", &csv);
+    let run = as_key(
+        &server,
+        &key,
+        &[
+            "import",
+            &file,
+            "-c",
+            "parts",
+            "-t",
+            "item",
+            "--part-size",
+            "1k",
+        ],
+    );
+    run.expect(4);
+    let parts: u64 = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("parts:      "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no parts line:\n{}", run.stdout));
+    assert!(parts >= 3, "{}", run.stdout);
+    for line in [
+        "received:   60",
+        "created:    59",
+        "rejected:   1",
+        "status:     partial",
+    ] {
+        assert!(run.stdout.contains(line), "{line:?} in:\n{}", run.stdout);
+    }
+    assert!(run.stderr.contains("60 records"), "{}", run.stderr);
+    let dlqs: Vec<_> = run
+        .stdout
+        .split_whitespace()
+        .filter(|w| w.ends_with("/dlq"))
+        .collect();
+    assert_eq!(
+        dlqs.len(),
+        1,
+        "only the part with the bad row: {}",
+        run.stdout
+    );
+    let r = server
+        .get(dlqs[0].strip_prefix(&server.base).unwrap())
+        .bearer(&key)
+        .send();
+    assert!(r.text.contains("BW-50"), "{}", r.text);
+    // Every record arrived whole: the quoted two-line name too.
+    let run = as_key(
+        &server,
+        &key,
+        &["search", "bracket", "-c", "parts", "--json"],
+    );
+    run.expect(0);
+    assert_eq!(run.json()["results"][0]["name"], "Bracket, two\nlines");
+
+    // Formats that cannot be split are refused before anything is sent.
+    let xml = write(
+        dir.path(),
+        "big.xml",
+        &format!("<a>{}</a>", "x".repeat(2000)),
+    );
+    let run = as_key(
+        &server,
+        &key,
+        &[
+            "import",
+            &xml,
+            "-c",
+            "parts",
+            "-t",
+            "item",
+            "--part-size",
+            "1k",
+        ],
+    );
+    run.expect(2);
+    assert!(run.stderr.contains("only CSV and NDJSON"), "{}", run.stderr);
+}

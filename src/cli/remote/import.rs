@@ -1,11 +1,12 @@
 //! `qanatix import FILE --collection C --type T`: streams a file from disk to the server's file
-//! upload route (`/upload/{c}/{t}/file`, or `/pdf`; API-RECORDS.md §2) as one multipart body of
+//! upload route (`/upload/{c}/{t}/file`, or `/pdf`; API-RECORDS.md §2) as multipart bodies of
 //! known length, with progress, then prints the server's summary. The file is never read into
-//! memory whole; the server holds one upload (≤ 50 MB) at a time, so larger files are refused
-//! here before anything is sent.
+//! memory whole. The server holds one upload (≤ 50 MB) at a time, so a larger CSV or NDJSON
+//! file goes as several uploads cut at record boundaries ([`parts`]); other formats that large
+//! are refused here before anything is sent.
 
 use std::fs::File;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -14,6 +15,7 @@ use serde_json::Value;
 
 use super::client::{Body, Client};
 use super::outcome::{finish, Failure, EXIT_ROWS_REJECTED};
+use super::parts::{self, Plan};
 use super::progress::{bytes, Progress, RecordCounter};
 use super::Remote;
 use crate::api::ingest::INGEST_BODY_LIMIT;
@@ -47,6 +49,12 @@ pub struct ImportArgs {
     /// No progress output.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Largest upload in bytes (suffix k or M allowed); a larger CSV or NDJSON file is sent
+    /// as several uploads, split at record boundaries. Default and maximum: the server's
+    /// 50 MB limit.
+    #[arg(long, value_parser = parse_part_size)]
+    pub part_size: Option<u64>,
 
     #[command(flatten)]
     pub remote: Remote,
@@ -109,6 +117,30 @@ impl Format {
             Format::Pdf => "pdf",
             _ => "file",
         }
+    }
+}
+
+fn parse_part_size(raw: &str) -> Result<u64, String> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => raw.split_at(i),
+        None => (raw, ""),
+    };
+    let unit = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1024,
+        "m" | "mb" => 1024 * 1024,
+        _ => return Err(format!("'{raw}' is not a size such as 4096, 512k or 20M")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{raw}' is not a size such as 4096, 512k or 20M"))?;
+    match n.checked_mul(unit) {
+        Some(size) if (1024..=INGEST_BODY_LIMIT as u64).contains(&size) => Ok(size),
+        _ => Err(format!(
+            "the part size must be between 1k and the server's limit of {} bytes",
+            INGEST_BODY_LIMIT
+        )),
     }
 }
 
@@ -188,15 +220,9 @@ fn import(args: &ImportArgs) -> Result<u8, Failure> {
     let file_name = part_file_name(path, format);
     let (head, tail) = multipart_frame(&boundary, &file_name, format, args.name_column.as_deref());
     let size = meta.len();
-    let length = head.len() as u64 + size + tail.len() as u64;
-    if length > INGEST_BODY_LIMIT as u64 {
-        return Err(Failure::usage(format!(
-            "{} is {}; the server takes at most {} per upload: split it into smaller files",
-            path.display(),
-            bytes(size),
-            bytes(INGEST_BODY_LIMIT as u64)
-        )));
-    }
+    let part_size = args.part_size.unwrap_or(INGEST_BODY_LIMIT as u64);
+    let budget = part_size.saturating_sub((head.len() + tail.len()) as u64);
+    let plan = split(path, format, size, budget)?;
 
     // The server's own rule for the names, checked here because a server that refuses a
     // request before reading its body can only close the connection under a large upload.
@@ -210,48 +236,123 @@ fn import(args: &ImportArgs) -> Result<u8, Failure> {
     preflight(&client)?;
 
     let url = client.api(&["upload", &collection, &record_type, format.route()]);
-    let mut progress = Progress::new(size, format.counter(), args.quiet || args.json);
     let content_type = format!("multipart/form-data; boundary={boundary}");
-    let answer = {
-        let reader = Cursor::new(head)
-            .chain(progress.track(file))
-            .chain(Cursor::new(tail));
+    let header = read_header(path, plan.header_len)?;
+    let mut file = file;
+    let mut progress = Progress::new(size, format.counter(), args.quiet || args.json);
+    let mut answers = Vec::with_capacity(plan.ranges.len());
+    for (i, &(start, end)) in plan.ranges.iter().enumerate() {
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+        let header = if start > 0 { &header[..] } else { &[][..] };
+        let length = (head.len() + header.len() + tail.len()) as u64 + (end - start);
+        let reader = Cursor::new(&head[..])
+            .chain(header)
+            .chain(progress.track((&mut file).take(end - start)))
+            .chain(Cursor::new(&tail[..]));
         let body = Body::Stream {
             content_type: &content_type,
             length,
             reader: Box::new(reader),
         };
         // The answer comes once the server has stored every record: a 2xx means durable.
-        if args.json {
+        let answer = if args.json {
             client.json_as("POST", &url, body).map(Answer::Raw)
         } else {
             client.json_as("POST", &url, body).map(Answer::Summary)
+        };
+        match answer {
+            Ok(a) => answers.push(a),
+            Err(e) => {
+                progress.done();
+                if i > 0 {
+                    eprintln!(
+                        "qanatix import: parts 1 to {i} of {} were stored (bytes 0..{start}); upload ids: {}",
+                        plan.ranges.len(),
+                        answers.iter().map(Answer::upload_id).collect::<Vec<_>>().join(", ")
+                    );
+                }
+                return Err(broken_upload(e));
+            }
         }
-    };
+    }
     progress.done();
-    let answer = answer.map_err(|e| match e {
-        // A server that refuses an upload it has started to read (a quota reached, say) can
-        // only close the connection; ureq then reports the broken write, not the answer.
+
+    let mut rejected = 0;
+    let mut summaries = Vec::new();
+    let mut raw = Vec::new();
+    for answer in answers {
+        match answer {
+            Answer::Raw(v) => {
+                rejected += v["summary"]["rejected"].as_u64().unwrap_or(0);
+                raw.push(v);
+            }
+            Answer::Summary(a) => {
+                rejected += a.summary.rejected;
+                summaries.push(a);
+            }
+        }
+    }
+    match raw.len() {
+        0 => {}
+        1 => println!("{:#}", raw[0]),
+        _ => println!("{:#}", Value::Array(raw)),
+    }
+    if !summaries.is_empty() {
+        let target = format!("{collection}/{record_type}");
+        print_summary(&client, args, &target, &summaries, progress.elapsed());
+    }
+    Ok(if rejected > 0 { EXIT_ROWS_REJECTED } else { 0 })
+}
+
+/// The file's parts: the whole file when it fits in one upload; CSV and NDJSON are split at
+/// record boundaries otherwise; other formats cannot be split.
+fn split(path: &Path, format: Format, size: u64, budget: u64) -> Result<Plan, Failure> {
+    if size <= budget {
+        return Ok(Plan {
+            header_len: 0,
+            ranges: vec![(0, size)],
+        });
+    }
+    if !matches!(format, Format::Csv | Format::Ndjson) {
+        return Err(Failure::usage(format!(
+            "{} is {}, over one upload ({}), and only CSV and NDJSON files are split into \
+             several: split it into smaller files",
+            path.display(),
+            bytes(size),
+            bytes(budget)
+        )));
+    }
+    let file = File::open(path)
+        .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
+    parts::plan(file, format == Format::Csv, budget)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?
+        .map_err(|e| Failure::usage(format!("cannot split {}: {e}", path.display())))
+}
+
+/// The CSV header line sent again before each part after the first.
+fn read_header(path: &Path, len: u64) -> Result<Vec<u8>, Failure> {
+    let mut header = Vec::new();
+    if len > 0 {
+        File::open(path)
+            .and_then(|f| f.take(len).read_to_end(&mut header))
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    }
+    Ok(header)
+}
+
+/// A server that refuses an upload it has started to read (a quota reached, say) can only
+/// close the connection; ureq then reports the broken write, not the answer.
+fn broken_upload(e: Failure) -> Failure {
+    match e {
         Failure::Unreachable { url, reason } => Failure::Unreachable {
             url,
             reason: format!(
-                "{reason}; if the server is up, it may have refused the upload part-way (see its log, or retry with a smaller file)"
+                "{reason}; if the server is up, it may have refused the upload part-way (see its log, or retry with a smaller --part-size)"
             ),
         },
         other => other,
-    })?;
-    let rejected = match &answer {
-        Answer::Raw(v) => {
-            println!("{v:#}");
-            v["summary"]["rejected"].as_u64().unwrap_or(0)
-        }
-        Answer::Summary(a) => {
-            let target = format!("{collection}/{record_type}");
-            print_summary(&client, args, &target, a, progress.elapsed());
-            a.summary.rejected
-        }
-    };
-    Ok(if rejected > 0 { EXIT_ROWS_REJECTED } else { 0 })
+    }
 }
 
 /// The server's answer to an upload (API-RECORDS.md §2): as is for `--json`, else only what
@@ -259,6 +360,15 @@ fn import(args: &ImportArgs) -> Result<u8, Failure> {
 enum Answer {
     Raw(Value),
     Summary(UploadAnswer),
+}
+
+impl Answer {
+    fn upload_id(&self) -> String {
+        match self {
+            Answer::Raw(v) => v["upload_id"].as_str().unwrap_or("?").to_owned(),
+            Answer::Summary(a) => a.upload_id.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -308,36 +418,51 @@ fn print_summary(
     client: &Client,
     args: &ImportArgs,
     target: &str,
-    answer: &UploadAnswer,
+    parts: &[UploadAnswer],
     elapsed: std::time::Duration,
 ) {
-    let s = &answer.summary;
+    let sum = |f: fn(&Summary) -> u64| parts.iter().map(|p| f(&p.summary)).sum::<u64>();
+    let ids: Vec<&str> = parts.iter().map(|p| p.upload_id.as_str()).collect();
+    let status = match parts {
+        [one] => one.status.as_str(),
+        _ if parts.iter().all(|p| p.status == "complete") => "complete",
+        _ => "partial",
+    };
     let secs = elapsed.as_secs_f64().max(0.001);
     println!("Imported {} into {target}", args.file.display());
-    println!("upload id:  {}", answer.upload_id);
-    println!("status:     {}", answer.status);
-    println!("received:   {}", s.submitted);
-    println!("created:    {}", s.created);
-    println!("updated:    {}", s.updated);
-    println!("duplicates: {}", s.dedup_skipped);
-    println!("rejected:   {}", s.rejected);
+    if parts.len() > 1 {
+        println!("parts:      {} uploads", parts.len());
+    }
+    println!("upload id:  {}", ids.join(" "));
+    println!("status:     {status}");
+    println!("received:   {}", sum(|s| s.submitted));
+    println!("created:    {}", sum(|s| s.created));
+    println!("updated:    {}", sum(|s| s.updated));
+    println!("duplicates: {}", sum(|s| s.dedup_skipped));
+    println!("rejected:   {}", sum(|s| s.rejected));
     println!(
         "time:       {secs:.1}s, {:.0} records/s stored",
-        s.accepted as f64 / secs
+        sum(|s| s.accepted) as f64 / secs
     );
-    if s.rejected == 0 {
+    if sum(|s| s.rejected) == 0 {
         return;
     }
     println!("first rejected rows:");
-    for e in answer.errors.iter().take(5) {
-        let field = e
-            .field
-            .as_deref()
-            .map(|f| format!(" {f}:"))
-            .unwrap_or_default();
-        println!("  row {}:{field} {}", e.row, e.message);
+    for (n, part) in parts.iter().enumerate() {
+        let in_part = if parts.len() > 1 {
+            format!("part {} ", n + 1)
+        } else {
+            String::new()
+        };
+        for e in part.errors.iter().take(5) {
+            let field = e
+                .field
+                .as_deref()
+                .map(|f| format!(" {f}:"))
+                .unwrap_or_default();
+            println!("  {in_part}row {}:{field} {}", e.row, e.message);
+        }
     }
-    let dlq = client.api(&["uploads", &answer.upload_id, "dlq"]);
     let mut headers = String::new();
     if client.has_key() {
         headers.push_str(" -H \"Authorization: Bearer $QANATIX_API_KEY\"");
@@ -346,12 +471,26 @@ fn print_summary(
         headers.push_str(&format!(" -H 'X-Tenant-Id: {t}'"));
     }
     println!("every rejected row with its raw input:");
-    println!("  curl{headers} {dlq}");
+    for part in parts.iter().filter(|p| p.summary.rejected > 0) {
+        let dlq = client.api(&["uploads", &part.upload_id, "dlq"]);
+        println!("  curl{headers} {dlq}");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn part_sizes() {
+        assert_eq!(parse_part_size("4096"), Ok(4096));
+        assert_eq!(parse_part_size("512k"), Ok(512 * 1024));
+        assert_eq!(parse_part_size("20M"), Ok(20 * 1024 * 1024));
+        assert!(parse_part_size("100").is_err());
+        assert!(parse_part_size("51M").is_err());
+        assert!(parse_part_size("1G").is_err());
+        assert!(parse_part_size("k").is_err());
+    }
 
     #[test]
     fn formats_by_extension() {

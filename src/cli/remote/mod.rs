@@ -6,6 +6,7 @@ mod client;
 mod import;
 mod keys;
 mod outcome;
+mod parts;
 mod progress;
 mod search;
 mod status;
