@@ -17,7 +17,8 @@ use crate::Config;
     name = "qanatix",
     version,
     about = "Self-hosted QANATIX API server",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = remote::EXIT_CODES_HELP
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -3,6 +3,7 @@
 mod common;
 
 mod auth;
+mod cli;
 mod connectors;
 mod counts;
 mod databases;

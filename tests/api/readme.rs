@@ -11,20 +11,7 @@ const README: &str = include_str!("../../README.md");
 
 /// The README's `sh` blocks, in order.
 fn sh_blocks() -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in README.lines() {
-        match (&mut current, line.trim_end()) {
-            (None, "```sh") => current = Some(String::new()),
-            (Some(_), "```") => blocks.extend(current.take()),
-            (Some(b), l) => {
-                b.push_str(l);
-                b.push('\n');
-            }
-            (None, _) => {}
-        }
-    }
-    blocks
+    common::sh_blocks(README)
 }
 
 /// A working directory that looks like the checkout to the examples: `data/master.key` of the
