@@ -545,7 +545,10 @@ impl SearchIndex {
             false => (Occur::Must, q),
         };
         let mut clauses: Vec<_> = self.scope_terms(p).into_iter().map(clause).collect();
-        let filters: Vec<_> = filters.iter().map(|f| clause(self.filter_query(f))).collect();
+        let filters: Vec<_> = filters
+            .iter()
+            .map(|f| clause(self.filter_query(f)))
+            .collect();
         clauses.extend(matcher.map(|m| (Occur::Must, m)));
         clauses.extend(filters);
         BooleanQuery::new(clauses)
@@ -798,7 +801,11 @@ impl SearchIndex {
         let primary_set = |filters: &[Filter]| -> Option<Box<dyn Query>> {
             match &p.sort {
                 None => Some(self.restrict(self.ranked_set(&plan)?, p, filters, true)),
-                Some(_) => Some(Box::new(self.sorted_query(p, Some(sort_matcher()?), filters))),
+                Some(_) => Some(Box::new(self.sorted_query(
+                    p,
+                    Some(sort_matcher()?),
+                    filters,
+                ))),
             }
         };
 
