@@ -769,7 +769,8 @@ impl SearchIndex {
             let query_type = QueryType::without_query(p);
             let set = || Some(Box::new(self.sorted_query(p, None, &p.filters)) as Box<dyn Query>);
             let facets = self.facets(&searcher, p, total, set)?;
-            return self.outcome(&searcher, hits, total, query_type, "filter", None, facets);
+            let out = self.outcome(&searcher, hits, total, query_type, "filter", None)?;
+            return Ok(Outcome { facets, ..out });
         };
 
         let plan = self.plan(&searcher, p, q);
@@ -847,7 +848,8 @@ impl SearchIndex {
                         })
                     };
                     let facets = self.facets(&searcher, p, total, set)?;
-                    return self.finish(&searcher, &plan, word_type, hits, total, fallback, facets);
+                    let out = self.finish(&searcher, &plan, word_type, hits, total, fallback)?;
+                    return Ok(Outcome { facets, ..out });
                 }
             }
         }
@@ -858,11 +860,11 @@ impl SearchIndex {
             filters = &[];
         }
         let facets = self.facets(&searcher, p, total, || primary_set(filters))?;
-        self.finish(&searcher, &plan, word_type, hits, total, fallback, facets)
+        let out = self.finish(&searcher, &plan, word_type, hits, total, fallback)?;
+        Ok(Outcome { facets, ..out })
     }
 
     /// The outcome of a text search.
-    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         searcher: &Searcher,
@@ -871,7 +873,6 @@ impl SearchIndex {
         hits: Ranked,
         total: usize,
         fallback: Option<&'static str>,
-        facets: Option<Facets>,
     ) -> Result<Outcome, SearchError> {
         let identified = plan.detected || hits.iter().any(|h| h.1);
         let query_type = if identified {
@@ -880,15 +881,7 @@ impl SearchIndex {
             word_type
         };
         let mode = if identified { "identifier" } else { "fulltext" };
-        self.outcome(
-            searcher,
-            hits,
-            total,
-            Some(query_type),
-            mode,
-            fallback,
-            facets,
-        )
+        self.outcome(searcher, hits, total, Some(query_type), mode, fallback)
     }
 
     /// Facet counts over the documents `set` selects, when the search asks for any: every
@@ -922,7 +915,6 @@ impl SearchIndex {
         query_type: Option<QueryType>,
         search_mode: &'static str,
         fallback: Option<&'static str>,
-        facets: Option<Facets>,
     ) -> Result<Outcome, SearchError> {
         let ids = entity_ids(searcher, hits.iter().map(|h| h.2))?;
         Ok(Outcome {
@@ -940,7 +932,7 @@ impl SearchIndex {
             search_mode,
             fallback,
             unknown_vertical: false,
-            facets,
+            facets: None,
         })
     }
 }
