@@ -432,6 +432,71 @@ mod tests {
         );
     }
 
+    /// The real schema and document encoding, two segments, one key holding a number in one
+    /// document and a string in another, and a second tenant whose values must not count.
+    #[test]
+    fn counts_merge_segments_and_keep_value_types() {
+        use tantivy::query::TermQuery;
+        use tantivy::schema::{IndexRecordOption, Term};
+        use tantivy::{IndexWriter, TantivyDocument};
+
+        let (schema, fields) = crate::search::schema::build();
+        let index = tantivy::Index::create_in_ram(schema);
+        crate::search::schema::register_analyzers(&index);
+        let mut w: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        let add = |w: &IndexWriter, tenant: &str, data: Value| {
+            let mut doc = TantivyDocument::new();
+            doc.add_text(fields.tenant, tenant);
+            let object = crate::search::document::filter_object(data.as_object().unwrap());
+            doc.add_object(fields.data, object);
+            w.add_document(doc).unwrap();
+        };
+        add(
+            &w,
+            "a",
+            json!({"size": 8, "material": "Steel", "tags": ["x", "X"]}),
+        );
+        add(
+            &w,
+            "a",
+            json!({"size": "8", "material": "steel", "ok": true}),
+        );
+        w.commit().unwrap();
+        add(
+            &w,
+            "a",
+            json!({"size": 1.5, "material": "brass", "ok": false, "m.d": 2}),
+        );
+        add(&w, "b", json!({"material": "gold", "size": 8}));
+        w.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        assert_eq!(searcher.segment_readers().len(), 2);
+
+        let asked: Vec<String> = ["size", "material", "ok", "tags", "m.d", "none"]
+            .map(String::from)
+            .to_vec();
+        let tenant_a = TermQuery::new(
+            Term::from_field_text(fields.tenant, "a"),
+            IndexRecordOption::Basic,
+        );
+        let counts = searcher
+            .search(&tenant_a, &FacetCollector::new(&asked))
+            .unwrap();
+        let facets = serde_json::to_value(FacetCollector::top(&asked, counts)).unwrap();
+        assert_eq!(
+            facets,
+            json!({
+                "size": [{"value": 1.5, "count": 1}, {"value": 8, "count": 1}, {"value": "8", "count": 1}],
+                "material": [{"value": "steel", "count": 2}, {"value": "brass", "count": 1}],
+                "ok": [{"value": false, "count": 1}, {"value": true, "count": 1}],
+                "tags": [{"value": "x", "count": 1}],
+                "m.d": [{"value": 2, "count": 1}],
+                "none": [],
+            })
+        );
+    }
+
     #[test]
     fn a_document_counts_once_per_value() {
         let mut buf = Vec::new();
