@@ -3,8 +3,8 @@
 //! 1. generates a seeded catalog of COUNT records in memory (not timed),
 //! 2. loads it through `POST /ingest/{vertical}/{type}/batch` with LOADERS concurrent clients,
 //! 3. waits until every record is searchable,
-//! 4. runs a fixed mixed query set (keyword, identifier, filtered, filtered+sorted, natural
-//!    language) with CONCURRENCY clients for SECONDS, and reports server-side p50/p99 per kind
+//! 4. runs a fixed mixed query set (keyword, identifier, filtered, filtered+sorted, keyword and
+//!    filter-only with two facet fields, natural language) with CONCURRENCY clients for SECONDS, and reports server-side p50/p99 per kind
 //!    (from `metadata.processing_time_ms`) and HTTP requests/s,
 //! 5. reports the mean response size per kind, and how much of it the records dialect's
 //!    duplicate names in each result take (API-RECORDS.md §3),
@@ -288,6 +288,24 @@ fn main() {
             "filtered_sorted",
             json!({"query": q, "filters": f, "sort": s}).to_string(),
         ));
+    }
+    // Facets count the whole result set (not the page): a keyword search and a filter-only
+    // search, each counting two fields.
+    for (q, f) in [
+        (Some("hex bolt"), json!({})),
+        (Some("bearing"), json!({})),
+        (None, json!({"material": "stainless steel"})),
+        (None, json!({"brand": "SKF", "in_stock": true})),
+    ] {
+        let mut body = json!({"filters": f, "facets": ["material", "brand"]});
+        let kind = match q {
+            Some(q) => {
+                body["query"] = json!(q);
+                "facets_keyword"
+            }
+            None => "facets_filter",
+        };
+        queries.push((kind, body.to_string()));
     }
     for q in [
         "stainless steel hex bolt for outdoor use",

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::search::facets::{parse_facets, Facets};
 use crate::search::format::{self, Row};
 use crate::search::indexer::{Freshness, RebuildStatus};
 use crate::search::query::{parse_filters, SearchParams, Sort};
@@ -49,6 +50,10 @@ pub(crate) struct SearchBody {
     pub(crate) filters: Option<Map<String, Value>>,
     #[serde(default)]
     pub(crate) sort: Option<String>,
+    /// `vertical_data` keys to count values of (see [`crate::search::facets`]): read as any
+    /// JSON value so a wrong shape is a 422 naming the problem, not a body parse error.
+    #[serde(default)]
+    pub(crate) facets: Option<Value>,
     /// Accepted for compatibility; there is no reranker.
     #[serde(default)]
     #[allow(dead_code)]
@@ -103,6 +108,10 @@ pub(crate) fn validate(
             )))
         }
     };
+    let facets = match &b.facets {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => parse_facets(v).map_err(ApiError::Validation)?,
+    };
     let sort = b
         .sort
         .as_deref()
@@ -119,6 +128,7 @@ pub(crate) fn validate(
             limit: limit as usize,
             offset: offset as usize,
             public_only,
+            facets,
         },
         format,
     })
@@ -172,7 +182,8 @@ async fn search_get(
 }
 
 impl SearchBody {
-    /// GET takes `q`, `limit`, `offset`, `format` and `sort`; any other parameter is a filter.
+    /// GET takes `q`, `limit`, `offset`, `format`, `sort` and `facets` (comma-separated); any
+    /// other parameter is a filter.
     pub(super) fn from_query(mut q: HashMap<String, String>) -> Result<SearchBody, ApiError> {
         let number = |v: Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
             v.map(|s| {
@@ -188,6 +199,13 @@ impl SearchBody {
             format: q.remove("format"),
             sort: q.remove("sort"),
             rerank: q.remove("rerank").map(|v| v == "true"),
+            facets: q.remove("facets").map(|v| {
+                Value::Array(
+                    v.split(',')
+                        .map(|f| Value::String(f.trim().to_owned()))
+                        .collect(),
+                )
+            }),
             filters: Some(q.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
         })
     }
@@ -242,6 +260,9 @@ impl<'a> ResultView<'a> {
 #[derive(Serialize)]
 struct SearchResponse<'a> {
     results: Vec<ResultView<'a>>,
+    /// Only when the search asked for facets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facets: Option<&'a Facets>,
     pagination: Pagination,
     metadata: Metadata,
 }
@@ -427,6 +448,7 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
                 .collect();
             let response = SearchResponse {
                 results,
+                facets: outcome.facets.as_ref(),
                 pagination: Pagination {
                     offset: p.offset,
                     limit: p.limit,

@@ -65,7 +65,7 @@ fn filter_value(v: &Value) -> Option<OwnedValue> {
     }
 }
 
-fn filter_object(data: &Map<String, Value>) -> BTreeMap<String, OwnedValue> {
+pub(super) fn filter_object(data: &Map<String, Value>) -> BTreeMap<String, OwnedValue> {
     data.iter()
         .filter_map(|(k, v)| Some((json_key(k), filter_value(v)?)))
         .collect()

@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod document;
+pub mod facets;
 pub mod format;
 pub mod fuzzy;
 pub mod identifiers;

@@ -19,6 +19,7 @@ use tantivy::{
 };
 use uuid::Uuid;
 
+use super::facets::{FacetCollector, Facets};
 use super::fuzzy::ScopedFuzzyQuery;
 use super::newest;
 use super::ranking::{fuzzy_score, normalized_score, Ranked};
@@ -197,6 +198,8 @@ pub struct SearchParams {
     pub offset: usize,
     /// Only `visibility: public` entities (Open, API-RECORDS.md §7).
     pub public_only: bool,
+    /// `vertical_data` keys to count values of over the whole result set (see [`super::facets`]).
+    pub facets: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,6 +245,8 @@ pub struct Outcome {
     pub fallback: Option<&'static str>,
     /// The tenant has no entity in the vertical searched.
     pub unknown_vertical: bool,
+    /// Counts per value of the requested facet fields (absent when none were requested).
+    pub facets: Option<Facets>,
 }
 
 impl Outcome {
@@ -260,6 +265,7 @@ impl Outcome {
             },
             fallback: None,
             unknown_vertical: true,
+            facets: (!p.facets.is_empty()).then(|| Facets::empty(&p.facets)),
         }
     }
 }
@@ -524,6 +530,30 @@ impl SearchIndex {
         })
     }
 
+    /// What a page ordered by a field selects: `matcher` (if any) within the scope and filters.
+    fn sorted_query(
+        &self,
+        p: &SearchParams,
+        matcher: Option<Box<dyn Query>>,
+        filters: &[Filter],
+    ) -> BooleanQuery {
+        // Without a matcher nothing is scored: the scope and filters need no constant-score
+        // wrapper, and the scope alone selects the documents (a list at 1M entities is one
+        // pass over two term postings).
+        let clause = |q| match matcher.is_some() {
+            true => filter_clause(q),
+            false => (Occur::Must, q),
+        };
+        let mut clauses: Vec<_> = self.scope_terms(p).into_iter().map(clause).collect();
+        let filters: Vec<_> = filters
+            .iter()
+            .map(|f| clause(self.filter_query(f)))
+            .collect();
+        clauses.extend(matcher.map(|m| (Occur::Must, m)));
+        clauses.extend(filters);
+        BooleanQuery::new(clauses)
+    }
+
     /// A page ordered by a field (or newest first for filter-only queries): exhaustive, so the
     /// count is exact. Relevance scores are computed for the page when there is a text query.
     fn run_sorted(
@@ -535,17 +565,7 @@ impl SearchIndex {
         sort: &Sort,
     ) -> Result<(Ranked, usize), SearchError> {
         let scored = matcher.is_some();
-        // Without a matcher nothing is scored: the scope and filters need no constant-score
-        // wrapper, and the scope alone selects the documents (a list at 1M entities is one
-        // pass over two term postings).
-        let clause = |q| match scored {
-            true => filter_clause(q),
-            false => (Occur::Must, q),
-        };
-        let mut clauses: Vec<_> = self.scope_terms(p).into_iter().map(clause).collect();
-        clauses.extend(matcher.map(|m| (Occur::Must, m)));
-        clauses.extend(filters.iter().map(|f| clause(self.filter_query(f))));
-        let query = BooleanQuery::new(clauses);
+        let query = self.sorted_query(p, matcher, filters);
         let top = TopDocs::with_limit(p.limit).and_offset(p.offset);
         let order = if sort.descending {
             Order::Desc
@@ -704,6 +724,7 @@ impl SearchIndex {
             limit: n,
             offset: 0,
             public_only,
+            facets: Vec::new(),
         };
         let sort = Sort {
             field: SortField::UpdatedAt,
@@ -746,7 +767,10 @@ impl SearchIndex {
             });
             let (hits, total) = self.run_sorted(&searcher, p, None, &p.filters, &sort)?;
             let query_type = QueryType::without_query(p);
-            return self.outcome(&searcher, hits, total, query_type, "filter", None);
+            let set = || Some(Box::new(self.sorted_query(p, None, &p.filters)) as Box<dyn Query>);
+            let facets = self.facets(&searcher, p, total, set)?;
+            let out = self.outcome(&searcher, hits, total, query_type, "filter", None)?;
+            return Ok(Outcome { facets, ..out });
         };
 
         let plan = self.plan(&searcher, p, q);
@@ -757,25 +781,32 @@ impl SearchIndex {
             QueryType::Keyword
         };
 
+        // What a page ordered by a field matches: any identifier or any word.
+        let sort_matcher = || -> Option<Box<dyn Query>> {
+            let mut any = self.ident_matcher(&plan);
+            if !plan.words.is_empty() {
+                any.push((Occur::Should, self.words_query(&plan.words, false)));
+            }
+            (!any.is_empty()).then(|| Box::new(BooleanQuery::new(any)) as Box<dyn Query>)
+        };
         let primary = |filters: &[Filter]| -> Result<(Ranked, usize), SearchError> {
             match &p.sort {
                 None => self.run_ranked(&searcher, p, &plan, filters),
-                Some(sort) => {
-                    let mut any = self.ident_matcher(&plan);
-                    if !plan.words.is_empty() {
-                        any.push((Occur::Should, self.words_query(&plan.words, false)));
-                    }
-                    if any.is_empty() {
-                        return Ok((Vec::new(), 0));
-                    }
-                    self.run_sorted(
-                        &searcher,
-                        p,
-                        Some(Box::new(BooleanQuery::new(any))),
-                        filters,
-                        sort,
-                    )
-                }
+                Some(sort) => match sort_matcher() {
+                    Some(m) => self.run_sorted(&searcher, p, Some(m), filters, sort),
+                    None => Ok((Vec::new(), 0)),
+                },
+            }
+        };
+        // Every document the primary search can page through (see [`Self::ranked_set`]).
+        let primary_set = |filters: &[Filter]| -> Option<Box<dyn Query>> {
+            match &p.sort {
+                None => Some(self.restrict(self.ranked_set(&plan)?, p, filters, true)),
+                Some(_) => Some(Box::new(self.sorted_query(
+                    p,
+                    Some(sort_matcher()?),
+                    filters,
+                ))),
             }
         };
 
@@ -784,9 +815,11 @@ impl SearchIndex {
         if total == 0 {
             if let Some(fq) = self.fuzzy_query(p, q) {
                 (hits, total) = match &p.sort {
-                    Some(sort) => self.run_sorted(&searcher, p, Some(fq), &p.filters, sort)?,
+                    Some(sort) => {
+                        self.run_sorted(&searcher, p, Some(fq.box_clone()), &p.filters, sort)?
+                    }
                     None => {
-                        let fq = self.restrict(fq, p, &p.filters, true);
+                        let fq = self.restrict(fq.box_clone(), p, &p.filters, true);
                         let (docs, n) = searcher.search(
                             &fq,
                             &(
@@ -804,13 +837,43 @@ impl SearchIndex {
                         )
                     }
                 };
-                fallback = (total > 0).then_some("fuzzy");
+                if total > 0 {
+                    fallback = Some("fuzzy");
+                    // Counted over the typo-tolerant matches, as the page and total are.
+                    let set = || {
+                        Some(match &p.sort {
+                            Some(_) => Box::new(self.sorted_query(p, Some(fq), &p.filters))
+                                as Box<dyn Query>,
+                            None => self.restrict(fq, p, &p.filters, true),
+                        })
+                    };
+                    let facets = self.facets(&searcher, p, total, set)?;
+                    let out = self.finish(&searcher, &plan, word_type, hits, total, fallback)?;
+                    return Ok(Outcome { facets, ..out });
+                }
             }
         }
+        let mut filters: &[Filter] = &p.filters;
         if total == 0 && !p.filters.is_empty() {
             (hits, total) = primary(&[])?;
             fallback = (total > 0).then_some("relaxed_filters");
+            filters = &[];
         }
+        let facets = self.facets(&searcher, p, total, || primary_set(filters))?;
+        let out = self.finish(&searcher, &plan, word_type, hits, total, fallback)?;
+        Ok(Outcome { facets, ..out })
+    }
+
+    /// The outcome of a text search.
+    fn finish(
+        &self,
+        searcher: &Searcher,
+        plan: &super::ranking::Plan,
+        word_type: QueryType,
+        hits: Ranked,
+        total: usize,
+        fallback: Option<&'static str>,
+    ) -> Result<Outcome, SearchError> {
         let identified = plan.detected || hits.iter().any(|h| h.1);
         let query_type = if identified {
             QueryType::Identifier
@@ -818,7 +881,30 @@ impl SearchIndex {
             word_type
         };
         let mode = if identified { "identifier" } else { "fulltext" };
-        self.outcome(&searcher, hits, total, Some(query_type), mode, fallback)
+        self.outcome(searcher, hits, total, Some(query_type), mode, fallback)
+    }
+
+    /// Facet counts over the documents `set` selects, when the search asks for any: every
+    /// field empty when nothing matched (`set` is not even built then).
+    fn facets(
+        &self,
+        searcher: &Searcher,
+        p: &SearchParams,
+        total: usize,
+        set: impl FnOnce() -> Option<Box<dyn Query>>,
+    ) -> Result<Option<Facets>, SearchError> {
+        if p.facets.is_empty() {
+            return Ok(None);
+        }
+        let query = match total {
+            0 => None,
+            _ => set(),
+        };
+        let Some(query) = query else {
+            return Ok(Some(Facets::empty(&p.facets)));
+        };
+        let counts = searcher.search(&query, &FacetCollector::new(&p.facets))?;
+        Ok(Some(FacetCollector::top(&p.facets, counts)))
     }
 
     fn outcome(
@@ -846,6 +932,7 @@ impl SearchIndex {
             search_mode,
             fallback,
             unknown_vertical: false,
+            facets: None,
         })
     }
 }
@@ -1063,6 +1150,7 @@ mod tests {
             limit: 20,
             offset: 0,
             public_only: false,
+            facets: Vec::new(),
         };
         assert_eq!(QueryType::without_query(&p), Some(QueryType::List));
         assert_eq!(QueryType::List.as_str(), "list");

@@ -324,6 +324,46 @@ impl SearchIndex {
         out
     }
 
+    /// The query of one tier of `plan`, if the plan has that tier.
+    fn tier_query(&self, plan: &Plan, tier: Tier) -> Option<Box<dyn Query>> {
+        Some(match tier {
+            Tier::Identifier if !plan.unique.is_empty() => {
+                self.narrowed(&plan.unique, &plan.words, false)
+            }
+            Tier::Identifier => return None,
+            Tier::ClassAndWords => self.narrowed(&plan.class, &plan.rest, true),
+            // With no other words, the identifier's own words are in every entity of the
+            // class: a plain (pruned) term query orders it as well and much cheaper.
+            Tier::Class if plan.rest.is_empty() && plan.class.len() == 1 => {
+                self.ident_any(&plan.class)
+            }
+            Tier::Class => self.narrowed(&plan.class, &plan.rest, false),
+            // Entities with more of the class identifiers (and rarer ones) rank higher.
+            Tier::ClassAny => {
+                let mut clauses = vec![(Occur::Must, self.ident_any(&plan.class))];
+                clauses.extend(self.word_clauses(&plan.rest, true));
+                Box::new(BooleanQuery::new(clauses))
+            }
+            Tier::AllWords if !plan.word_base().is_empty() => {
+                self.words_query(plan.word_base(), true)
+            }
+            Tier::SomeWords if plan.words.len() > 1 => self.words_query(&plan.words, false),
+            Tier::AllWords | Tier::SomeWords => return None,
+        })
+    }
+
+    /// Every document a relevance-ordered search of `plan` can page through: the union of its
+    /// tiers (a page stops at the tiers it needs; paging on reaches the others). Unrestricted,
+    /// like the tier queries.
+    pub fn ranked_set(&self, plan: &Plan) -> Option<Box<dyn Query>> {
+        let tiers: Vec<(Occur, Box<dyn Query>)> = std::iter::once(Tier::Identifier)
+            .chain(plan.bands())
+            .filter_map(|t| self.tier_query(plan, t))
+            .map(|q| (Occur::Should, q))
+            .collect();
+        (!tiers.is_empty()).then(|| Box::new(BooleanQuery::new(tiers)) as Box<dyn Query>)
+    }
+
     /// A relevance-ordered page by the tiers of the module documentation.
     pub fn run_ranked(
         &self,
@@ -360,8 +400,7 @@ impl SearchIndex {
                 Ok(count)
             };
         let mut ident_count = 0;
-        if !plan.unique.is_empty() {
-            let q = self.narrowed(&plan.unique, &plan.words, false);
+        if let Some(q) = self.tier_query(plan, Tier::Identifier) {
             ident_count = take(&mut found, q, Tier::Identifier)?;
         }
         let mut other_count = 0;
@@ -370,25 +409,8 @@ impl SearchIndex {
             if found.len() >= need {
                 break;
             }
-            let q = match tier {
-                Tier::ClassAndWords => self.narrowed(&plan.class, &plan.rest, true),
-                // With no other words, the identifier's own words are in every entity of the
-                // class: a plain (pruned) term query orders it as well and much cheaper.
-                Tier::Class if plan.rest.is_empty() && plan.class.len() == 1 => {
-                    self.ident_any(&plan.class)
-                }
-                Tier::Class => self.narrowed(&plan.class, &plan.rest, false),
-                // Entities with more of the class identifiers (and rarer ones) rank higher.
-                Tier::ClassAny => {
-                    let mut clauses = vec![(Occur::Must, self.ident_any(&plan.class))];
-                    clauses.extend(self.word_clauses(&plan.rest, true));
-                    Box::new(BooleanQuery::new(clauses))
-                }
-                Tier::AllWords if !plan.word_base().is_empty() => {
-                    self.words_query(plan.word_base(), true)
-                }
-                Tier::SomeWords if plan.words.len() > 1 => self.words_query(&plan.words, false),
-                _ => continue,
+            let Some(q) = self.tier_query(plan, tier) else {
+                continue;
             };
             class_ran |= matches!(tier, Tier::ClassAndWords | Tier::Class | Tier::ClassAny);
             other_count = other_count.max(take(&mut found, q, tier)?);

@@ -9,6 +9,7 @@ mod counts;
 mod databases;
 mod entities;
 mod export;
+mod facets;
 mod file_formats;
 mod first_run;
 mod hardening_depth;

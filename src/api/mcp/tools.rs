@@ -392,6 +392,7 @@ fn search_tool(ctx: &Context<'_>, args: &Args) -> Answer {
         filters: args.object("filters")?,
         sort: args.string("sort")?.map(str::to_owned),
         rerank: None,
+        facets: None,
     };
     let fail = |e: ApiError| words.error(describe(e));
     let request = search::validate(
@@ -627,6 +628,7 @@ pub(super) fn sample(
                 limit: SCHEMA_SAMPLE,
                 offset: 0,
                 public_only: ctx.audience.public_only(),
+                facets: Vec::new(),
             };
             return Ok(search::find(ctx.state, &p)?
                 .hits
