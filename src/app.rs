@@ -102,6 +102,7 @@ impl Application {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
         let data_lock = crate::data_lock::acquire(&config.data_dir)?;
+        crate::snapshot::restore::check_complete(&config.data_dir)?;
         log::info!(
             "qanatix {} starting: data dir {}, mode {:?}",
             env!("CARGO_PKG_VERSION"),

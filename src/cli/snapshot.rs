@@ -123,6 +123,7 @@ fn create_offline(a: CreateArgs) -> Result<create::Written, SnapshotError> {
              POST /api/v1/admin/snapshots with the master key (docs/operations.md)"
         ))
     })?;
+    crate::snapshot::restore::check_complete(&a.data_dir).map_err(SnapshotError::Refused)?;
     let db = crate::store::open_db(&a.data_dir)?;
     let id = uuid::Uuid::now_v7().to_string();
     let out = match a.out {

@@ -298,7 +298,15 @@ pub fn read_header(
         .map_err(|e| SnapshotError::io(path, e))?;
     let header: Header = serde_json::from_slice(&json)
         .map_err(|e| SnapshotError::damaged(path, format!("header is not readable: {e}")))?;
-    let expected = body_start + header.body_bytes + CHECKSUM_LEN;
+    let Some(expected) = body_start
+        .checked_add(header.body_bytes)
+        .and_then(|n| n.checked_add(CHECKSUM_LEN))
+    else {
+        return Err(SnapshotError::damaged(
+            path,
+            format!("body length {} is implausible", header.body_bytes),
+        ));
+    };
     if file_len < expected {
         return Err(truncated(format!(
             "{file_len} bytes where the header promises {expected}"

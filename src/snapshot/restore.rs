@@ -63,6 +63,21 @@ pub fn verify(path: &Path) -> Result<(Header, u64), SnapshotError> {
     Ok((header, body_start))
 }
 
+/// Present in a data dir while a restore into it runs, and left behind if it was interrupted.
+pub const INCOMPLETE_MARKER: &str = "restore.incomplete";
+
+/// Refuses a data dir that a restore did not finish.
+pub fn check_complete(data_dir: &Path) -> Result<(), String> {
+    if data_dir.join(INCOMPLETE_MARKER).exists() {
+        return Err(format!(
+            "data dir {} holds an unfinished restore ({INCOMPLETE_MARKER}); \
+             remove the directory and run `qanatix restore` again",
+            data_dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Rebuilds the data dir `target` (empty or missing) from the snapshot at `path`.
 pub fn restore(path: &Path, target: &Path) -> Result<Restored, SnapshotError> {
     let (header, body_start) = verify(path)?;
@@ -84,7 +99,20 @@ pub fn restore(path: &Path, target: &Path) -> Result<Restored, SnapshotError> {
         Err(e) => return Err(SnapshotError::io(target, e)),
     };
     let lock = crate::data_lock::acquire(target).map_err(SnapshotError::Refused)?;
-    let result = import(path, &header, body_start, target);
+    // Until the import and its repair are done, the dir must not pass for a data dir: a server
+    // started on a half-restored dir would make a new key salt and master key, and serve a
+    // store whose derived entries were never rebuilt.
+    let marker = target.join(INCOMPLETE_MARKER);
+    let result = std::fs::write(
+        &marker,
+        format!("restore of {} did not finish\n", path.display()),
+    )
+    .map_err(|e| SnapshotError::io(&marker, e))
+    .and_then(|()| import(path, &header, body_start, target))
+    .and_then(|done| {
+        std::fs::remove_file(&marker).map_err(|e| SnapshotError::io(&marker, e))?;
+        Ok(done)
+    });
     drop(lock);
     match result {
         Ok((repaired, warnings)) => Ok(Restored {

@@ -492,6 +492,9 @@ impl EntityStore {
     /// Applies the changes in order (not yet flushed: see [`super::Store::flush`]).
     pub fn apply(&self, changes: Changes<'_>) -> Result<(), StoreError> {
         let (deltas, mut recount) = (changes.deltas, changes.recount);
+        if !deltas.is_empty() || !recount.is_empty() {
+            self.counts.before_write();
+        }
         let applied = self.apply_ops(changes.ops);
         if applied.is_ok() {
             self.counts.apply(&deltas);

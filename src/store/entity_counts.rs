@@ -10,6 +10,7 @@
 //! costs no extra disk I/O.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -61,6 +62,48 @@ pub struct EntityCounts {
     db: sled::Db,
     tree: sled::Tree,
     by_tenant: Mutex<HashMap<String, TenantCounts>>,
+    /// Set once [`Self::save`] has written the counts and their marker.
+    saved: AtomicBool,
+}
+
+/// The counts a clean shutdown saved.
+fn load(tree: &sled::Tree) -> Result<HashMap<String, TenantCounts>, StoreError> {
+    let mut by_tenant: HashMap<String, TenantCounts> = HashMap::new();
+    for item in tree.iter() {
+        let (k, v) = item?;
+        if k.as_ref() == CLEAN {
+            continue;
+        }
+        let (tenant, group): (String, Group) = super::decode(&k)?;
+        let n: u64 = super::decode(&v)?;
+        by_tenant.entry(tenant).or_default().insert(group, n);
+    }
+    Ok(by_tenant)
+}
+
+/// Counts every stored entity.
+fn count(
+    heads: impl Iterator<Item = Result<EntityHead, StoreError>>,
+) -> Result<HashMap<String, TenantCounts>, StoreError> {
+    let started = Instant::now();
+    let mut by_tenant: HashMap<String, TenantCounts> = HashMap::new();
+    let mut n = 0u64;
+    for head in heads {
+        let (tenant, group) = Group::of_head(head?);
+        *by_tenant
+            .entry(tenant)
+            .or_default()
+            .entry(group)
+            .or_default() += 1;
+        n += 1;
+    }
+    if n > 0 {
+        log::info!(
+            "counted {n} stored entities in {:.1} s (no counts from a clean shutdown)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(by_tenant)
 }
 
 impl EntityCounts {
@@ -71,44 +114,52 @@ impl EntityCounts {
         heads: impl Iterator<Item = Result<EntityHead, StoreError>>,
     ) -> Result<EntityCounts, StoreError> {
         let tree = db.open_tree("entity_counts")?;
-        let mut by_tenant: HashMap<String, TenantCounts> = HashMap::new();
-        if tree.get(CLEAN)?.is_some() {
-            for item in tree.iter() {
-                let (k, v) = item?;
-                if k.as_ref() == CLEAN {
-                    continue;
+        let saved = match tree.get(CLEAN)? {
+            Some(_) => match load(&tree) {
+                Ok(saved) => Some(saved),
+                // Derived data: a damaged row (or one from a newer build) costs a count, never
+                // the start.
+                Err(e) => {
+                    log::warn!("saved entity counts cannot be read ({e}): counting instead");
+                    None
                 }
-                let (tenant, group): (String, Group) = super::decode(&k)?;
-                let n: u64 = super::decode(&v)?;
-                by_tenant.entry(tenant).or_default().insert(group, n);
+            },
+            None => None,
+        };
+        let by_tenant = match saved {
+            Some(saved) => {
+                // From here on the saved counts go stale with the first write.
+                tree.remove(CLEAN)?;
+                db.flush()?;
+                saved
             }
-            // From here on the saved counts go stale with the first write.
-            tree.remove(CLEAN)?;
-            db.flush()?;
-        } else {
-            let started = Instant::now();
-            let mut n = 0u64;
-            for head in heads {
-                let (tenant, group) = Group::of_head(head?);
-                *by_tenant
-                    .entry(tenant)
-                    .or_default()
-                    .entry(group)
-                    .or_default() += 1;
-                n += 1;
-            }
-            if n > 0 {
-                log::info!(
-                    "counted {n} stored entities in {:.1} s (no counts from a clean shutdown)",
-                    started.elapsed().as_secs_f64()
-                );
-            }
-        }
+            None => count(heads)?,
+        };
         Ok(EntityCounts {
             db: db.clone(),
             tree,
             by_tenant: Mutex::new(by_tenant),
+            saved: AtomicBool::new(false),
         })
+    }
+
+    /// Called before an entity write: a write after [`Self::save`] (a request or pull that
+    /// outlived the shutdown's drain) makes the saved counts stale, so the marker that vouches
+    /// for them goes first, and the next start counts.
+    pub(super) fn before_write(&self) {
+        if self.saved.load(Ordering::Acquire) {
+            self.forget_saved();
+        }
+    }
+
+    fn forget_saved(&self) {
+        match self.tree.remove(CLEAN) {
+            Ok(Some(_)) => {
+                log::warn!("an entity write after shutdown began: the next start counts")
+            }
+            Ok(None) => {}
+            Err(e) => log::error!("cannot remove the entity counts' clean-stop marker: {e}"),
+        }
     }
 
     /// Applies the count changes of writes that are stored.
@@ -127,6 +178,10 @@ impl EntityCounts {
             if *n == 0 {
                 counts.remove(group);
             }
+        }
+        // A write whose ops landed before `save` but whose deltas come after it.
+        if self.saved.load(Ordering::Acquire) {
+            self.forget_saved();
         }
     }
 
@@ -170,6 +225,7 @@ impl EntityCounts {
 
     /// Saves the counts for the next start. Call at shutdown, after the last entity write.
     pub fn save(&self) -> Result<(), StoreError> {
+        // Held to the end: deltas applied meanwhile wait, and then see `saved` (see `apply`).
         let all = self.by_tenant.lock().unwrap_or_else(|p| p.into_inner());
         self.tree.clear()?;
         for (tenant, counts) in all.iter() {
@@ -182,6 +238,7 @@ impl EntityCounts {
         self.db.flush()?;
         self.tree.insert(CLEAN, &[1])?;
         self.db.flush()?;
+        self.saved.store(true, Ordering::Release);
         Ok(())
     }
 }
@@ -281,6 +338,45 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(total(&store, "t"), 5);
         assert_eq!(store.entities.counts.tenant("t"), scanned(&store, "t"));
+    }
+
+    /// A write that outlives the shutdown's drain lands after the save: the next start must
+    /// not trust the saved counts.
+    #[test]
+    fn a_write_after_the_save_makes_the_next_start_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut c = store.entities.changes();
+        c.put(&sample_entity("t", "before"), None).unwrap();
+        store.entities.apply(c).unwrap();
+        store.entities.counts.save().unwrap();
+        let mut c = store.entities.changes();
+        c.put(&sample_entity("t", "late"), None).unwrap();
+        store.entities.apply(c).unwrap();
+        store.flush_blocking().unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(total(&store, "t"), 2);
+    }
+
+    #[test]
+    fn unreadable_saved_counts_are_counted_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut c = store.entities.changes();
+        c.put(&sample_entity("t", "a"), None).unwrap();
+        store.entities.apply(c).unwrap();
+        store.entities.counts.save().unwrap();
+        store
+            .entities
+            .counts
+            .tree
+            .insert([9u8, 9], &[7u8][..])
+            .unwrap();
+        store.flush_blocking().unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(total(&store, "t"), 1);
     }
 
     #[test]

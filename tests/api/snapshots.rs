@@ -464,3 +464,36 @@ fn offline_snapshots_need_the_server_stopped_and_restore_like_online_ones() {
         "the source dir still serves"
     );
 }
+
+/// A restore that was interrupted leaves its marker: neither a server nor an offline snapshot
+/// takes that directory for a data dir.
+#[test]
+fn a_half_restored_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("db")).unwrap();
+    std::fs::write(
+        dir.path().join("restore.incomplete"),
+        "restore of x did not finish\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qanatix"))
+        .args(["--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env("QANATIX_MASTER_KEY", "half-restored-test-master-key")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unfinished restore"), "{err}");
+    assert!(
+        !dir.path().join("key.salt").exists(),
+        "no new salt was made"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qanatix"))
+        .args(["snapshot", "create", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unfinished restore"));
+}
