@@ -744,7 +744,7 @@ impl EntityStore {
             let e = e?;
             let id = e.id.as_bytes().to_vec();
             if let Some(k) = SourceKey::of(&e) {
-                batch.insert(k.index_key(), id.clone());
+                self.index_source_of_newer(&k, &e)?;
             }
             if e.status != EntityStatus::Archived {
                 batch.insert(key(HASH, &e.tenant_id, &e.content_hash()), id);
@@ -756,6 +756,27 @@ impl EntityStore {
         }
         self.tree.apply_batch(batch)?;
         Ok(entities)
+    }
+
+    /// Points `k` at `e`, unless another entity already holds it and is newer. Two entities
+    /// claim one source id in a copy taken while one was deleted for good and another created
+    /// under the same id; upserts then reach the newer one, as they did when it was written.
+    fn index_source_of_newer(&self, k: &SourceKey<'_>, e: &Entity) -> Result<(), StoreError> {
+        let index_key = k.index_key();
+        if let Some(other) = self.tree.get(&index_key)?.and_then(|v| uuid_value(&v)) {
+            let theirs = self.get(&e.tenant_id, other).ok().flatten();
+            log::warn!(
+                "entities {other} and {} of tenant '{}' share source id '{}': upserts reach the newer",
+                e.id,
+                e.tenant_id,
+                k.source_id
+            );
+            if theirs.is_some_and(|o| (o.updated_at, o.id) > (e.updated_at, e.id)) {
+                return Ok(());
+            }
+        }
+        self.tree.insert(index_key, e.id.as_bytes())?;
+        Ok(())
     }
 
     /// Removes every record of the tenant and queues nothing: the caller drops its index documents.
@@ -802,6 +823,31 @@ mod tests {
     use serde_json::json;
 
     use super::sample_entity as entity;
+
+    /// A copy can hold an entity deleted during it beside its successor under the same source
+    /// id: rebuilt, the source id leads to the newer one, whichever is met first.
+    #[test]
+    fn rebuilt_source_ids_lead_to_the_newer_of_two_claimants() {
+        for newer_first in [false, true] {
+            let (_d, s) = open();
+            let mut old = entity("t", "old");
+            old.source_id = Some("b-1".into());
+            let mut new = entity("t", "new");
+            new.source_id = Some("b-1".into());
+            new.updated_at = old.updated_at + 10;
+            if newer_first {
+                // Key order is id order: give the newer entity the smaller id.
+                std::mem::swap(&mut old.id, &mut new.id);
+            }
+            let mut c = s.changes();
+            c.put(&old, None).unwrap();
+            c.put(&new, None).unwrap();
+            s.apply(c).unwrap();
+            assert_eq!(s.rebuild_derived().unwrap(), 2);
+            let found = s.by_source_id(&sk("t", "b-1")).unwrap().unwrap();
+            assert_eq!(found.name, "new", "newer first: {newer_first}");
+        }
+    }
 
     /// A source key in the vertical and type of [`entity`].
     fn sk<'a>(tenant: &'a str, source_id: &'a str) -> SourceKey<'a> {
