@@ -185,6 +185,11 @@ impl<'a, R: Read> BodyReader<'a, R> {
         BodyReader { input, path }
     }
 
+    /// The reader, for what follows the body.
+    pub fn into_inner(self) -> R {
+        self.input
+    }
+
     pub fn next_entry(&mut self) -> Result<Entry, SnapshotError> {
         let mut tag = [0u8; 1];
         self.exact(&mut tag)?;

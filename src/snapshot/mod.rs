@@ -119,4 +119,22 @@ mod tests {
         assert_eq!(std::fs::read(into.join("keep")).unwrap(), b"mine");
         assert_eq!(std::fs::read_dir(&into).unwrap().count(), 1);
     }
+
+    /// The file is read twice (checked, then imported): bytes that changed in between are
+    /// caught by the hash taken while importing.
+    #[test]
+    fn a_file_changed_after_its_check_is_refused_by_the_import() {
+        let (dir, _) = data_dir();
+        let (_out, path) = snapshot(dir.path());
+        let (header, body_start) = restore::verify(&path).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // Inside the header, which the import does not parse again.
+        bytes[body_start as usize - 2] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let target = tempfile::tempdir().unwrap();
+        let e = restore::import(&path, &header, body_start, target.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("checksum mismatch"), "{e}");
+    }
 }

@@ -6,7 +6,7 @@
 //! the store at first start.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use super::create::SECRET_FILES;
@@ -61,6 +61,20 @@ pub fn verify(path: &Path) -> Result<(Header, u64), SnapshotError> {
         return Err(SnapshotError::Checksum(path.display().to_string()));
     }
     Ok((header, body_start))
+}
+
+/// A file reader that hashes what it reads.
+struct Hashing {
+    file: File,
+    hasher: blake3::Hasher,
+}
+
+impl Read for Hashing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Present in a data dir while a restore into it runs, and left behind if it was interrupted.
@@ -148,7 +162,7 @@ struct Filling {
     pending: usize,
 }
 
-fn import(
+pub(super) fn import(
     path: &Path,
     header: &Header,
     body_start: u64,
@@ -158,10 +172,15 @@ fn import(
         path: path.display().to_string(),
         detail,
     };
-    let mut file = File::open(path).map_err(|e| SnapshotError::io(path, e))?;
-    file.seek(SeekFrom::Start(body_start))
+    // `verify` checked the file, but the file may change before it is read again (a copy
+    // still arriving): the bytes imported are hashed on their way in and checked at the end.
+    let mut hashing = Hashing {
+        file: File::open(path).map_err(|e| SnapshotError::io(path, e))?,
+        hasher: blake3::Hasher::new(),
+    };
+    std::io::copy(&mut (&mut hashing).take(body_start), &mut std::io::sink())
         .map_err(|e| SnapshotError::io(path, e))?;
-    let decoder = zstd::stream::read::Decoder::new(file.take(header.body_bytes))
+    let decoder = zstd::stream::read::Decoder::new(hashing.take(header.body_bytes))
         .map_err(|e| SnapshotError::io(path, e))?;
     let mut body = BodyReader::new(BufReader::with_capacity(1 << 18, decoder), path);
 
@@ -233,6 +252,18 @@ fn import(
             "the header lists {} trees, the body holds {trees_seen}",
             header.trees.len()
         )));
+    }
+    // What the decoder left of the body is hashed too, then held against the checksum.
+    let mut rest = body.into_inner().into_inner().finish().into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| SnapshotError::io(path, e))?;
+    let mut hashing = rest.into_inner();
+    let mut stored = [0u8; CHECKSUM_LEN as usize];
+    hashing
+        .file
+        .read_exact(&mut stored)
+        .map_err(|e| SnapshotError::io(path, e))?;
+    if hashing.hasher.finalize() != blake3::Hash::from_bytes(stored) {
+        return Err(SnapshotError::Checksum(path.display().to_string()));
     }
     db.flush()?;
     drop(db);
