@@ -54,11 +54,14 @@ pub fn entity_fields(body: Map<String, Value>) -> Result<Map<String, Value>, Api
     Ok(out)
 }
 
-/// Fields of a records-dialect batch record that are not data (API-RECORDS.md §2) and that
-/// batch ingestion sets itself (records are stored active, with the route's source type), so
-/// these are left out rather than stored as data. `visibility` is the record's own (else the
-/// collection's default).
-const RECORD_METADATA: &[&str] = &["status", "source_type", "source_url", "source_name"];
+/// A records-dialect batch record's `source_type` is the route's (API-RECORDS.md §2): left out
+/// rather than stored as data. `visibility`, `status`, `source_url` and `source_name` are the
+/// record's own (see `ingest::record`).
+const ROUTE_METADATA: &[&str] = &["source_type"];
+
+/// Fields that make a flat records-dialect batch record a structured one, so that the record
+/// parser reads them as the record's own rather than as data.
+const RECORD_OWN: &[&str] = &["visibility", "status", "source_url", "source_name"];
 
 /// A records-dialect batch record in the entities dialect's shape: `collection_data` or
 /// `data` (objects) become `vertical_data`, merged, `collection_data`'s keys winning. Anything
@@ -82,10 +85,11 @@ fn batch_record(raw: Value) -> Value {
             None => {}
         }
     }
-    obj.retain(|k, _| !RECORD_METADATA.contains(&k.as_str()));
+    obj.retain(|k, _| !ROUTE_METADATA.contains(&k.as_str()));
     // A `vertical_data` that is not an object stays, so the record is rejected for it. With
-    // one, the record parser reads `visibility` as the record's rather than as data.
-    if (named || obj.contains_key("visibility")) && !obj.contains_key("vertical_data") {
+    // one, the record parser reads the record's own fields as its own rather than as data.
+    let own = RECORD_OWN.iter().any(|k| obj.contains_key(*k));
+    if (named || own) && !obj.contains_key("vertical_data") {
         obj.insert("vertical_data".into(), Value::Object(data));
     }
     Value::Object(obj)
@@ -251,10 +255,14 @@ mod tests {
     }
 
     #[test]
-    fn batch_records_lose_metadata_and_gather_data() {
+    fn batch_records_keep_their_own_fields_and_gather_data() {
+        assert_eq!(
+            batch_record(json!({"name": "n", "color": "red", "source_type": "api"})),
+            json!({"name": "n", "color": "red"})
+        );
         assert_eq!(
             batch_record(json!({"name": "n", "color": "red", "status": "draft"})),
-            json!({"name": "n", "color": "red"})
+            json!({"name": "n", "color": "red", "status": "draft", "vertical_data": {}})
         );
         assert_eq!(
             batch_record(json!({"name": "n", "color": "red", "visibility": "public"})),

@@ -296,9 +296,9 @@ fn ingest_locked(
             description: input.description,
             source_id: input.source_id,
             source_type: Some(src.source_type.clone()),
-            source_name: src.file_name.clone(),
-            source_url: None,
-            status: EntityStatus::Active,
+            source_name: input.source_name.or_else(|| src.file_name.clone()),
+            source_url: input.source_url.clone(),
+            status: input.status.unwrap_or(EntityStatus::Active),
             vertical_data: input.vertical_data,
             created_at: started,
             updated_at: started,
@@ -321,13 +321,22 @@ fn ingest_locked(
             let prev_hash = prev.content_hash();
             // Visibility is not content: a record that only publishes or hides is an update.
             let same_visibility = visibility_given.is_none_or(|v| v == prev.visibility);
-            if prev_hash == hash && prev.status == EntityStatus::Active && same_visibility {
+            // Re-ingesting a record without a status brings it back: an archived entity becomes
+            // active again.
+            let same_source_url =
+                input.source_url.is_none() || entity.source_url == prev.source_url;
+            if prev_hash == hash
+                && prev.status == entity.status
+                && same_visibility
+                && same_source_url
+            {
                 Outcome::Duplicate(prev.id)
             } else {
-                // Re-ingesting a record brings it back: an archived entity becomes active again.
                 entity.id = prev.id;
                 entity.created_at = prev.created_at;
-                entity.source_url = prev.source_url.clone();
+                if input.source_url.is_none() {
+                    entity.source_url = prev.source_url.clone();
+                }
                 entity.visibility = visibility_given.unwrap_or(prev.visibility);
                 // Matched by its exported id: a record without a source id keeps the entity's.
                 if entity.source_id.is_none() {

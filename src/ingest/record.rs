@@ -1,12 +1,14 @@
 //! One input record (`{name, source_id?, vertical_data?, description?}`) made into entity fields.
 //! Other top-level fields of a flat record become `vertical_data` (explicit `vertical_data` keys win).
-//! A record with a `vertical_data` object may also name its `visibility`; in a flat record a
-//! `visibility` field is data like any other (a catalog column of that name).
+//! A record with a `vertical_data` object may also name its own `visibility`, `status`,
+//! `source_url` and `source_name`; in a flat record those are data like any other field (a
+//! catalog column of that name), and in an exported record (one with an `id`) they are the
+//! export's metadata, which re-importing leaves alone.
 
 use serde_json::{Map, Number, Value};
 
 use crate::entity_input::{self, FieldError, MAX_SOURCE_CHARS, MAX_TEXT_CHARS};
-use crate::store::Visibility;
+use crate::store::{EntityStatus, Visibility};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordInput {
@@ -19,7 +21,24 @@ pub struct RecordInput {
     pub exported_id: Option<uuid::Uuid>,
     /// `None`: the collection's default for a new entity, unchanged for an updated one.
     pub visibility: Option<Visibility>,
+    /// `None`: active.
+    pub status: Option<EntityStatus>,
+    pub source_url: Option<String>,
+    /// `None`: the uploaded file's name, if any.
+    pub source_name: Option<String>,
 }
+
+/// A structured record's own fields besides name, source id and description.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Own {
+    visibility: Option<Visibility>,
+    status: Option<EntityStatus>,
+    source_url: Option<String>,
+    source_name: Option<String>,
+}
+
+/// The fields [`Own`] reads.
+const OWN_FIELDS: &[&str] = &["visibility", "status", "source_url", "source_name"];
 
 /// Entity fields an export carries besides the record fields.
 const ENTITY_METADATA: &[&str] = &[
@@ -40,7 +59,7 @@ const ENTITY_METADATA: &[&str] = &[
 /// handed back untouched, for the dead-letter entry.
 pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
     let checked = check(&raw);
-    let ((name, source_id, description, visibility), Value::Object(mut obj)) = (
+    let ((name, source_id, description, own), Value::Object(mut obj)) = (
         match checked {
             Ok(c) => c,
             Err(e) => return Err((e, raw)),
@@ -50,6 +69,7 @@ pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
         unreachable!("check() accepts only objects")
     };
     let mut exported_id = None;
+    let mut own = own;
     let mut data = match obj.remove("vertical_data") {
         Some(Value::Object(m)) => {
             // An exported entity (an `id` beside a `vertical_data` object): its metadata is
@@ -57,13 +77,18 @@ pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
             if let Some(id) = obj.get("id") {
                 exported_id = id.as_str().and_then(|s| uuid::Uuid::parse_str(s).ok());
                 obj.retain(|k, _| !ENTITY_METADATA.contains(&k.as_str()));
+                let visibility = own.visibility;
+                own = Own {
+                    visibility,
+                    ..Own::default()
+                };
             }
             m
         }
         _ => Map::new(),
     };
-    if visibility.is_some() {
-        obj.remove("visibility");
+    if own != Own::default() {
+        obj.retain(|k, _| !OWN_FIELDS.contains(&k.as_str()));
     }
     for (k, v) in obj {
         if !matches!(k.as_str(), "name" | "source_id" | "description") {
@@ -76,7 +101,10 @@ pub fn parse(raw: Value) -> Result<RecordInput, (FieldError, Value)> {
         description,
         vertical_data: data,
         exported_id,
-        visibility,
+        visibility: own.visibility,
+        status: own.status,
+        source_url: own.source_url,
+        source_name: own.source_name,
     })
 }
 
@@ -119,13 +147,22 @@ pub fn reassemble(r: RecordInput) -> Value {
     if let Some(v) = r.visibility {
         obj.insert("visibility".into(), Value::String(v.as_str().into()));
     }
+    if let Some(v) = r.status {
+        obj.insert("status".into(), Value::String(v.as_str().into()));
+    }
+    if let Some(v) = r.source_url {
+        obj.insert("source_url".into(), Value::String(v));
+    }
+    if let Some(v) = r.source_name {
+        obj.insert("source_name".into(), Value::String(v));
+    }
     obj.insert("vertical_data".into(), Value::Object(r.vertical_data));
     Value::Object(obj)
 }
 
 /// Everything about a record that can be wrong, except the size of its vertical_data (checked
 /// where it is serialized anyway).
-type Checked = (String, Option<String>, Option<String>, Option<Visibility>);
+type Checked = (String, Option<String>, Option<String>, Own);
 
 fn check(raw: &Value) -> Result<Checked, FieldError> {
     let Value::Object(obj) = raw else {
@@ -171,11 +208,10 @@ fn check(raw: &Value) -> Result<Checked, FieldError> {
             ))
         }
     };
-    let visibility = match obj.get("visibility") {
-        Some(v) if structured => Some(v.as_str().and_then(Visibility::parse).ok_or_else(|| {
-            FieldError::new("visibility", "invalid_value", "must be public or private")
-        })?),
-        _ => None,
+    let own = if structured {
+        own_fields(obj)?
+    } else {
+        Own::default()
     };
     // Every other field becomes vertical_data, so all of them are held to its nesting cap.
     let flat = obj
@@ -188,7 +224,38 @@ fn check(raw: &Value) -> Result<Checked, FieldError> {
         .into_iter()
         .flat_map(Map::values);
     entity_input::check_nesting("vertical_data", flat.chain(nested))?;
-    Ok((name, source_id, description, visibility))
+    Ok((name, source_id, description, own))
+}
+
+/// A structured record's own fields, checked.
+fn own_fields(obj: &Map<String, Value>) -> Result<Own, FieldError> {
+    let text = |field: &'static str| -> Result<Option<String>, FieldError> {
+        match obj.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(entity_input::text(field, s, MAX_SOURCE_CHARS)?)),
+            Some(_) => Err(FieldError::new(field, "invalid_type", "must be a string")),
+        }
+    };
+    Ok(Own {
+        visibility: match obj.get("visibility") {
+            None => None,
+            Some(v) => Some(v.as_str().and_then(Visibility::parse).ok_or_else(|| {
+                FieldError::new("visibility", "invalid_value", "must be public or private")
+            })?),
+        },
+        status: match obj.get("status") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_str().and_then(EntityStatus::parse).ok_or_else(|| {
+                FieldError::new(
+                    "status",
+                    "invalid_value",
+                    "must be active, archived or draft",
+                )
+            })?),
+        },
+        source_url: text("source_url")?,
+        source_name: text("source_name")?,
+    })
 }
 
 #[cfg(test)]
@@ -211,6 +278,39 @@ mod tests {
 
     fn error(v: Value) -> FieldError {
         parse(v).unwrap_err().0
+    }
+
+    #[test]
+    fn status_and_source_are_the_records_beside_a_vertical_data_object() {
+        let r = parse(
+            json!({"name": "B", "status": "draft", "source_url": "https://erp/1",
+            "source_name": "ERP", "vertical_data": {"a": 1}}),
+        )
+        .unwrap();
+        assert_eq!(r.status, Some(EntityStatus::Draft));
+        assert_eq!(r.source_url.as_deref(), Some("https://erp/1"));
+        assert_eq!(r.source_name.as_deref(), Some("ERP"));
+        assert_eq!(r.vertical_data, *json!({"a": 1}).as_object().unwrap());
+        // Flat: catalog columns.
+        let r = parse(json!({"name": "B", "status": "discontinued"})).unwrap();
+        assert_eq!(r.status, None);
+        assert_eq!(r.vertical_data["status"], "discontinued");
+        // An export's metadata is not applied on re-import.
+        let r = parse(
+            json!({"id": "01a22845-eccd-732e-a3e7-9b8d9c0b178c", "name": "B",
+            "status": "archived", "source_url": "x", "vertical_data": {}}),
+        )
+        .unwrap();
+        assert_eq!((r.status, r.source_url), (None, None));
+        for (field, value) in [("status", json!("gone")), ("source_url", json!(5))] {
+            let mut raw = json!({"name": "B", "vertical_data": {}});
+            raw[field] = value;
+            assert_eq!(error(raw).field.as_deref(), Some(field));
+        }
+        let back = reassemble(
+            parse(json!({"name": "B", "status": "draft", "vertical_data": {}})).unwrap(),
+        );
+        assert_eq!(back["status"], "draft");
     }
 
     #[test]

@@ -53,6 +53,14 @@ impl EntityStatus {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Draft => "draft",
+            Self::Archived => "archived",
+        }
+    }
 }
 
 /// Who may read an entity: `public` entities are what an open (unauthenticated) listing may

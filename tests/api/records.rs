@@ -319,7 +319,8 @@ fn batch_answers_201_with_upload_id_and_summary_and_keeps_a_dlq() {
     let srv = common::start_dev(&[]);
     let body = json!([
         {"name": "Red Widget", "color": "red", "weight_kg": 1.2},
-        {"name": "Blue Widget", "collection_data": {"color": "blue"}, "status": "draft"},
+        {"name": "Blue Widget", "collection_data": {"color": "blue"}, "status": "draft", "source_id": "B-7",
+         "source_url": "https://erp.example/items/7", "source_name": "ERP", "source_type": "x"},
         {"color": "nameless"},
     ]);
     let up = batch(&srv, "acme", "/api/v1/ingest/batch/widgets/widget", &body);
@@ -340,7 +341,55 @@ fn batch_answers_201_with_upload_id_and_summary_and_keeps_a_dlq() {
         .send()
         .json();
     assert_eq!(rec["data"], json!({"color": "blue"}));
+    // A record's own status and source are kept; its source type is the route's.
+    assert_eq!(rec["status"], "draft");
+    assert_eq!(rec["source_url"], "https://erp.example/items/7");
+    assert_eq!(rec["source_name"], "ERP");
+    assert_eq!(rec["source_type"], "batch");
+    // Drafts are not searchable.
+    let found = srv
+        .post("/api/v1/search/widgets")
+        .tenant("acme")
+        .json(&json!({"query": "blue widget"}))
+        .send()
+        .json();
+    assert!(
+        !found.to_string().contains("Blue Widget"),
+        "a draft was found: {found}"
+    );
+    // Sent again as it is, it is a duplicate; without its status, it becomes active.
+    let same = batch(
+        &srv,
+        "acme",
+        "/api/v1/ingest/batch/widgets/widget",
+        &json!([body[1]]),
+    );
+    assert_eq!(same["summary"]["dedup_skipped"], 1, "{same}");
+    let active = batch(
+        &srv,
+        "acme",
+        "/api/v1/ingest/batch/widgets/widget",
+        &json!([{"name": "Blue Widget", "collection_data": {"color": "blue"}, "source_id": "B-7"}]),
+    );
+    assert_eq!(active["summary"]["updated"], 1, "{active}");
+    let rec = srv
+        .get(&format!("/api/v1/records/{blue}"))
+        .tenant("acme")
+        .send()
+        .json();
     assert_eq!(rec["status"], "active");
+    assert_eq!(
+        rec["source_url"], "https://erp.example/items/7",
+        "kept when not given"
+    );
+    let bad = srv
+        .post("/api/v1/ingest/batch/widgets/widget")
+        .tenant("acme")
+        .json(&json!([{"name": "W", "status": "gone"}]))
+        .send()
+        .json();
+    assert_eq!(bad["summary"]["rejected"], 1, "{bad}");
+    assert_eq!(bad["errors"][0]["field"], "status", "{bad}");
 
     // The other path form, with the `{records: [...]}` body: the same records are duplicates.
     let again = batch(
