@@ -174,7 +174,7 @@ fn write_parts(
     file.sync_all().map_err(io_out)?;
     let bytes = file.metadata().map_err(io_out)?.len();
     drop(file);
-    std::fs::rename(partial, out).map_err(|e| SnapshotError::io(out, e))?;
+    publish(partial, out)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         // The rename is durable once the directory is synced.
         let _ = File::open(dir).and_then(|d| d.sync_all());
@@ -184,6 +184,23 @@ fn write_parts(
         path: out.to_path_buf(),
         bytes,
     })
+}
+
+/// Gives the finished file its name without ever replacing a file of that name, even one
+/// created since the caller checked: a hard link fails if the name exists, a rename would not.
+fn publish(partial: &Path, out: &Path) -> Result<(), SnapshotError> {
+    match std::fs::hard_link(partial, out) {
+        Ok(()) => std::fs::remove_file(partial).map_err(|e| SnapshotError::io(partial, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = std::fs::remove_file(partial);
+            Err(SnapshotError::Refused(format!(
+                "{}: exists; a snapshot never replaces a file",
+                out.display()
+            )))
+        }
+        // A file system without hard links: the name was checked free before the write.
+        Err(_) => std::fs::rename(partial, out).map_err(|e| SnapshotError::io(out, e)),
+    }
 }
 
 /// The secret files present in `data_dir`, with their contents.
@@ -211,5 +228,23 @@ mod tests {
         assert!(is_leftover(Path::new("/x/a.snap.partial")));
         assert!(is_leftover(Path::new("/x/a.snap.body.partial")));
         assert!(!is_leftover(Path::new("/x/a.snap")));
+    }
+
+    #[test]
+    fn a_finished_snapshot_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (partial, out) = (dir.path().join("s.partial"), dir.path().join("s.snap"));
+        std::fs::write(&out, b"someone else's").unwrap();
+        std::fs::write(&partial, b"snapshot").unwrap();
+        let e = publish(&partial, &out).unwrap_err().to_string();
+        assert!(e.contains("exists"), "{e}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"someone else's");
+        assert!(!partial.exists());
+
+        std::fs::remove_file(&out).unwrap();
+        std::fs::write(&partial, b"snapshot").unwrap();
+        publish(&partial, &out).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"snapshot");
+        assert!(!partial.exists());
     }
 }

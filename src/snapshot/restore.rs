@@ -16,6 +16,8 @@ use crate::store::Store;
 
 /// Records per sled batch while importing.
 const BATCH: usize = 10_000;
+/// Or this many bytes of keys and values, whichever comes first.
+const BATCH_BYTES: usize = 64 << 20;
 
 /// A restored data dir.
 #[derive(Debug)]
@@ -160,6 +162,7 @@ struct Filling {
     records: u64,
     batch: sled::Batch,
     pending: usize,
+    pending_bytes: usize,
 }
 
 pub(super) fn import(
@@ -219,6 +222,7 @@ pub(super) fn import(
                     records: 0,
                     batch: sled::Batch::default(),
                     pending: 0,
+                    pending_bytes: 0,
                 });
                 trees_seen += 1;
             }
@@ -226,12 +230,14 @@ pub(super) fn import(
                 let Some(f) = current.as_mut() else {
                     return Err(damaged("a record comes before any tree".into()));
                 };
+                f.pending_bytes += k.len() + v.len();
                 f.batch.insert(k, v);
                 f.records += 1;
                 f.pending += 1;
-                if f.pending == BATCH {
+                if f.pending == BATCH || f.pending_bytes >= BATCH_BYTES {
                     f.tree.apply_batch(std::mem::take(&mut f.batch))?;
                     f.pending = 0;
+                    f.pending_bytes = 0;
                 }
             }
             Entry::Secret(name, data) => {
