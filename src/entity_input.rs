@@ -69,6 +69,20 @@ pub fn name(raw: &str) -> Result<String, FieldError> {
     Ok(raw.to_owned())
 }
 
+/// An optional text field: `null` is none, a string is checked by [`text`], anything else is
+/// the wrong type.
+pub fn optional_text(field: &str, v: &Value, max: usize) -> Result<Option<String>, FieldError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => text(field, s, max).map(Some),
+        _ => Err(FieldError::new(
+            field,
+            "invalid_type",
+            "must be a string or null",
+        )),
+    }
+}
+
 pub fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     if raw.chars().count() > max {
         return Err(FieldError::new(

@@ -74,25 +74,17 @@ struct MetaPatch {
     default_visibility: Option<Option<Visibility>>,
 }
 
-fn optional_text(field: &str, v: &Value, max: usize) -> Result<Option<String>, FieldError> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => entity_input::text(field, s, max).map(Some),
-        _ => Err(FieldError::new(
-            field,
-            "invalid_type",
-            "must be a string or null",
-        )),
-    }
-}
-
 impl MetaPatch {
     fn parse(body: &Map<String, Value>) -> Result<MetaPatch, FieldError> {
         let mut p = MetaPatch::default();
         for (k, v) in body {
             match k.as_str() {
-                "description" => p.description = Some(optional_text(k, v, MAX_TEXT_CHARS)?),
-                "category" => p.category = Some(optional_text(k, v, MAX_CATEGORY_CHARS)?),
+                "description" => {
+                    p.description = Some(entity_input::optional_text(k, v, MAX_TEXT_CHARS)?)
+                }
+                "category" => {
+                    p.category = Some(entity_input::optional_text(k, v, MAX_CATEGORY_CHARS)?)
+                }
                 "default_visibility" => {
                     let parsed = match v {
                         Value::Null => None,

@@ -111,15 +111,11 @@ fn view(state: &AppState, c: &Connector) -> Result<Value, ApiError> {
     }))
 }
 
-fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("Connector"))
-}
-
 fn load(state: &AppState, tenant: &str, raw: &str) -> Result<Connector, ApiError> {
     state
         .store
         .connectors
-        .get(tenant, parse_id(raw)?)?
+        .get(tenant, super::path::id("Connector", raw)?)?
         .ok_or_else(|| ApiError::not_found("Connector"))
 }
 
@@ -258,7 +254,7 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?.id.clone();
-    let id = parse_id(&id)?;
+    let id = super::path::id("Connector", &id)?;
     let existed = state
         .write(move |store| Ok(store.connectors.delete(&tenant, id)?))
         .await?;
@@ -268,20 +264,14 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The answer to a pull: the upload it recorded, in the records dialect's words.
+/// The answer to a pull: the upload it recorded (as `GET /uploads/{id}` shows it), with the
+/// connector and the pull's start.
 fn pull_view(connector: Uuid, i: &Ingestion) -> Value {
-    json!({
-        "upload_id": i.id,
-        "ingestion_id": i.id,
-        "connector_id": connector,
-        "status": upload_status(i.status),
-        "collection": i.vertical,
-        "record_type": i.entity_type,
-        "summary": super::records::summary(i),
-        "error": i.error,
-        "started_at": ms_to_rfc3339(i.created_at),
-        "completed_at": i.completed_at.map(ms_to_rfc3339),
-    })
+    let mut view = super::records::upload_view(i);
+    view["ingestion_id"] = json!(i.id);
+    view["connector_id"] = json!(connector);
+    view["started_at"] = json!(ms_to_rfc3339(i.created_at));
+    view
 }
 
 /// `POST /connectors/{id}/pull`: pulls now and answers with the upload. A database that cannot

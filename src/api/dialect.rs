@@ -59,10 +59,6 @@ pub fn entity_fields(body: Map<String, Value>) -> Result<Map<String, Value>, Api
 /// record's own (see `ingest::record`).
 const ROUTE_METADATA: &[&str] = &["source_type"];
 
-/// Fields that make a flat records-dialect batch record a structured one, so that the record
-/// parser reads them as the record's own rather than as data.
-const RECORD_OWN: &[&str] = &["visibility", "status", "source_url", "source_name"];
-
 /// A records-dialect batch record in the entities dialect's shape: `collection_data` or
 /// `data` (objects) become `vertical_data`, merged, `collection_data`'s keys winning. Anything
 /// else is left for the record parser to accept or reject.
@@ -88,7 +84,10 @@ fn batch_record(raw: Value) -> Value {
     obj.retain(|k, _| !ROUTE_METADATA.contains(&k.as_str()));
     // A `vertical_data` that is not an object stays, so the record is rejected for it. With
     // one, the record parser reads the record's own fields as its own rather than as data.
-    let own = RECORD_OWN.iter().any(|k| obj.contains_key(*k));
+    // Any of them makes a flat record a structured one, so the parser reads them as its own.
+    let own = crate::ingest::record::OWN_FIELDS
+        .iter()
+        .any(|k| obj.contains_key(*k));
     if (named || own) && !obj.contains_key("vertical_data") {
         obj.insert("vertical_data".into(), Value::Object(data));
     }

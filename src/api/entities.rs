@@ -109,18 +109,6 @@ fn parse_status(raw: &str) -> Result<EntityStatus, FieldError> {
     })
 }
 
-fn optional_string(field: &str, v: &Value, max: usize) -> Result<Option<String>, FieldError> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => entity_input::text(field, s, max).map(Some),
-        _ => Err(FieldError::new(
-            field,
-            "invalid_type",
-            "must be a string or null",
-        )),
-    }
-}
-
 /// The body of a create, in the entities dialect (the records dialect renames into it).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -403,15 +391,15 @@ fn apply_patch(e: &mut Entity, patch: &Map<String, Value>) -> Result<(), FieldEr
                     e.entity_type = slug;
                 }
             }
-            "description" => e.description = optional_string(k, v, MAX_TEXT_CHARS)?,
+            "description" => e.description = entity_input::optional_text(k, v, MAX_TEXT_CHARS)?,
             "source_id" => {
                 e.source_id = entity_input::string_like(k, v)?
                     .map(|s| entity_input::text(k, &s, MAX_SOURCE_CHARS))
                     .transpose()?
             }
-            "source_type" => e.source_type = optional_string(k, v, MAX_SOURCE_CHARS)?,
-            "source_name" => e.source_name = optional_string(k, v, MAX_SOURCE_CHARS)?,
-            "source_url" => e.source_url = optional_string(k, v, MAX_SOURCE_CHARS)?,
+            "source_type" => e.source_type = entity_input::optional_text(k, v, MAX_SOURCE_CHARS)?,
+            "source_name" => e.source_name = entity_input::optional_text(k, v, MAX_SOURCE_CHARS)?,
+            "source_url" => e.source_url = entity_input::optional_text(k, v, MAX_SOURCE_CHARS)?,
             "status" => {
                 let s = v
                     .as_str()

@@ -120,11 +120,6 @@ fn parse_expiry(value: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> 
     Ok(Some(at))
 }
 
-/// Unknown ids, malformed ids and other tenants' ids all look the same.
-fn parse_key_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("API key"))
-}
-
 async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -182,7 +177,7 @@ async fn rotate(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?;
-    let id = parse_key_id(&id)?;
+    let id = super::path::id("API key", &id)?;
     let key = ApiKey::generate();
     let hash = state.auth.hasher().hash(&key);
     let record = state
@@ -200,7 +195,7 @@ async fn revoke(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?;
-    let id = parse_key_id(&id)?;
+    let id = super::path::id("API key", &id)?;
     if !state.store.keys.revoke(&tenant.id, id)? {
         return Err(ApiError::not_found("API key"));
     }

@@ -27,6 +27,12 @@ pub fn optional(field: &str, raw: Option<&str>) -> Result<Option<String>, ApiErr
     raw.map(|v| slug(field, v)).transpose()
 }
 
+/// A resource id from the path. A malformed id names nothing, so it is that resource's 404,
+/// never a 400 that tells ids apart from unknown ones.
+pub fn id(what: &str, raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

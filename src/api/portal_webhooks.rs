@@ -131,15 +131,11 @@ fn check_description(raw: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::Validation(e.to_string()))
 }
 
-fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("Webhook"))
-}
-
 fn load(state: &AppState, tenant: &str, raw: &str) -> Result<Subscription, ApiError> {
     state
         .store
         .webhooks
-        .subscription(tenant, parse_id(raw)?)?
+        .subscription(tenant, super::path::id("Webhook", raw)?)?
         .ok_or_else(|| ApiError::not_found("Webhook"))
 }
 
@@ -216,7 +212,7 @@ async fn update(
     body: web::Json<UpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?.id.clone();
-    let id = parse_id(&id)?;
+    let id = super::path::id("Webhook", &id)?;
     let b = body.into_inner();
     let url = b.url.as_deref().map(|u| check_url(&state, u)).transpose()?;
     let events = b.events.map(check_events).transpose()?;
@@ -260,7 +256,7 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?.id.clone();
-    let id = parse_id(&id)?;
+    let id = super::path::id("Webhook", &id)?;
     let existed = state
         .write(move |store| Ok(store.webhooks.delete_subscription(&tenant, id)?))
         .await?;

@@ -407,7 +407,12 @@ async fn get_upload(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let i = ingest::load(&state, &caller.tenant()?.id, &id).map_err(records_error)?;
-    Ok(HttpResponse::Ok().json(json!({
+    Ok(HttpResponse::Ok().json(upload_view(&i)))
+}
+
+/// An upload (an ingestion) in the records dialect's words.
+pub(super) fn upload_view(i: &Ingestion) -> Value {
+    json!({
         "upload_id": i.id,
         "status": upload_status(i.status),
         "collection": i.vertical,
@@ -416,11 +421,11 @@ async fn get_upload(
         "file_name": i.file_name,
         "file_size": i.file_size,
         "file_hash": i.content_hash,
-        "summary": summary(&i),
+        "summary": summary(i),
         "error": i.error,
         "created_at": ms_to_rfc3339(i.created_at),
         "completed_at": i.completed_at.map(ms_to_rfc3339),
-    })))
+    })
 }
 
 /// `GET /uploads/{id}/dlq`: the upload's rejected records with their raw input.

@@ -38,7 +38,7 @@ struct Own {
 }
 
 /// The fields [`Own`] reads.
-const OWN_FIELDS: &[&str] = &["visibility", "status", "source_url", "source_name"];
+pub const OWN_FIELDS: &[&str] = &["visibility", "status", "source_url", "source_name"];
 
 /// Entity fields an export carries besides the record fields.
 const ENTITY_METADATA: &[&str] = &[
@@ -229,12 +229,9 @@ fn check(raw: &Value) -> Result<Checked, FieldError> {
 
 /// A structured record's own fields, checked.
 fn own_fields(obj: &Map<String, Value>) -> Result<Own, FieldError> {
-    let text = |field: &'static str| -> Result<Option<String>, FieldError> {
-        match obj.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(entity_input::text(field, s, MAX_SOURCE_CHARS)?)),
-            Some(_) => Err(FieldError::new(field, "invalid_type", "must be a string")),
-        }
+    let text = |field: &str| match obj.get(field) {
+        None => Ok(None),
+        Some(v) => entity_input::optional_text(field, v, MAX_SOURCE_CHARS),
     };
     Ok(Own {
         visibility: match obj.get("visibility") {

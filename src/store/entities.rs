@@ -340,14 +340,12 @@ impl Changes<'_> {
         }
         self.ops
             .push(Op::Insert(entity_key(t, entity.id), encode(entity)?));
-        let group = Group::of(entity);
-        match previous.map(Group::of) {
-            Some(old) if old == group => {}
-            Some(old) => {
-                self.deltas.push((t.clone(), old, -1));
-                self.deltas.push((t.clone(), group, 1));
+        // Most writes update an entity within its group: nothing to count, nothing to copy.
+        if !previous.is_some_and(|p| Group::same(p, entity)) {
+            if let Some(prev) = previous {
+                self.deltas.push((t.clone(), Group::of(prev), -1));
             }
-            None => self.deltas.push((t.clone(), group, 1)),
+            self.deltas.push((t.clone(), Group::of(entity), 1));
         }
         if let Some(prev) = previous {
             // A changed source id, vertical or type moves the entry.

@@ -42,6 +42,14 @@ impl Group {
         }
     }
 
+    /// Whether two entities are counted in the same group.
+    pub fn same(a: &super::Entity, b: &super::Entity) -> bool {
+        a.status == b.status
+            && a.visibility == b.visibility
+            && a.vertical == b.vertical
+            && a.entity_type == b.entity_type
+    }
+
     fn of_head(h: EntityHead) -> (String, Group) {
         (
             h.tenant_id,
@@ -173,7 +181,10 @@ impl EntityCounts {
                 Some(c) => c,
                 None => all.entry(tenant.clone()).or_default(),
             };
-            let n = counts.entry(group.clone()).or_default();
+            let n = match counts.get_mut(group) {
+                Some(n) => n,
+                None => counts.entry(group.clone()).or_default(),
+            };
             *n = n.saturating_add_signed(*delta);
             if *n == 0 {
                 counts.remove(group);
