@@ -19,6 +19,7 @@ pub mod export;
 pub mod inferred_schema;
 pub mod ingest;
 pub mod metrics;
+pub mod openapi;
 pub mod plans;
 pub mod quota;
 pub mod ratelimit;

@@ -12,18 +12,26 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/admin/reindex/entity/{id}", access::ADMIN)
-            .route(web::post().to(reindex_entity)),
+            .post(reindex_entity),
     )
     .service(
         super::resource("/admin/reindex/{vertical}", access::ADMIN)
-            .route(web::post().to(reindex_vertical)),
+            .post(reindex_vertical),
     )
-    .service(super::resource("/admin/stats", access::ADMIN).route(web::get().to(stats)));
+    .service(super::resource("/admin/stats", access::ADMIN).get(stats));
 }
 
 /// `GET /admin/stats`: entity counts by status and by indexing state, and the index queue, for
 /// the caller's tenant; for the master key without `X-Tenant-Id`, over all tenants. From the
 /// entity counts and the indexing backlog, not a scan of the entities.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/stats",
+    tag = "admin",
+    summary = "Entity counts by status and indexing state, and the index queue.",
+    responses((status = 200, description = "For the caller's tenant (the master key without a tenant: all).", body = crate::openapi::schemas::Stats)),
+    security(("api_key" = ["admin"])),
+)]
 async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     use crate::store::EntityStatus;
 
@@ -70,6 +78,15 @@ async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/reindex/{vertical}",
+    tag = "admin",
+    summary = "Rebuild the search documents of a vertical.",
+    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    responses((status = 200, description = "Queued.", body = crate::openapi::schemas::ReindexVertical)),
+    security(("api_key" = ["admin"])),
+)]
 async fn reindex_vertical(
     state: web::Data<AppState>,
     caller: Caller,
@@ -100,6 +117,15 @@ async fn reindex_vertical(
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/reindex/entity/{id}",
+    tag = "admin",
+    summary = "Rebuild one entity's search document.",
+    params(("id" = String, Path, description = "The entity's id (a UUID).")),
+    responses((status = 200, description = "Queued.", body = crate::openapi::schemas::ReindexEntity), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn reindex_entity(
     state: web::Data<AppState>,
     caller: Caller,

@@ -18,17 +18,17 @@ use crate::store::{CollectionMeta, Store, Visibility};
 const MAX_CATEGORY_CHARS: usize = 200;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/collections", access::SEARCH_READ).route(web::get().to(list)))
+    cfg.service(super::resource("/collections", access::SEARCH_READ).get(list))
         .service(
             super::resource("/collections/{collection}", access::ADMIN)
-                .route(web::patch().to(update)),
+                .patch(update),
         )
         .service(
             super::resource(
                 "/collections/{collection}/default-visibility",
                 access::ADMIN,
             )
-            .route(web::patch().to(update_default_visibility)),
+            .patch(update_default_visibility),
         );
 }
 
@@ -46,6 +46,14 @@ fn view(name: &str, s: &VerticalSummary, meta: Option<&CollectionMeta>) -> Value
 
 /// The tenant's collections: those with records or a schema (as `/verticals` finds them, a
 /// scan of its entities) and those with metadata only (their records since deleted).
+#[utoipa::path(
+    get,
+    path = "/api/v1/collections",
+    tag = "collections",
+    summary = "List collections with record counts, record types and metadata.",
+    responses((status = 200, description = "Collections.", body = crate::openapi::schemas::Collections)),
+    security(("api_key" = ["search"])),
+)]
 async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?.id.clone();
     let store = std::sync::Arc::clone(&state.store);
@@ -177,6 +185,16 @@ async fn patch(
 }
 
 /// `PATCH /collections/{c}`: `{description?, category?, default_visibility?}` (null clears).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/collections/{collection}",
+    tag = "collections",
+    summary = "Change a collection's description, category or default visibility.",
+    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body = crate::openapi::schemas::CollectionPatch,
+    responses((status = 200, description = "The collection.", body = crate::openapi::schemas::Collection), (status = 404, description = "The collection has no records and no metadata.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -187,6 +205,16 @@ async fn update(
 }
 
 /// `PATCH /collections/{c}/default-visibility`: `{default_visibility}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/collections/{collection}/default-visibility",
+    tag = "collections",
+    summary = "Set the visibility new records of a collection get.",
+    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body = crate::openapi::schemas::DefaultVisibility,
+    responses((status = 200, description = "The collection.", body = crate::openapi::schemas::Collection), (status = 404, description = "The collection has no records and no metadata.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn update_default_visibility(
     state: web::Data<AppState>,
     caller: Caller,

@@ -26,21 +26,21 @@ const REDACTED: &str = "***REDACTED***";
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/connectors", access::ADMIN)
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
+            .post(create)
+            .get(list),
     )
     .service(
         super::resource("/connectors/{id}/pull", access::CONNECTOR_PULL)
-            .route(web::post().to(pull)),
+            .post(pull),
     )
     .service(
         super::resource("/connectors/{id}", access::ADMIN)
-            .route(web::get().to(get))
-            .route(web::delete().to(delete)),
+            .get(get)
+            .delete(delete),
     );
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     name: String,
@@ -128,6 +128,16 @@ fn text(field: &str, raw: &str, max: usize) -> Result<String, ApiError> {
     Ok(t)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/connectors",
+    tag = "connectors",
+    summary = "Create a connector pulling a query's rows into a collection.",
+    description = "`connection_config` is encrypted at rest and answered as `***REDACTED***`. The query may use `:last_pull` for incremental pulls. `schedule`: cron or `every 15m`.",
+    request_body = CreateBody,
+    responses((status = 201, description = "The connector.", body = Object)),
+    security(("api_key" = ["admin"])),
+)]
 async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -230,6 +240,14 @@ async fn create(
     Ok(HttpResponse::Created().json(view(&state, &connector)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectors",
+    tag = "connectors",
+    summary = "List connectors.",
+    responses((status = 200, description = "`{connectors: [...]}`.", body = Object)),
+    security(("api_key" = ["admin"])),
+)]
 async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let connectors = state.store.connectors.list(&caller.tenant()?.id)?;
     let views = connectors
@@ -239,6 +257,15 @@ async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(json!({ "connectors": views })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectors/{id}",
+    tag = "connectors",
+    summary = "One connector with its last pull and next run.",
+    params(("id" = String, Path, description = "The connector's id (a UUID).")),
+    responses((status = 200, description = "The connector.", body = Object), (status = 404, description = "No such connector in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -248,6 +275,15 @@ async fn get(
     Ok(HttpResponse::Ok().json(view(&state, &c)?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/connectors/{id}",
+    tag = "connectors",
+    summary = "Delete a connector.",
+    params(("id" = String, Path, description = "The connector's id (a UUID).")),
+    responses((status = 204, description = "Deleted."), (status = 404, description = "No such connector in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
@@ -277,6 +313,16 @@ fn pull_view(connector: Uuid, i: &Ingestion) -> Value {
 /// `POST /connectors/{id}/pull`: pulls now and answers with the upload. A database that cannot
 /// be reached or queried is a failed upload (200, `status: "failed"`, `error`), not an error of
 /// this request; a pull already running is 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connectors/{id}/pull",
+    tag = "connectors",
+    summary = "Pull now; answers with the upload it made.",
+    description = "A database that cannot be reached is a failed upload (200, `status: failed`), not an error of this request.",
+    params(("id" = String, Path, description = "The connector's id (a UUID).")),
+    responses((status = 200, description = "The upload.", body = crate::openapi::schemas::Upload), (status = 404, description = "No such connector in the caller's tenant.", body = crate::openapi::schemas::Error), (status = 409, description = "A pull of this connector is running.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn pull(
     state: web::Data<AppState>,
     caller: Caller,

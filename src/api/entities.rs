@@ -23,26 +23,26 @@ pub const MAX_BULK: usize = 1_000;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/entities", access::ENTITIES)
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
+            .post(create)
+            .get(list),
     )
     .service(
-        super::resource("/entities/bulk", access::ENTITIES).route(web::patch().to(bulk_update)),
+        super::resource("/entities/bulk", access::ENTITIES).patch(bulk_update),
     )
     .service(
         super::resource("/entities/bulk-delete", access::ENTITIES)
-            .route(web::post().to(bulk_delete)),
+            .post(bulk_delete),
     )
     .service(
         super::resource("/entities/{id}", access::ENTITIES)
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
+            .get(get)
+            .patch(update)
+            .delete(delete),
     );
 }
 
 /// An entity as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EntityView {
     id: Uuid,
     tenant_id: String,
@@ -55,12 +55,15 @@ pub struct EntityView {
     source_name: Option<String>,
     source_url: Option<String>,
     status: EntityStatus,
+    #[schema(value_type = Object)]
     vertical_data: Map<String, Value>,
     embedding_status: EmbeddingStatus,
     visibility: Visibility,
     #[serde(with = "serde_rfc3339::millis")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: i64,
     #[serde(with = "serde_rfc3339::millis")]
+    #[schema(value_type = String, format = DateTime)]
     updated_at: i64,
 }
 
@@ -110,13 +113,14 @@ fn parse_status(raw: &str) -> Result<EntityStatus, FieldError> {
 }
 
 /// The body of a create, in the entities dialect (the records dialect renames into it).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateEntity {
     pub name: String,
     pub vertical: String,
     pub entity_type: String,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub vertical_data: Option<Map<String, Value>>,
     #[serde(default)]
     pub description: Option<String>,
@@ -238,6 +242,15 @@ pub(crate) async fn create_entity(
         .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/entities",
+    tag = "entities",
+    summary = "Create an entity.",
+    request_body = CreateEntity,
+    responses((status = 201, description = "The entity (`embedding_status: pending` until indexed, within a second).", body = EntityView), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["entities"])),
+)]
 async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -248,7 +261,8 @@ async fn create(
 }
 
 /// Parameters of a listing, in the entities dialect.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     pub vertical: Option<String>,
     pub entity_type: Option<String>,
@@ -261,7 +275,7 @@ pub(crate) struct ListQuery {
 /// One page of a listing: items shown by the dialect's view, the next cursor, whether more follow.
 pub(crate) type Page<V> = (Vec<V>, Option<String>, bool);
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ListPage {
     items: Vec<EntityView>,
     cursor: Option<String>,
@@ -335,6 +349,15 @@ pub(crate) async fn list_entities<V: Send + 'static>(
     .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/entities",
+    tag = "entities",
+    summary = "List entities, newest first, with cursor pagination.",
+    params(ListQuery),
+    responses((status = 200, description = "A page.", body = ListPage)),
+    security(("api_key" = ["entities"])),
+)]
 async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -361,6 +384,15 @@ pub(crate) fn get_entity(state: &AppState, caller: &Caller, id: &str) -> Result<
     load(&state.store, &caller.tenant()?.id, parse_id(id)?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/entities/{id}",
+    tag = "entities",
+    summary = "One entity.",
+    params(("id" = String, Path, description = "The entity's id (a UUID).")),
+    responses((status = 200, description = "The entity.", body = EntityView), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["entities"])),
+)]
 async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -473,6 +505,16 @@ pub(crate) async fn update_entity(
         .await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/entities/{id}",
+    tag = "entities",
+    summary = "Change an entity (JSON Merge Patch of `vertical_data`).",
+    params(("id" = String, Path, description = "The entity's id (a UUID).")),
+    request_body = crate::openapi::schemas::EntityPatch,
+    responses((status = 200, description = "The entity.", body = EntityView), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["entities"])),
+)]
 async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -483,7 +525,8 @@ async fn update(
     Ok(HttpResponse::Ok().json(view(&state.store, updated)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct DeleteQuery {
     #[serde(default)]
     pub permanent: bool,
@@ -542,6 +585,15 @@ pub(crate) async fn delete_entity(
         .await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/entities/{id}",
+    tag = "entities",
+    summary = "Archive an entity, or delete it for good with `permanent=true`.",
+    params(("id" = String, Path, description = "The entity's id (a UUID)."), DeleteQuery),
+    responses((status = 200, description = "Archived: the entity with `status: archived`.", body = EntityView), (status = 204, description = "Deleted for good."), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["entities"])),
+)]
 async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
@@ -644,6 +696,15 @@ pub(crate) async fn bulk_update_entities(
         .await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/entities/bulk",
+    tag = "entities",
+    summary = "Change up to 1,000 entities at once.",
+    request_body = crate::openapi::schemas::BulkEntityUpdate,
+    responses((status = 200, description = "The changed entities (unknown ids skipped).", body = Vec<EntityView>)),
+    security(("api_key" = ["entities"])),
+)]
 async fn bulk_update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -699,6 +760,15 @@ pub(crate) async fn bulk_delete_entities(
         .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/entities/bulk-delete",
+    tag = "entities",
+    summary = "Archive up to 1,000 entities at once.",
+    request_body = crate::openapi::schemas::EntityIds,
+    responses((status = 200, description = "How many were archived.", body = crate::openapi::schemas::Archived)),
+    security(("api_key" = ["entities"])),
+)]
 async fn bulk_delete(
     state: web::Data<AppState>,
     caller: Caller,

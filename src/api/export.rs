@@ -24,11 +24,12 @@ const CHUNK: usize = 64 * 1024;
 const CHUNKS_IN_FLIGHT: usize = 4;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/export", access::ADMIN).route(web::get().to(export_route)));
+    cfg.service(super::resource("/export", access::ADMIN).get(export_route));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
     vertical: Option<String>,
     entity_type: Option<String>,
@@ -73,6 +74,15 @@ impl Write for ChunkWriter {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/export",
+    tag = "usage",
+    summary = "Download every matching entity, streamed.",
+    params(ExportQuery),
+    responses((status = 200, description = "A JSON array, NDJSON or CSV, streamed (chunked).", content_type = "application/json", body = Vec<crate::api::entities::EntityView>), (status = 422, description = "A bad parameter.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn export_route(
     state: web::Data<AppState>,
     caller: Caller,

@@ -22,37 +22,37 @@ pub const INGEST_BODY_LIMIT: usize = 50 * 1024 * 1024;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/ingest/{vertical}/{entity_type}/batch", access::INGEST)
-            .route(web::post().to(batch_route)),
+            .post(batch_route),
     )
     .service(
         super::resource("/ingest/{vertical}/{entity_type}/stream", access::INGEST)
-            .route(web::post().to(stream_route)),
+            .post(stream_route),
     )
     .service(
         super::resource("/ingest/{vertical}/{entity_type}/upload", access::INGEST)
-            .route(web::post().to(super::upload::upload_route)),
+            .post(super::upload::upload_route),
     )
     .service(
         super::resource("/ingest/{vertical}/{entity_type}/pdf", access::INGEST)
-            .route(web::post().to(super::upload::pdf_route)),
+            .post(super::upload::pdf_route),
     )
     .service(
         super::resource("/webhooks/ingest/{vertical}/{entity_type}", access::INGEST)
-            .route(web::post().to(webhook_route)),
+            .post(webhook_route),
     )
     .service(
         super::resource("/pipeline/status/{id}", access::INGEST)
-            .route(web::get().to(pipeline_status)),
+            .get(pipeline_status),
     )
     .service(
         super::resource("/pipeline/trigger/{id}", access::INGEST)
-            .route(web::post().to(pipeline_trigger)),
+            .post(pipeline_trigger),
     )
     .service(
-        super::resource("/ingestions/{id}", access::INGEST).route(web::get().to(get_ingestion)),
+        super::resource("/ingestions/{id}", access::INGEST).get(get_ingestion),
     )
     .service(
-        super::resource("/ingestions/{id}/errors", access::INGEST).route(web::get().to(get_errors)),
+        super::resource("/ingestions/{id}/errors", access::INGEST).get(get_errors),
     );
 }
 
@@ -62,7 +62,7 @@ struct BatchBody {
     records: Vec<Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ErrorView<'a> {
     row: usize,
     field: Option<&'a str>,
@@ -70,8 +70,8 @@ struct ErrorView<'a> {
     message: &'a str,
 }
 
-#[derive(Serialize)]
-struct BatchResponse<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct BatchResponse<'a> {
     ingestion_id: Uuid,
     status: IngestionStatus,
     record_count: usize,
@@ -240,6 +240,17 @@ pub(super) async fn batch_result(
         .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/ingest/{vertical}/{entity_type}/batch",
+    tag = "ingestion",
+    summary = "Ingest a batch of up to 10,000 records.",
+    description = "Upsert by `source_id` within the vertical and type; duplicates by content are skipped (`duplicate_count`). A bad record is rejected, the rest stored.",
+    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body = crate::openapi::schemas::BatchRecords,
+    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn batch_route(
     state: web::Data<AppState>,
     caller: Caller,
@@ -251,7 +262,7 @@ async fn batch_route(
     Ok(batch_response(&result))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct IngestionView<'a> {
     id: Uuid,
     tenant_id: &'a str,
@@ -269,8 +280,10 @@ struct IngestionView<'a> {
     updated: Option<usize>,
     status: IngestionStatus,
     #[serde(with = "serde_rfc3339::millis")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: i64,
     #[serde(with = "crate::timestamp::serde_rfc3339::millis_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     completed_at: Option<i64>,
     /// Why the ingestion failed as a whole (a connector's pull), if it did.
     error: Option<&'a str>,
@@ -309,6 +322,15 @@ pub(super) fn load(state: &AppState, tenant: &str, raw: &str) -> Result<Ingestio
         .ok_or_else(|| ApiError::not_found("Ingestion"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/ingestions/{id}",
+    tag = "ingestion",
+    summary = "One ingestion: counts, status and times.",
+    params(("id" = String, Path, description = "The ingestion's id (a UUID).")),
+    responses((status = 200, description = "The ingestion.", body = IngestionView), (status = 404, description = "No such ingestion in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn get_ingestion(
     state: web::Data<AppState>,
     caller: Caller,
@@ -318,6 +340,15 @@ async fn get_ingestion(
     Ok(HttpResponse::Ok().json(view(&i)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/ingestions/{id}/errors",
+    tag = "ingestion",
+    summary = "An ingestion's rejected records with their raw input.",
+    params(("id" = String, Path, description = "The ingestion's id (a UUID).")),
+    responses((status = 200, description = "The rejected records.", body = crate::openapi::schemas::IngestionErrors), (status = 404, description = "No such ingestion in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn get_errors(
     state: web::Data<AppState>,
     caller: Caller,
@@ -331,6 +362,17 @@ async fn get_errors(
 
 /// `POST /webhooks/ingest/{vertical}/{entity_type}`: the batch body, signed when
 /// `WEBHOOK_SECRET` is set (`X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/ingest/{vertical}/{entity_type}",
+    tag = "ingestion",
+    summary = "Ingest a batch pushed by another system (optionally HMAC-signed).",
+    description = "When the server has `WEBHOOK_SECRET`, `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>` is required (401 `invalid_signature` otherwise).",
+    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("X-Webhook-Signature" = Option<String>, Header, description = "`sha256=<hex>`, required when the server has a webhook secret.")),
+    request_body = crate::openapi::schemas::BatchRecords,
+    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn webhook_route(
     state: web::Data<AppState>,
     caller: Caller,
@@ -359,6 +401,17 @@ async fn webhook_route(
 
 /// `POST /ingest/{vertical}/{entity_type}/stream`: NDJSON, one record per line. Lines that are
 /// not JSON, or not valid records, are skipped and counted in `parse_errors`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ingest/{vertical}/{entity_type}/stream",
+    tag = "ingestion",
+    summary = "Ingest an NDJSON stream (one record per line).",
+    description = "Bad lines are rejected and counted; at most 50 MB.",
+    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body(content = String, content_type = "application/x-ndjson", description = "One JSON record per line.", example = json!("{\"name\": \"Hex nut M8\"}\n{\"name\": \"Hex nut M10\"}\n")),
+    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn stream_route(
     state: web::Data<AppState>,
     caller: Caller,
@@ -414,6 +467,15 @@ pub(super) async fn stream_result(
 }
 
 /// `GET /pipeline/status/{ingestion_id}`: where the ingestion's entities are in indexing.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pipeline/status/{id}",
+    tag = "ingestion",
+    summary = "Where an ingestion's entities are in indexing.",
+    params(("id" = String, Path, description = "The ingestion's id (a UUID).")),
+    responses((status = 200, description = "Counts by indexing state.", body = crate::openapi::schemas::PipelineStatus), (status = 404, description = "No such ingestion in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn pipeline_status(
     state: web::Data<AppState>,
     caller: Caller,
@@ -443,6 +505,15 @@ async fn pipeline_status(
 
 /// `POST /pipeline/trigger/{ingestion_id}`: queues the ingestion's pending and failed entities
 /// for indexing again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/pipeline/trigger/{id}",
+    tag = "ingestion",
+    summary = "Queue an ingestion's pending and failed entities for indexing again.",
+    params(("id" = String, Path, description = "The ingestion's id (a UUID).")),
+    responses((status = 200, description = "How many were queued.", body = crate::openapi::schemas::PipelineTrigger), (status = 404, description = "No such ingestion in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn pipeline_trigger(
     state: web::Data<AppState>,
     caller: Caller,

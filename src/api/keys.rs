@@ -20,15 +20,15 @@ const ROTATED_MESSAGE: &str = "Old key is now invalid. Update your applications 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/auth/keys", access::ADMIN)
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
+            .post(create)
+            .get(list),
     )
-    .service(super::resource("/auth/keys/{id}/rotate", access::ADMIN).route(web::post().to(rotate)))
-    .service(super::resource("/auth/keys/{id}", access::ADMIN).route(web::delete().to(revoke)))
-    .service(super::resource("/auth/me", access::ANY_CALLER).route(web::get().to(me)));
+    .service(super::resource("/auth/keys/{id}/rotate", access::ADMIN).post(rotate))
+    .service(super::resource("/auth/keys/{id}", access::ADMIN).delete(revoke))
+    .service(super::resource("/auth/me", access::ANY_CALLER).get(me));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateKey {
     name: String,
@@ -38,16 +38,19 @@ struct CreateKey {
 }
 
 /// A key as listed: never the value, never the hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct KeyView {
     id: Uuid,
     name: String,
     scopes: Vec<&'static str>,
     #[serde(with = "serde_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: i64,
     #[serde(with = "serde_rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<i64>,
     #[serde(with = "serde_rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     last_used_at: Option<i64>,
     prefix: String,
 }
@@ -67,15 +70,17 @@ impl From<KeyRecord> for KeyView {
 }
 
 /// The one response that carries a key's value (create and rotate).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct IssuedKey {
     id: Uuid,
     name: String,
     key: String,
     scopes: Vec<&'static str>,
     #[serde(with = "serde_rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<i64>,
     #[serde(with = "serde_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: i64,
     message: &'static str,
 }
@@ -120,6 +125,15 @@ fn parse_expiry(value: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> 
     Ok(Some(at))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/keys",
+    tag = "keys",
+    summary = "Create an API key; its value is shown only in this answer.",
+    request_body = CreateKey,
+    responses((status = 201, description = "The new key.", body = IssuedKey)),
+    security(("api_key" = ["admin"])),
+)]
 async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -147,12 +161,22 @@ async fn create(
     Ok(HttpResponse::Created().json(IssuedKey::new(record, key, CREATED_MESSAGE)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     #[serde(default)]
     include_expired: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/keys",
+    tag = "keys",
+    summary = "List the tenant's active keys (never their values).",
+    params(ListQuery),
+    responses((status = 200, description = "Keys by creation time.", body = Vec<KeyView>)),
+    security(("api_key" = ["admin"])),
+)]
 async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -171,6 +195,15 @@ async fn list(
     Ok(HttpResponse::Ok().json(keys))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/keys/{id}/rotate",
+    tag = "keys",
+    summary = "Rotate a key: same id and scopes, new value; the old value fails at once.",
+    params(("id" = String, Path, description = "The key's id (a UUID).")),
+    responses((status = 200, description = "The key with its new value.", body = IssuedKey), (status = 404, description = "No such key in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn rotate(
     state: web::Data<AppState>,
     caller: Caller,
@@ -189,6 +222,15 @@ async fn rotate(
     Ok(HttpResponse::Ok().json(IssuedKey::new(record, key, ROTATED_MESSAGE)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/keys/{id}",
+    tag = "keys",
+    summary = "Revoke a key; it fails at once.",
+    params(("id" = String, Path, description = "The key's id (a UUID).")),
+    responses((status = 204, description = "Revoked."), (status = 404, description = "No such key in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn revoke(
     state: web::Data<AppState>,
     caller: Caller,
@@ -203,7 +245,7 @@ async fn revoke(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct BucketView {
     limit: u32,
     remaining: u32,
@@ -220,25 +262,34 @@ impl From<Decision> for BucketView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RateLimitsView {
     general: BucketView,
     search: BucketView,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MeView<'a> {
     tenant_id: &'a str,
     key_id: Option<Uuid>,
     name: Option<&'a str>,
     scopes: Vec<&'static str>,
     #[serde(with = "serde_rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<i64>,
     plan: &'a str,
     /// `null` when rate limiting is disabled or for the (never limited) master key.
     rate_limits: Option<RateLimitsView>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "keys",
+    summary = "Who the caller is: tenant, key, scopes, plan and rate-limit state.",
+    responses((status = 200, description = "The caller (`key_id` and `name` are null in development mode and for the master key).", body = MeView)),
+    security(("api_key" = [])),
+)]
 async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?;
     let key = caller.key.as_ref().map(|k| &k.record);

@@ -26,10 +26,13 @@ pub mod upload;
 pub mod usage;
 pub mod verticals;
 
+mod route_table;
+
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{AppService, HttpServiceFactory, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{web, HttpResponse, Resource};
+use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder};
 
 use crate::auth::access::Policy;
 use crate::auth::middleware::guard;
@@ -40,11 +43,15 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// A resource guarded by its access policy, whose unmatched methods answer 405 in the API's
 /// error shape (after authentication, so a 405 tells an anonymous caller nothing a 401 hides).
+///
+/// Handlers are attached with [`Endpoint::get`], [`Endpoint::post`], [`Endpoint::patch`] and
+/// [`Endpoint::delete`], which also note the route in [`routes`]' table: the OpenAPI document is
+/// checked against that table, so a route cannot exist undocumented.
 #[allow(clippy::disallowed_methods)] // The one place a resource is made.
 pub(crate) fn resource(
     path: &str,
     policy: impl Into<Policy>,
-) -> Resource<
+) -> Endpoint<
     impl ServiceFactory<
         ServiceRequest,
         Config = (),
@@ -54,14 +61,74 @@ pub(crate) fn resource(
     >,
 > {
     let policy = policy.into();
-    web::resource(path)
+    let resource = web::resource(path)
         .wrap(from_fn(move |req, next| guard(policy, req, next)))
         .default_service(web::to(|| async {
             HttpResponse::MethodNotAllowed().json(serde_json::json!({
                 "detail": "Method not allowed on this route.",
                 "code": "method_not_allowed"
             }))
-        }))
+        }));
+    Endpoint {
+        resource,
+        path: route_table::full_path(path),
+    }
+}
+
+/// A guarded resource being given its handlers, one per method.
+pub(crate) struct Endpoint<T> {
+    resource: Resource<T>,
+    /// The path as a client sees it (with its scope's prefix), for the route table.
+    path: String,
+}
+
+macro_rules! endpoint_methods {
+    ($($name:ident => $method:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("Answers `", stringify!($method), "` with `handler`.")]
+            #[allow(clippy::disallowed_methods)] // Routes are attached here, and noted.
+            pub fn $name<F, Args>(self, handler: F) -> Self
+            where
+                F: Handler<Args>,
+                Args: FromRequest + 'static,
+                F::Output: Responder + 'static,
+            {
+                route_table::note(&self.path, Method::$method);
+                Endpoint {
+                    resource: self.resource.route(web::$name().to(handler)),
+                    path: self.path,
+                }
+            }
+        )*
+    };
+}
+
+impl<T> Endpoint<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    endpoint_methods!(get => GET, post => POST, patch => PATCH, delete => DELETE);
+}
+
+impl<T> HttpServiceFactory for Endpoint<T>
+where
+    Resource<T>: HttpServiceFactory,
+{
+    fn register(self, config: &mut AppService) {
+        self.resource.register(config)
+    }
+}
+
+/// A scope whose routes the route table records under `prefix`.
+fn scope(prefix: &'static str, routes: impl FnOnce(&mut web::ServiceConfig)) -> actix_web::Scope {
+    route_table::within(prefix, || web::scope(prefix).configure(routes))
+}
+
+/// Every route the server answers, as `(path, method)` in the OpenAPI path syntax, sorted.
+pub fn routes() -> Vec<(String, Method)> {
+    route_table::collect(|| {
+        let _ = actix_web::App::new().configure(configure);
+    })
 }
 
 pub(crate) fn too_large(limit: usize) -> ApiError {
@@ -118,10 +185,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(|e, _| error::query_error(e).into()))
     .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(e).into()))
     .configure(health::routes)
+    .configure(crate::openapi::routes)
     .configure(mcp::routes)
     .service(
-        web::scope("/api/v1")
-            .configure(keys::routes)
+        scope("/api/v1", |cfg| {
+            cfg.configure(keys::routes)
             .configure(tenants::routes)
             .configure(admin::routes)
             .configure(snapshots::routes)
@@ -136,13 +204,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(usage::routes)
             .configure(export::routes)
             .configure(portal_webhooks::routes)
-            .configure(connectors::routes)
-            .default_service(web::to(not_found)),
+                .configure(connectors::routes);
+        })
+        .default_service(web::to(not_found)),
     )
-    .service(
-        web::scope("/open/v1")
-            .configure(open::routes)
-            .default_service(web::to(not_found)),
-    )
+    .service(scope("/open/v1", open::routes).default_service(web::to(not_found)))
     .default_service(web::to(not_found));
 }

@@ -20,13 +20,13 @@ use crate::store::{EntityStatus, Visibility};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/collections", access::OPEN_LIST).route(web::get().to(collections)),
+        super::resource("/collections", access::OPEN_LIST).get(collections),
     )
-    .service(super::resource("/records/{id}", access::OPEN_LIST).route(web::get().to(record)))
+    .service(super::resource("/records/{id}", access::OPEN_LIST).get(record))
     .service(
         super::resource("/search/{collection}", access::OPEN_SEARCH)
-            .route(web::post().to(search_post))
-            .route(web::get().to(search_get)),
+            .post(search_post)
+            .get(search_get),
     );
 }
 
@@ -38,6 +38,16 @@ fn reader(r: &OpenReader) -> Reader<'_> {
 }
 
 /// `POST /open/v1/search/{collection}`: `/api/v1/search` over the published records.
+#[utoipa::path(
+    post,
+    path = "/open/v1/search/{collection}",
+    tag = "open",
+    summary = "Search a collection's public records.",
+    description = "As `POST /api/v1/search/{vertical}`; 60 per minute per client IP.",
+    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body = SearchBody,
+    responses((status = 200, description = "Results.", body = crate::api::search::SearchResponse)),
+)]
 async fn search_post(
     state: web::Data<AppState>,
     open: OpenReader,
@@ -48,6 +58,15 @@ async fn search_post(
 }
 
 /// `GET /open/v1/search/{collection}?q=...`, parameters as `GET /api/v1/search`.
+#[utoipa::path(
+    get,
+    path = "/open/v1/search/{collection}",
+    tag = "open",
+    summary = "Search a collection's public records (query string).",
+    description = "As `GET /api/v1/search/{vertical}`.",
+    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("q" = Option<String>, Query, description = "Words, a part number or a standard (1–500 characters; `query` is the same). Empty or absent lists the vertical."), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page, 1–100 (default 20)."), ("offset" = Option<i64>, Query, minimum = 0, maximum = 10000, description = "Results to skip, 0–10,000."), ("format" = Option<String>, Query, description = "`json` (default), `compact` (a markdown table, text/plain) or `yaml` (text/plain)."), ("sort" = Option<String>, Query, description = "A `vertical_data` key, `name`, `created_at` or `updated_at`; `-` first for descending (`-price`)."), ("facets" = Option<String>, Query, description = "Comma-separated `vertical_data` keys to count values of (at most 10)."), ("filters" = Option<Object>, Query, style = Form, explode, description = "Every other parameter is a filter, as in the POST body: `material=stainless steel`, `price_min=1`, `brand_in=SKF,ABB`.")),
+    responses((status = 200, description = "Results.", body = crate::api::search::SearchResponse)),
+)]
 async fn search_get(
     state: web::Data<AppState>,
     open: OpenReader,
@@ -64,6 +83,13 @@ fn published(e: &Group) -> bool {
 }
 
 /// `GET /open/v1/collections`: a plain array of the collections holding public records.
+#[utoipa::path(
+    get,
+    path = "/open/v1/collections",
+    tag = "open",
+    summary = "The published collections holding public records.",
+    responses((status = 200, description = "A plain array.", body = Vec<crate::openapi::schemas::OpenCollection>)),
+)]
 async fn collections(
     state: web::Data<AppState>,
     reader: OpenReader,
@@ -90,6 +116,14 @@ async fn collections(
 }
 
 /// `GET /open/v1/records/{id}`: one public record; any other id is simply not found.
+#[utoipa::path(
+    get,
+    path = "/open/v1/records/{id}",
+    tag = "open",
+    summary = "One public record.",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    responses((status = 200, description = "The record.", body = crate::openapi::schemas::Record)),
+)]
 async fn record(
     state: web::Data<AppState>,
     reader: OpenReader,

@@ -24,25 +24,25 @@ pub const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/portal/webhooks", access::ADMIN)
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
+            .post(create)
+            .get(list),
     )
     .service(
-        super::resource("/portal/webhooks/{id}/test", access::ADMIN).route(web::post().to(test)),
+        super::resource("/portal/webhooks/{id}/test", access::ADMIN).post(test),
     )
     .service(
         super::resource("/portal/webhooks/{id}/deliveries", access::ADMIN)
-            .route(web::get().to(deliveries)),
+            .get(deliveries),
     )
     .service(
         super::resource("/portal/webhooks/{id}", access::ADMIN)
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
+            .get(get)
+            .patch(update)
+            .delete(delete),
     );
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SubscriptionView {
     id: Uuid,
     url: String,
@@ -50,8 +50,10 @@ struct SubscriptionView {
     active: bool,
     description: Option<String>,
     #[serde(with = "serde_rfc3339::millis")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: i64,
     #[serde(with = "serde_rfc3339::millis")]
+    #[schema(value_type = String, format = DateTime)]
     updated_at: i64,
 }
 
@@ -69,7 +71,7 @@ impl From<Subscription> for SubscriptionView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     url: String,
@@ -78,7 +80,7 @@ struct CreateBody {
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
     #[serde(default)]
@@ -139,6 +141,16 @@ fn load(state: &AppState, tenant: &str, raw: &str) -> Result<Subscription, ApiEr
         .ok_or_else(|| ApiError::not_found("Webhook"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/portal/webhooks",
+    tag = "webhooks",
+    summary = "Subscribe a URL to events.",
+    description = "Events: `record.created`, `record.updated`, `record.deleted`, `upload.complete`, `ping`. Each delivery carries `X-Qanatix-Signature` (hex HMAC-SHA256 of the body with `secret`).",
+    request_body = CreateBody,
+    responses((status = 201, description = "The subscription and its `secret` (shown only here).", body = SubscriptionView)),
+    security(("api_key" = ["admin"])),
+)]
 async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -190,12 +202,29 @@ async fn create(
     Ok(HttpResponse::Created().json(view))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/portal/webhooks",
+    tag = "webhooks",
+    summary = "List subscriptions (no secrets).",
+    responses((status = 200, description = "`{webhooks: [...]}`.", body = Object)),
+    security(("api_key" = ["admin"])),
+)]
 async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let subs = state.store.webhooks.subscriptions(&caller.tenant()?.id)?;
     let webhooks: Vec<SubscriptionView> = subs.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "webhooks": webhooks })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/portal/webhooks/{id}",
+    tag = "webhooks",
+    summary = "One subscription.",
+    params(("id" = String, Path, description = "The subscription's id (a UUID).")),
+    responses((status = 200, description = "The subscription.", body = SubscriptionView), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -205,6 +234,16 @@ async fn get(
     Ok(HttpResponse::Ok().json(SubscriptionView::from(sub)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/portal/webhooks/{id}",
+    tag = "webhooks",
+    summary = "Change a subscription's URL, events, description or `active`.",
+    params(("id" = String, Path, description = "The subscription's id (a UUID).")),
+    request_body = UpdateBody,
+    responses((status = 200, description = "The subscription.", body = SubscriptionView), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -250,6 +289,15 @@ async fn update(
     Ok(HttpResponse::Ok().json(SubscriptionView::from(updated)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/portal/webhooks/{id}",
+    tag = "webhooks",
+    summary = "Delete a subscription.",
+    params(("id" = String, Path, description = "The subscription's id (a UUID).")),
+    responses((status = 204, description = "Deleted."), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
@@ -267,6 +315,15 @@ async fn delete(
 }
 
 /// Sends a `ping` now, outside the outbox (the caller waits for the answer), and logs it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/portal/webhooks/{id}/test",
+    tag = "webhooks",
+    summary = "Send a `ping` event now and report the answer.",
+    params(("id" = String, Path, description = "The subscription's id (a UUID).")),
+    responses((status = 200, description = "`{delivered, status_code, error}`.", body = Object, example = json!({"delivered": true, "status_code": 200, "error": null})), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn test(
     state: web::Data<AppState>,
     caller: Caller,
@@ -306,7 +363,8 @@ async fn test(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LogQuery {
     limit: Option<i64>,
 }
@@ -324,6 +382,15 @@ struct DeliveryView {
     last_attempt_at: i64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/portal/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    summary = "A subscription's deliveries, newest first.",
+    params(("id" = String, Path, description = "The subscription's id (a UUID)."), LogQuery),
+    responses((status = 200, description = "`{deliveries: [...]}`.", body = Object), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn deliveries(
     state: web::Data<AppState>,
     caller: Caller,

@@ -27,64 +27,64 @@ use crate::timestamp::ms_to_rfc3339;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/records", access::ENTITIES)
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
+            .post(create)
+            .get(list),
     )
-    .service(super::resource("/records/bulk", access::ENTITIES).route(web::patch().to(bulk_update)))
+    .service(super::resource("/records/bulk", access::ENTITIES).patch(bulk_update))
     .service(
         super::resource("/records/bulk-delete", access::ENTITIES)
-            .route(web::post().to(bulk_delete)),
+            .post(bulk_delete),
     )
     .service(
         super::resource("/records/bulk-visibility", access::ENTITIES)
-            .route(web::post().to(bulk_visibility)),
+            .post(bulk_visibility),
     )
     .service(
         super::resource("/records/{id}", access::ENTITIES)
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
+            .get(get)
+            .patch(update)
+            .delete(delete),
     )
     .service(
         super::resource("/records/{id}/visibility", access::ENTITIES)
-            .route(web::patch().to(set_visibility)),
+            .patch(set_visibility),
     )
     // Registered after the entities dialect's `/ingest/{v}/{t}/batch|upload`, which win where
     // both match (a record type named `batch` or `upload`): `/upload/{c}/{t}/…` reaches those.
     .service(
         super::resource("/ingest/batch/{collection}/{record_type}", access::INGEST)
-            .route(web::post().to(batch)),
+            .post(batch),
     )
     .service(
         super::resource("/upload/{collection}/{record_type}/batch", access::INGEST)
-            .route(web::post().to(batch)),
+            .post(batch),
     )
     .service(
         super::resource("/ingest/upload/{collection}/{record_type}", access::INGEST)
-            .route(web::post().to(upload_file)),
+            .post(upload_file),
     )
     .service(
         super::resource("/upload/{collection}/{record_type}/upload", access::INGEST)
-            .route(web::post().to(upload_file)),
+            .post(upload_file),
     )
     .service(
         super::resource("/upload/{collection}/{record_type}/file", access::INGEST)
-            .route(web::post().to(upload_file)),
+            .post(upload_file),
     )
     .service(
         super::resource("/upload/{collection}/{record_type}/pdf", access::INGEST)
-            .route(web::post().to(upload_pdf)),
+            .post(upload_pdf),
     )
     .service(
         super::resource("/upload/{collection}/{record_type}/stream", access::INGEST)
-            .route(web::post().to(upload_stream)),
+            .post(upload_stream),
     )
-    .service(super::resource("/uploads/{id}", access::INGEST).route(web::get().to(get_upload)))
-    .service(super::resource("/uploads/{id}/dlq", access::INGEST).route(web::get().to(get_dlq)))
-    .service(super::resource("/chat", access::SEARCH_READ).route(web::post().to(chat)))
+    .service(super::resource("/uploads/{id}", access::INGEST).get(get_upload))
+    .service(super::resource("/uploads/{id}/dlq", access::INGEST).get(get_dlq))
+    .service(super::resource("/chat", access::SEARCH_READ).post(chat))
     .service(
         super::resource("/admin/reindex/record/{id}", access::ADMIN)
-            .route(web::post().to(reindex_record)),
+            .post(reindex_record),
     );
 }
 
@@ -100,6 +100,16 @@ fn entity_body(body: web::Json<Map<String, Value>>) -> Result<Map<String, Value>
     dialect::entity_fields(body.into_inner()).map_err(records_error)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/records",
+    tag = "records",
+    summary = "Create a record.",
+    description = "Answered once the write is searchable.",
+    request_body = crate::openapi::schemas::CreateRecord,
+    responses((status = 201, description = "The record.", body = crate::openapi::schemas::Record), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["entities"])),
+)]
 async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -121,7 +131,8 @@ async fn create(
     Ok(HttpResponse::Created().json(record_view(&state.store, e)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RecordsQuery {
     collection: Option<String>,
     record_type: Option<String>,
@@ -131,6 +142,15 @@ struct RecordsQuery {
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/records",
+    tag = "records",
+    summary = "List records, newest first, with cursor pagination.",
+    params(RecordsQuery),
+    responses((status = 200, description = "A page.", body = crate::openapi::schemas::RecordPage)),
+    security(("api_key" = ["entities"])),
+)]
 async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -155,6 +175,15 @@ async fn list(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{id}",
+    tag = "records",
+    summary = "One record.",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    responses((status = 200, description = "The record.", body = crate::openapi::schemas::Record), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["entities"])),
+)]
 async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -164,6 +193,17 @@ async fn get(
     Ok(HttpResponse::Ok().json(record_view(&state.store, e)?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/records/{id}",
+    tag = "records",
+    summary = "Change a record (`data` is merged as a JSON Merge Patch).",
+    description = "Answered once the write is searchable.",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    request_body = crate::openapi::schemas::RecordPatch,
+    responses((status = 200, description = "The record.", body = crate::openapi::schemas::Record), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["entities"])),
+)]
 async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -178,6 +218,15 @@ async fn update(
     Ok(HttpResponse::Ok().json(record_view(&state.store, e)?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/records/{id}",
+    tag = "records",
+    summary = "Archive a record, or delete it for good with `permanent=true`.",
+    params(("id" = String, Path, description = "The record's id (a UUID)."), ("permanent" = Option<bool>, Query, description = "`true`: delete for good (204).")),
+    responses((status = 200, description = "Archived.", body = crate::openapi::schemas::Record), (status = 204, description = "Deleted for good."), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["entities"])),
+)]
 async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
@@ -204,6 +253,15 @@ fn take_ids(mut body: Map<String, Value>) -> Result<(Vec<Value>, Map<String, Val
 }
 
 /// `PATCH /records/bulk`: `{record_ids, <flat fields>}` → `{records}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/records/bulk",
+    tag = "records",
+    summary = "Change up to 1,000 records at once.",
+    request_body = crate::openapi::schemas::BulkRecordUpdate,
+    responses((status = 200, description = "The changed records.", body = crate::openapi::schemas::RecordList)),
+    security(("api_key" = ["entities"])),
+)]
 async fn bulk_update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -233,6 +291,15 @@ struct BulkDelete {
     record_ids: Vec<Value>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/records/bulk-delete",
+    tag = "records",
+    summary = "Archive up to 1,000 records at once.",
+    request_body = crate::openapi::schemas::RecordIds,
+    responses((status = 200, description = "How many were archived.", body = crate::openapi::schemas::Archived)),
+    security(("api_key" = ["entities"])),
+)]
 async fn bulk_delete(
     state: web::Data<AppState>,
     caller: Caller,
@@ -266,6 +333,16 @@ fn visibility_patch(raw: &str) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// `PATCH /records/{id}/visibility`: `{visibility}` → the record.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/records/{id}/visibility",
+    tag = "records",
+    summary = "Make a record public (served by Open) or private.",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    request_body = crate::openapi::schemas::VisibilityChange,
+    responses((status = 200, description = "The record.", body = crate::openapi::schemas::Record), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["entities"])),
+)]
 async fn set_visibility(
     state: web::Data<AppState>,
     caller: Caller,
@@ -282,6 +359,15 @@ async fn set_visibility(
 
 /// `POST /records/bulk-visibility`: `{record_ids, visibility}` → `{updated}` (the caller's
 /// records among the ids).
+#[utoipa::path(
+    post,
+    path = "/api/v1/records/bulk-visibility",
+    tag = "records",
+    summary = "Set the visibility of up to 1,000 records.",
+    request_body = crate::openapi::schemas::BulkVisibilityChange,
+    responses((status = 200, description = "How many were changed.", body = crate::openapi::schemas::Updated)),
+    security(("api_key" = ["entities"])),
+)]
 async fn bulk_visibility(
     state: web::Data<AppState>,
     caller: Caller,
@@ -344,6 +430,17 @@ pub(super) fn summary(i: &Ingestion) -> Value {
 
 /// `POST /ingest/batch/{collection}/{record_type}`, `POST /upload/{c}/{t}/batch`: a bare JSON
 /// array of records or `{records: [...]}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ingest/batch/{collection}/{record_type}",
+    tag = "uploads",
+    summary = "Upload a batch of records.",
+    description = "Answered once the write is searchable. A record type named `batch`, `upload`, `stream` or `pdf` is reached through `/upload/{collection}/{record_type}/…`.",
+    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body = crate::openapi::schemas::UploadBatch,
+    responses((status = 201, description = "The upload (also when every record was rejected: `status: failed`).", body = crate::openapi::schemas::UploadResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn batch(
     state: web::Data<AppState>,
     caller: Caller,
@@ -358,6 +455,17 @@ async fn batch(
     Ok(upload_response(&r))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/ingest/upload/{collection}/{record_type}",
+    tag = "uploads",
+    summary = "Upload a file of records (CSV, JSON, NDJSON, XML).",
+    description = "Answered once the write is searchable.",
+    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body(content = crate::openapi::schemas::FileUpload, content_type = "multipart/form-data"),
+    responses((status = 201, description = "The upload (also when every record was rejected: `status: failed`).", body = crate::openapi::schemas::UploadResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn upload_file(
     state: web::Data<AppState>,
     caller: Caller,
@@ -372,6 +480,17 @@ async fn upload_file(
     Ok(upload_response(&r))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/upload/{collection}/{record_type}/pdf",
+    tag = "uploads",
+    summary = "Upload a PDF.",
+    description = "Answered once the write is searchable.",
+    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body(content = crate::openapi::schemas::PdfUpload, content_type = "multipart/form-data"),
+    responses((status = 201, description = "The upload (also when every record was rejected: `status: failed`).", body = crate::openapi::schemas::UploadResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn upload_pdf(
     state: web::Data<AppState>,
     caller: Caller,
@@ -386,6 +505,17 @@ async fn upload_pdf(
     Ok(upload_response(&r))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/upload/{collection}/{record_type}/stream",
+    tag = "uploads",
+    summary = "Upload an NDJSON stream of records.",
+    description = "Answered once the write is searchable.",
+    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body(content = String, content_type = "application/x-ndjson", description = "One JSON record per line."),
+    responses((status = 201, description = "The upload (also when every record was rejected: `status: failed`).", body = crate::openapi::schemas::UploadResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn upload_stream(
     state: web::Data<AppState>,
     caller: Caller,
@@ -401,6 +531,15 @@ async fn upload_stream(
 }
 
 /// `GET /uploads/{id}`: the ingestion of that id, in the records dialect's words.
+#[utoipa::path(
+    get,
+    path = "/api/v1/uploads/{id}",
+    tag = "uploads",
+    summary = "One upload.",
+    params(("id" = String, Path, description = "The upload's id (a UUID).")),
+    responses((status = 200, description = "The upload.", body = crate::openapi::schemas::Upload), (status = 404, description = "No such upload in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn get_upload(
     state: web::Data<AppState>,
     caller: Caller,
@@ -429,6 +568,15 @@ pub(super) fn upload_view(i: &Ingestion) -> Value {
 }
 
 /// `GET /uploads/{id}/dlq`: the upload's rejected records with their raw input.
+#[utoipa::path(
+    get,
+    path = "/api/v1/uploads/{id}/dlq",
+    tag = "uploads",
+    summary = "An upload's rejected records (dead-letter queue).",
+    params(("id" = String, Path, description = "The upload's id (a UUID).")),
+    responses((status = 200, description = "The rejected records.", body = crate::openapi::schemas::UploadDlq), (status = 404, description = "No such upload in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 async fn get_dlq(
     state: web::Data<AppState>,
     caller: Caller,
@@ -441,6 +589,15 @@ async fn get_dlq(
 }
 
 /// `POST /admin/reindex/record/{id}`: queues the record for reindexing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/reindex/record/{id}",
+    tag = "admin",
+    summary = "Rebuild one record's search document.",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    responses((status = 200, description = "Queued.", body = crate::openapi::schemas::ReindexRecord), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn reindex_record(
     state: web::Data<AppState>,
     caller: Caller,
@@ -457,6 +614,14 @@ async fn reindex_record(
 }
 
 /// `POST /chat`: answering in prose needs a language model, and this server ships none.
+#[utoipa::path(
+    post,
+    path = "/api/v1/chat",
+    tag = "search",
+    summary = "Chat over a collection (needs a language model; none is configured).",
+    responses((status = 501, description = "Always: this server has no language model.", body = crate::openapi::schemas::Error, example = json!({"detail": "chat needs a language model; this server has none configured", "code": "not_implemented"}))),
+    security(("api_key" = ["search"])),
+)]
 async fn chat(_caller: Caller) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotImplemented(
         "chat needs a language model; this server has none configured".into(),

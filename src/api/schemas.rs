@@ -19,16 +19,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/schemas",
             Policy::reads_and_writes(access::ANY_CALLER, access::ADMIN),
         )
-        .route(web::post().to(create))
-        .route(web::get().to(list)),
+        .post(create)
+        .get(list),
     )
     .service(
         super::resource("/schemas/{vertical}/{entity_type}", access::ANY_CALLER)
-            .route(web::get().to(latest)),
+            .get(latest),
     );
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateSchema {
     vertical: String,
@@ -36,7 +36,7 @@ struct CreateSchema {
     schema: Value,
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct SchemaView<'a> {
     vertical: &'a str,
     entity_type: &'a str,
@@ -44,6 +44,7 @@ struct SchemaView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     schema: Option<&'a Value>,
     #[serde(with = "serde_rfc3339::millis")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: i64,
 }
 
@@ -57,6 +58,16 @@ fn view(r: &SchemaRecord, with_schema: bool) -> SchemaView<'_> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/schemas",
+    tag = "schemas",
+    summary = "Add a JSON Schema version for a vertical and type.",
+    description = "Later writes of that type are validated against it (extra fields allowed): 422 on `/entities`, a per-record error on ingestion.",
+    request_body = CreateSchema,
+    responses((status = 201, description = "The new version.", body = SchemaView)),
+    security(("api_key" = ["admin"])),
+)]
 async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -100,11 +111,21 @@ async fn create(
     Ok(HttpResponse::Created().json(view(&record, false)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     vertical: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/schemas",
+    tag = "schemas",
+    summary = "The latest schema of each type.",
+    params(ListQuery),
+    responses((status = 200, description = "Schemas.", body = Vec<SchemaView>)),
+    security(("api_key" = [])),
+)]
 async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -120,6 +141,15 @@ async fn list(
     Ok(HttpResponse::Ok().json(views))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/schemas/{vertical}/{entity_type}",
+    tag = "schemas",
+    summary = "The latest schema of a type.",
+    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    responses((status = 200, description = "The schema.", body = SchemaView), (status = 404, description = "No such schema in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = [])),
+)]
 async fn latest(
     state: web::Data<AppState>,
     caller: Caller,

@@ -28,14 +28,14 @@ const MAX_OFFSET: usize = 10_000;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/search/{vertical}", access::SEARCH)
-            .route(web::post().to(search_post))
-            .route(web::get().to(search_get)),
+            .post(search_post)
+            .get(search_get),
     );
 }
 
 /// A search request as the REST body carries it; other front ends (MCP tools) fill it too, so
 /// every search is validated by [`validate`].
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchBody {
     #[serde(default)]
@@ -47,6 +47,7 @@ pub(crate) struct SearchBody {
     #[serde(default)]
     pub(crate) format: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub(crate) filters: Option<Map<String, Value>>,
     #[serde(default)]
     pub(crate) sort: Option<String>,
@@ -162,6 +163,17 @@ pub(super) async fn search(
     run_inline(state, req).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/search/{vertical}",
+    tag = "search",
+    summary = "Search a vertical.",
+    description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, scores in [0, 1]. Zero results retry typo-tolerantly, then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
+    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body = SearchBody,
+    responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` and `format=yaml` answer `text/plain`.", body = crate::api::search::SearchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["search"])),
+)]
 async fn search_post(
     state: web::Data<AppState>,
     caller: Caller,
@@ -171,6 +183,16 @@ async fn search_post(
     search(state, Reader::of(&caller)?, &vertical, body.into_inner()).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/search/{vertical}",
+    tag = "search",
+    summary = "Search a vertical (query string).",
+    description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, scores in [0, 1]. Zero results retry typo-tolerantly, then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
+    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("q" = Option<String>, Query, description = "Words, a part number or a standard (1–500 characters; `query` is the same). Empty or absent lists the vertical."), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page, 1–100 (default 20)."), ("offset" = Option<i64>, Query, minimum = 0, maximum = 10000, description = "Results to skip, 0–10,000."), ("format" = Option<String>, Query, description = "`json` (default), `compact` (a markdown table, text/plain) or `yaml` (text/plain)."), ("sort" = Option<String>, Query, description = "A `vertical_data` key, `name`, `created_at` or `updated_at`; `-` first for descending (`-price`)."), ("facets" = Option<String>, Query, description = "Comma-separated `vertical_data` keys to count values of (at most 10)."), ("filters" = Option<Object>, Query, style = Form, explode, description = "Every other parameter is a filter, as in the POST body: `material=stainless steel`, `price_min=1`, `brand_in=SKF,ABB`.")),
+    responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` and `format=yaml` answer `text/plain`.", body = crate::api::search::SearchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["search"])),
+)]
 async fn search_get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -214,7 +236,7 @@ impl SearchBody {
 /// One result in both dialects' names (API-RECORDS.md §3): `record_id`, `collection`,
 /// `record_type` and `collection_data` are `entity_id`, `vertical`, `entity_type` and
 /// `vertical_data` again, borrowed from the same entity.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ResultView<'a> {
     entity_id: Uuid,
     record_id: Uuid,
@@ -224,7 +246,9 @@ struct ResultView<'a> {
     collection: &'a str,
     entity_type: &'a str,
     record_type: &'a str,
+    #[schema(value_type = Object)]
     vertical_data: &'a Map<String, Value>,
+    #[schema(value_type = Object)]
     collection_data: &'a Map<String, Value>,
     description: Option<&'a str>,
     /// The records dialect's model-written description: there is no model, so always null
@@ -232,6 +256,7 @@ struct ResultView<'a> {
     description_llm: Option<&'a str>,
     source_type: Option<&'a str>,
     #[serde(with = "serde_rfc3339::millis")]
+    #[schema(value_type = String, format = DateTime)]
     updated_at: i64,
 }
 
@@ -257,24 +282,25 @@ impl<'a> ResultView<'a> {
 }
 
 /// The JSON response, serialized straight from borrowed results (no intermediate `Value`).
-#[derive(Serialize)]
-struct SearchResponse<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SearchResponse<'a> {
     results: Vec<ResultView<'a>>,
     /// Only when the search asked for facets.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     facets: Option<&'a Facets>,
     pagination: Pagination,
     metadata: Metadata,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Pagination {
     offset: usize,
     limit: usize,
     has_more: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Metadata {
     search_mode: &'static str,
     query_type: Option<&'static str>,
@@ -298,7 +324,7 @@ struct Metadata {
     freshness: Option<&'static str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Timings {
     search_ms: f64,
     hydrate_ms: f64,

@@ -12,8 +12,8 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/admin/snapshots", access::TENANT_ADMIN)
-            .route(web::get().to(list))
-            .route(web::post().to(start)),
+            .get(list)
+            .post(start),
     );
 }
 
@@ -28,6 +28,15 @@ fn require_master(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// `POST /admin/snapshots`: 202 with the running snapshot; 409 while another runs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/snapshots",
+    tag = "admin",
+    summary = "Take a snapshot of the whole store while serving.",
+    description = "Master key only (an `admin` key gets 403).",
+    responses((status = 202, description = "The running snapshot job.", body = Object), (status = 409, description = "A snapshot is running; one runs at a time.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn start(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     require_master(&caller)?;
     match state.snapshots.start(state.store.db().clone()) {
@@ -39,6 +48,15 @@ async fn start(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespons
 }
 
 /// `GET /admin/snapshots`: this server's snapshots and the files in the snapshot dir.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/snapshots",
+    tag = "admin",
+    summary = "List snapshots.",
+    description = "Master key only (an `admin` key gets 403).",
+    responses((status = 200, description = "The snapshot dir and its snapshots.", body = crate::openapi::schemas::Snapshots)),
+    security(("api_key" = ["admin"])),
+)]
 async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     require_master(&caller)?;
     let snapshots = std::sync::Arc::clone(&state.snapshots);

@@ -16,18 +16,18 @@ use crate::timestamp::{self, serde_rfc3339};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/admin/tenants", access::TENANT_ADMIN)
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
+            .get(list)
+            .post(create),
     )
     .service(
         super::resource("/admin/tenants/{id}", access::TENANT_ADMIN)
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
+            .get(get)
+            .patch(update)
+            .delete(delete),
     );
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TenantView<'a> {
     tenant_id: &'a str,
     name: &'a str,
@@ -36,6 +36,7 @@ struct TenantView<'a> {
     entity_count: u64,
     verticals: Vec<String>,
     #[serde(with = "serde_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: i64,
 }
 
@@ -86,6 +87,14 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/tenants",
+    tag = "tenants",
+    summary = "List tenants (a tenant key sees only its own).",
+    responses((status = 200, description = "Tenants.", body = Vec<TenantView>)),
+    security(("api_key" = ["admin"])),
+)]
 async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let tenants = if caller.is_master() {
         state.store.tenants.list()
@@ -99,6 +108,15 @@ async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(views))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/tenants/{id}",
+    tag = "tenants",
+    summary = "One tenant.",
+    params(("id" = String, Path, description = "Tenant id: 1–64 characters of `A-Za-z0-9_-`.")),
+    responses((status = 200, description = "The tenant.", body = TenantView), (status = 404, description = "No such tenant in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -108,7 +126,7 @@ async fn get(
     Ok(HttpResponse::Ok().json(view(&state, &tenant)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTenant {
     tenant_id: String,
@@ -118,6 +136,16 @@ struct CreateTenant {
     plan: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/tenants",
+    tag = "tenants",
+    summary = "Create a tenant.",
+    description = "Master key only (an `admin` key gets 403).",
+    request_body = CreateTenant,
+    responses((status = 201, description = "Created.", body = TenantView), (status = 409, description = "A tenant with this id exists.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -152,7 +180,7 @@ async fn create(
     Ok(HttpResponse::Created().json(view(&state, &created)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateTenant {
     #[serde(default)]
@@ -163,6 +191,17 @@ struct UpdateTenant {
     status: Option<TenantStatus>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/tenants/{id}",
+    tag = "tenants",
+    summary = "Change a tenant's name, plan or status.",
+    description = "Master key only (an `admin` key gets 403). A suspended tenant's keys get 403 `tenant_suspended`.",
+    params(("id" = String, Path, description = "Tenant id.")),
+    request_body = UpdateTenant,
+    responses((status = 200, description = "The tenant.", body = TenantView), (status = 404, description = "No such tenant in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -196,6 +235,16 @@ async fn update(
     Ok(HttpResponse::Ok().json(view(&state, &updated)?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/tenants/{id}",
+    tag = "tenants",
+    summary = "Delete a tenant and all its data.",
+    description = "Master key only (an `admin` key gets 403).",
+    params(("id" = String, Path, description = "Tenant id.")),
+    responses((status = 204, description = "Deleted."), (status = 404, description = "No such tenant in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["admin"])),
+)]
 async fn delete(
     state: web::Data<AppState>,
     caller: Caller,

@@ -203,6 +203,16 @@ async fn read_upload(req: &HttpRequest, payload: web::Payload) -> Result<Upload,
 
 /// `POST /ingest/{vertical}/{entity_type}/upload`: multipart with a `file` part (CSV, JSON array,
 /// NDJSON, BMEcat or IDoc XML; ≤ 50 MB) and an optional `name_column` part (CSV, default `name`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/ingest/{vertical}/{entity_type}/upload",
+    tag = "ingestion",
+    summary = "Ingest a file: CSV, JSON array, NDJSON or XML (BMEcat, SAP IDoc).",
+    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body(content = crate::openapi::schemas::FileUpload, content_type = "multipart/form-data"),
+    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = super::ingest::BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = super::ingest::BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 pub async fn upload_route(
     state: web::Data<AppState>,
     caller: Caller,
@@ -235,6 +245,16 @@ pub(super) async fn upload_result(
 
 /// `POST /ingest/{vertical}/{entity_type}/pdf`: multipart with a `file` part holding a PDF.
 /// 1–3 pages become one entity, 4 or more one entity per page (at most a batch's worth).
+#[utoipa::path(
+    post,
+    path = "/api/v1/ingest/{vertical}/{entity_type}/pdf",
+    tag = "ingestion",
+    summary = "Ingest a PDF: its text, one entity per document (1–3 pages) or per page.",
+    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    request_body(content = crate::openapi::schemas::PdfUpload, content_type = "multipart/form-data"),
+    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = super::ingest::BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = super::ingest::BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    security(("api_key" = ["ingest"])),
+)]
 pub async fn pdf_route(
     state: web::Data<AppState>,
     caller: Caller,

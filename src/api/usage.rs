@@ -9,9 +9,17 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/usage", access::ADMIN).route(web::get().to(usage)));
+    cfg.service(super::resource("/usage", access::ADMIN).get(usage));
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/usage",
+    tag = "usage",
+    summary = "This month's usage and the plan's limits.",
+    responses((status = 200, description = "Usage.", body = crate::openapi::schemas::Usage)),
+    security(("api_key" = ["admin"])),
+)]
 async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?;
     let plan = state.plan_of(tenant);

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::store::entity_counts::Group;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/verticals", access::ANY_CALLER).route(web::get().to(list)));
+    cfg.service(super::resource("/verticals", access::ANY_CALLER).get(list));
 }
 
 /// What the tenant's entities say about one vertical.
@@ -48,6 +48,14 @@ pub(super) fn summaries(
     Ok(by_vertical)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/verticals",
+    tag = "collections",
+    summary = "List verticals with entity counts and types.",
+    responses((status = 200, description = "Verticals.", body = Vec<crate::openapi::schemas::Vertical>)),
+    security(("api_key" = [])),
+)]
 async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let tenant = caller.tenant()?.id.clone();
     let store = std::sync::Arc::clone(&state.store);

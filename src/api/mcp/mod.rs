@@ -55,17 +55,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     for path in ["/mcp", "/mcp/"] {
         cfg.service(
             crate::api::resource(path, SEARCH)
-                .route(web::post().to(post))
-                .route(web::get().to(get))
-                .route(web::delete().to(delete)),
+                .post(post)
+                .get(get)
+                .delete(delete),
         );
     }
     for path in ["/open/mcp", "/open/mcp/"] {
         cfg.service(
             crate::api::resource(path, OPEN_SEARCH)
-                .route(web::post().to(open_post))
-                .route(web::get().to(get))
-                .route(web::delete().to(open_delete)),
+                .post(open_post)
+                .get(get)
+                .delete(open_delete),
         );
     }
 }

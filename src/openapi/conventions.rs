@@ -1,0 +1,241 @@
+//! What every operation shares, added to the generated document in one place: the three ways to
+//! authenticate, the statuses the guard and the body extractors answer before a handler runs
+//! (API.md §2), the `X-RateLimit-*` and `X-Request-Id` headers (§3), and the error body.
+//!
+//! A handler's attribute names its scope as `security(("api_key" = ["search"]))`; this module
+//! turns that into the full alternative (key with the scope, master key naming a tenant, or a
+//! development-mode tenant header).
+
+use serde_json::{json, Map, Value};
+
+const ERROR_REF: &str = "#/components/schemas/Error";
+
+/// Applies the conventions to a generated document.
+pub fn apply(mut doc: Value) -> Value {
+    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        components.insert("securitySchemes".into(), security_schemes());
+        components.insert("headers".into(), headers());
+    }
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for op in item.values_mut().filter_map(Value::as_object_mut) {
+                operation(path, op);
+            }
+        }
+    }
+    doc
+}
+
+fn security_schemes() -> Value {
+    json!({
+        "api_key": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "sk_live_<64 hex>",
+            "description": "A tenant's API key: `Authorization: Bearer sk_live_…`. Its scopes \
+                (`search`, `ingest`, `entities`, `admin`; `admin` implies all) must include the \
+                operation's. Rate limited per tenant."
+        },
+        "master_key": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The operator's master key (`QANATIX_MASTER_KEY`, or \
+                `DATA_DIR/master.key`): every scope, for the tenant named by `X-Tenant-Id`. \
+                Not rate limited. Only it creates, changes or deletes tenants and takes snapshots."
+        },
+        "tenant_header": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Tenant-Id",
+            "description": "The tenant a master key acts for. Alone (no `Authorization`), only in \
+                development mode (`ENV=development`): acts as that tenant with every scope, \
+                creating it on first use; responses then carry `X-Auth-Mode: development`."
+        }
+    })
+}
+
+fn headers() -> Value {
+    let int = |description: &str, example: i64| {
+        json!({"description": description, "schema": {"type": "integer"}, "example": example})
+    };
+    json!({
+        "X-RateLimit-Limit": int("Capacity of the tenant's bucket this request drew from (requests per minute).", 1000),
+        "X-RateLimit-Remaining": int("Whole requests left in that bucket.", 998),
+        "X-RateLimit-Reset": int("Unix time (seconds) when the bucket is full again.", 1_795_000_000),
+        "Retry-After": int("Seconds until one request is allowed again.", 2),
+        "X-Request-Id": {
+            "description": "The client's own `X-Request-Id` (up to 128 sane characters), or `req_<hex>`.",
+            "schema": {"type": "string"},
+            "example": "req_5f2b9c0e4d7a1b3c"
+        }
+    })
+}
+
+fn error(description: &str, example_code: &str, example_detail: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {
+            "schema": {"$ref": ERROR_REF},
+            "example": {"detail": example_detail, "code": example_code}
+        }}
+    })
+}
+
+fn header_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/headers/{name}")})
+}
+
+fn operation(path: &str, op: &mut Map<String, Value>) {
+    let scopes = declared_scopes(op);
+    let authenticated = scopes.is_some();
+    let open = path.starts_with("/open/");
+    if let Some(scopes) = scopes {
+        op.insert(
+            "security".into(),
+            json!([
+                {"api_key": scopes},
+                {"master_key": [], "tenant_header": []},
+                {"tenant_header": []}
+            ]),
+        );
+    }
+    let has_body = op.contains_key("requestBody");
+    let has_path_params = path.contains('{');
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let mut add = |status: &str, response: Value| {
+        responses.entry(status.to_owned()).or_insert(response);
+    };
+    if authenticated {
+        add(
+            "401",
+            error(
+                "Missing, malformed, unknown, revoked or expired key (`invalid_api_key`, `key_expired`).",
+                "invalid_api_key",
+                "Invalid or missing API key.",
+            ),
+        );
+        add(
+            "403",
+            error(
+                "The key lacks the scope (`insufficient_scope`), or its tenant is suspended (`tenant_suspended`).",
+                "insufficient_scope",
+                "This route requires the 'search' scope.",
+            ),
+        );
+    }
+    if authenticated || open {
+        let mut limited = error(
+            "Rate limit exceeded (per tenant; per client IP on Open and for failed authentication).",
+            "rate_limited",
+            "Rate limit exceeded. Retry after 2 seconds.",
+        );
+        limited["headers"] = json!({"Retry-After": header_ref("Retry-After")});
+        add("429", limited);
+    }
+    if has_body {
+        add(
+            "400",
+            error("Malformed JSON or a malformed request.", "bad_request", "Malformed JSON: EOF while parsing an object at line 1 column 1"),
+        );
+        add(
+            "413",
+            error("Body over the limit (1 MB; 50 MB for ingestion).", "payload_too_large", "Request body exceeds the limit of 1048576 bytes."),
+        );
+        add(
+            "415",
+            error("Wrong `Content-Type`.", "unsupported_media_type", "Content-Type must be application/json."),
+        );
+        add(
+            "422",
+            error("Well-formed, but a field is missing or invalid.", "validation_error", "Invalid body: missing field `name` at line 1 column 2"),
+        );
+        add(
+            "408",
+            error("The body stopped arriving.", "request_timeout", "The request body did not arrive in time."),
+        );
+    }
+    if has_path_params || open {
+        add(
+            "404",
+            error("No such id in the caller's tenant (other tenants' ids look the same), or Open is not enabled.", "not_found", "Not found."),
+        );
+    }
+    for response in responses.values_mut().filter_map(Value::as_object_mut) {
+        let headers = response
+            .entry("headers")
+            .or_insert_with(|| json!({}))
+            .as_object_mut();
+        if let Some(headers) = headers {
+            headers.insert("X-Request-Id".into(), header_ref("X-Request-Id"));
+            if authenticated || open {
+                for h in ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"] {
+                    headers.insert(h.into(), header_ref(h));
+                }
+            }
+        }
+    }
+}
+
+/// The scopes an operation's attribute declared for `api_key`, if it is authenticated.
+fn declared_scopes(op: &Map<String, Value>) -> Option<Value> {
+    op.get("security")?
+        .as_array()?
+        .iter()
+        .find_map(|req| req.get("api_key").cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_authenticated_operation_gets_every_way_in_and_the_guards_errors() {
+        let doc = apply(json!({
+            "components": {},
+            "paths": {"/api/v1/things/{id}": {"patch": {
+                "security": [{"api_key": ["entities"]}],
+                "requestBody": {},
+                "responses": {"200": {"description": "ok"}}
+            }}}
+        }));
+        let op = &doc["paths"]["/api/v1/things/{id}"]["patch"];
+        assert_eq!(op["security"][0]["api_key"], json!(["entities"]));
+        assert_eq!(op["security"].as_array().unwrap().len(), 3);
+        for status in ["400", "401", "403", "404", "408", "413", "415", "422", "429"] {
+            assert_eq!(op["responses"][status]["content"]["application/json"]["schema"]["$ref"], ERROR_REF, "{status}");
+        }
+        assert!(op["responses"]["200"]["headers"]["X-RateLimit-Remaining"].is_object());
+        assert!(doc["components"]["securitySchemes"]["master_key"].is_object());
+    }
+
+    #[test]
+    fn a_public_operation_stays_public() {
+        let doc = apply(json!({
+            "components": {},
+            "paths": {"/health": {"get": {"responses": {"200": {"description": "ok"}}}}}
+        }));
+        let op = &doc["paths"]["/health"]["get"];
+        assert!(op.get("security").is_none());
+        assert!(op["responses"].get("401").is_none());
+        assert!(op["responses"]["200"]["headers"].get("X-RateLimit-Limit").is_none());
+        assert!(op["responses"]["200"]["headers"]["X-Request-Id"].is_object());
+    }
+
+    #[test]
+    fn a_handlers_own_answer_for_a_status_is_kept() {
+        let doc = apply(json!({
+            "components": {},
+            "paths": {"/api/v1/x": {"post": {
+                "security": [{"api_key": ["admin"]}],
+                "requestBody": {},
+                "responses": {"422": {"description": "mine"}}
+            }}}
+        }));
+        assert_eq!(doc["paths"]["/api/v1/x"]["post"]["responses"]["422"]["description"], "mine");
+    }
+}
