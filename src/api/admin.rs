@@ -10,15 +10,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/admin/reindex/entity/{id}", access::ADMIN)
-            .post(reindex_entity),
-    )
-    .service(
-        super::resource("/admin/reindex/{vertical}", access::ADMIN)
-            .post(reindex_vertical),
-    )
-    .service(super::resource("/admin/stats", access::ADMIN).get(stats));
+    cfg.service(super::resource("/admin/reindex/entity/{id}", access::ADMIN).post(reindex_entity))
+        .service(super::resource("/admin/reindex/{vertical}", access::ADMIN).post(reindex_vertical))
+        .service(super::resource("/admin/stats", access::ADMIN).get(stats));
 }
 
 /// `GET /admin/stats`: entity counts by status and by indexing state, and the index queue, for

@@ -19,10 +19,7 @@ const MAX_CATEGORY_CHARS: usize = 200;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/collections", access::SEARCH_READ).get(list))
-        .service(
-            super::resource("/collections/{collection}", access::ADMIN)
-                .patch(update),
-        )
+        .service(super::resource("/collections/{collection}", access::ADMIN).patch(update))
         .service(
             super::resource(
                 "/collections/{collection}/default-visibility",

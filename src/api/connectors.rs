@@ -29,10 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .post(create)
             .get(list),
     )
-    .service(
-        super::resource("/connectors/{id}/pull", access::CONNECTOR_PULL)
-            .post(pull),
-    )
+    .service(super::resource("/connectors/{id}/pull", access::CONNECTOR_PULL).post(pull))
     .service(
         super::resource("/connectors/{id}", access::ADMIN)
             .get(get)

@@ -26,13 +26,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .post(create)
             .get(list),
     )
-    .service(
-        super::resource("/entities/bulk", access::ENTITIES).patch(bulk_update),
-    )
-    .service(
-        super::resource("/entities/bulk-delete", access::ENTITIES)
-            .post(bulk_delete),
-    )
+    .service(super::resource("/entities/bulk", access::ENTITIES).patch(bulk_update))
+    .service(super::resource("/entities/bulk-delete", access::ENTITIES).post(bulk_delete))
     .service(
         super::resource("/entities/{id}", access::ENTITIES)
             .get(get)

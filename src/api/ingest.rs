@@ -21,8 +21,7 @@ pub const INGEST_BODY_LIMIT: usize = 50 * 1024 * 1024;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/ingest/{vertical}/{entity_type}/batch", access::INGEST)
-            .post(batch_route),
+        super::resource("/ingest/{vertical}/{entity_type}/batch", access::INGEST).post(batch_route),
     )
     .service(
         super::resource("/ingest/{vertical}/{entity_type}/stream", access::INGEST)
@@ -40,20 +39,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         super::resource("/webhooks/ingest/{vertical}/{entity_type}", access::INGEST)
             .post(webhook_route),
     )
-    .service(
-        super::resource("/pipeline/status/{id}", access::INGEST)
-            .get(pipeline_status),
-    )
-    .service(
-        super::resource("/pipeline/trigger/{id}", access::INGEST)
-            .post(pipeline_trigger),
-    )
-    .service(
-        super::resource("/ingestions/{id}", access::INGEST).get(get_ingestion),
-    )
-    .service(
-        super::resource("/ingestions/{id}/errors", access::INGEST).get(get_errors),
-    );
+    .service(super::resource("/pipeline/status/{id}", access::INGEST).get(pipeline_status))
+    .service(super::resource("/pipeline/trigger/{id}", access::INGEST).post(pipeline_trigger))
+    .service(super::resource("/ingestions/{id}", access::INGEST).get(get_ingestion))
+    .service(super::resource("/ingestions/{id}/errors", access::INGEST).get(get_errors));
 }
 
 #[derive(Deserialize)]

@@ -29,7 +29,9 @@ pub mod verticals;
 mod route_table;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{AppService, HttpServiceFactory, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{
+    AppService, HttpServiceFactory, ServiceFactory, ServiceRequest, ServiceResponse,
+};
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder};
@@ -190,20 +192,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         scope("/api/v1", |cfg| {
             cfg.configure(keys::routes)
-            .configure(tenants::routes)
-            .configure(admin::routes)
-            .configure(snapshots::routes)
-            .configure(entities::routes)
-            .configure(search::routes)
-            .configure(ingest::routes)
-            // After `ingest`: where both dialects' ingestion paths match, API.md's wins.
-            .configure(records::routes)
-            .configure(collections::routes)
-            .configure(schemas::routes)
-            .configure(verticals::routes)
-            .configure(usage::routes)
-            .configure(export::routes)
-            .configure(portal_webhooks::routes)
+                .configure(tenants::routes)
+                .configure(admin::routes)
+                .configure(snapshots::routes)
+                .configure(entities::routes)
+                .configure(search::routes)
+                .configure(ingest::routes)
+                // After `ingest`: where both dialects' ingestion paths match, API.md's wins.
+                .configure(records::routes)
+                .configure(collections::routes)
+                .configure(schemas::routes)
+                .configure(verticals::routes)
+                .configure(usage::routes)
+                .configure(export::routes)
+                .configure(portal_webhooks::routes)
                 .configure(connectors::routes);
         })
         .default_service(web::to(not_found)),

@@ -19,15 +19,13 @@ use crate::store::entity_counts::Group;
 use crate::store::{EntityStatus, Visibility};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/collections", access::OPEN_LIST).get(collections),
-    )
-    .service(super::resource("/records/{id}", access::OPEN_LIST).get(record))
-    .service(
-        super::resource("/search/{collection}", access::OPEN_SEARCH)
-            .post(search_post)
-            .get(search_get),
-    );
+    cfg.service(super::resource("/collections", access::OPEN_LIST).get(collections))
+        .service(super::resource("/records/{id}", access::OPEN_LIST).get(record))
+        .service(
+            super::resource("/search/{collection}", access::OPEN_SEARCH)
+                .post(search_post)
+                .get(search_get),
+        );
 }
 
 fn reader(r: &OpenReader) -> Reader<'_> {

@@ -27,13 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .post(create)
             .get(list),
     )
-    .service(
-        super::resource("/portal/webhooks/{id}/test", access::ADMIN).post(test),
-    )
-    .service(
-        super::resource("/portal/webhooks/{id}/deliveries", access::ADMIN)
-            .get(deliveries),
-    )
+    .service(super::resource("/portal/webhooks/{id}/test", access::ADMIN).post(test))
+    .service(super::resource("/portal/webhooks/{id}/deliveries", access::ADMIN).get(deliveries))
     .service(
         super::resource("/portal/webhooks/{id}", access::ADMIN)
             .get(get)

@@ -31,33 +31,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .get(list),
     )
     .service(super::resource("/records/bulk", access::ENTITIES).patch(bulk_update))
-    .service(
-        super::resource("/records/bulk-delete", access::ENTITIES)
-            .post(bulk_delete),
-    )
-    .service(
-        super::resource("/records/bulk-visibility", access::ENTITIES)
-            .post(bulk_visibility),
-    )
+    .service(super::resource("/records/bulk-delete", access::ENTITIES).post(bulk_delete))
+    .service(super::resource("/records/bulk-visibility", access::ENTITIES).post(bulk_visibility))
     .service(
         super::resource("/records/{id}", access::ENTITIES)
             .get(get)
             .patch(update)
             .delete(delete),
     )
-    .service(
-        super::resource("/records/{id}/visibility", access::ENTITIES)
-            .patch(set_visibility),
-    )
+    .service(super::resource("/records/{id}/visibility", access::ENTITIES).patch(set_visibility))
     // Registered after the entities dialect's `/ingest/{v}/{t}/batch|upload`, which win where
     // both match (a record type named `batch` or `upload`): `/upload/{c}/{t}/…` reaches those.
     .service(
-        super::resource("/ingest/batch/{collection}/{record_type}", access::INGEST)
-            .post(batch),
+        super::resource("/ingest/batch/{collection}/{record_type}", access::INGEST).post(batch),
     )
     .service(
-        super::resource("/upload/{collection}/{record_type}/batch", access::INGEST)
-            .post(batch),
+        super::resource("/upload/{collection}/{record_type}/batch", access::INGEST).post(batch),
     )
     .service(
         super::resource("/ingest/upload/{collection}/{record_type}", access::INGEST)
@@ -72,8 +61,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .post(upload_file),
     )
     .service(
-        super::resource("/upload/{collection}/{record_type}/pdf", access::INGEST)
-            .post(upload_pdf),
+        super::resource("/upload/{collection}/{record_type}/pdf", access::INGEST).post(upload_pdf),
     )
     .service(
         super::resource("/upload/{collection}/{record_type}/stream", access::INGEST)
@@ -82,10 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(super::resource("/uploads/{id}", access::INGEST).get(get_upload))
     .service(super::resource("/uploads/{id}/dlq", access::INGEST).get(get_dlq))
     .service(super::resource("/chat", access::SEARCH_READ).post(chat))
-    .service(
-        super::resource("/admin/reindex/record/{id}", access::ADMIN)
-            .post(reindex_record),
-    );
+    .service(super::resource("/admin/reindex/record/{id}", access::ADMIN).post(reindex_record));
 }
 
 /// Waits until the request's write is searchable, so that the client's next search sees it

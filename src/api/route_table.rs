@@ -58,7 +58,9 @@ mod tests {
     fn routes_are_noted_under_their_scope_only_while_collecting() {
         note("/ignored", Method::GET);
         let table = collect(|| {
-            within("/api/v1", || note(&full_path("/things/{id}"), Method::PATCH));
+            within("/api/v1", || {
+                note(&full_path("/things/{id}"), Method::PATCH)
+            });
             note(&full_path("/health"), Method::GET);
         });
         assert_eq!(

@@ -22,10 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .post(create)
         .get(list),
     )
-    .service(
-        super::resource("/schemas/{vertical}/{entity_type}", access::ANY_CALLER)
-            .get(latest),
-    );
+    .service(super::resource("/schemas/{vertical}/{entity_type}", access::ANY_CALLER).get(latest));
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -53,10 +53,17 @@ macro_rules! file_upload {
     };
 }
 
-file_upload!(upload_upload, "/api/v1/upload/{collection}/{record_type}/upload");
-file_upload!(upload_file, "/api/v1/upload/{collection}/{record_type}/file");
+file_upload!(
+    upload_upload,
+    "/api/v1/upload/{collection}/{record_type}/upload"
+);
+file_upload!(
+    upload_file,
+    "/api/v1/upload/{collection}/{record_type}/file"
+);
 
-const MCP: &str = "Streamable HTTP transport, JSON-RPC 2.0, protocol versions 2025-03-26 and later: \
+const MCP: &str =
+    "Streamable HTTP transport, JSON-RPC 2.0, protocol versions 2025-03-26 and later: \
     `initialize` (answers an `Mcp-Session-Id` header that later requests send), `tools/list`, \
     `tools/call`, `resources/list`, `resources/templates/list`, `resources/read`, `ping`. \
     Tools: `qanatix_search`, `qanatix_lookup`, `qanatix_collections`, `qanatix_verticals`, \
@@ -116,7 +123,37 @@ macro_rules! mcp {
     };
 }
 
-mcp!(mcp_post, mcp_get, mcp_delete, "/mcp", "mcp", MCP, security(("api_key" = ["search"])));
-mcp!(mcp_post_slash, mcp_get_slash, mcp_delete_slash, "/mcp/", "mcp", MCP, security(("api_key" = ["search"])));
-mcp!(open_mcp_post, open_mcp_get, open_mcp_delete, "/open/mcp", "open", OPEN_MCP,);
-mcp!(open_mcp_post_slash, open_mcp_get_slash, open_mcp_delete_slash, "/open/mcp/", "open", OPEN_MCP,);
+mcp!(
+    mcp_post,
+    mcp_get,
+    mcp_delete,
+    "/mcp",
+    "mcp",
+    MCP,
+    security(("api_key" = ["search"]))
+);
+mcp!(
+    mcp_post_slash,
+    mcp_get_slash,
+    mcp_delete_slash,
+    "/mcp/",
+    "mcp",
+    MCP,
+    security(("api_key" = ["search"]))
+);
+mcp!(
+    open_mcp_post,
+    open_mcp_get,
+    open_mcp_delete,
+    "/open/mcp",
+    "open",
+    OPEN_MCP,
+);
+mcp!(
+    open_mcp_post_slash,
+    open_mcp_get_slash,
+    open_mcp_delete_slash,
+    "/open/mcp/",
+    "open",
+    OPEN_MCP,
+);

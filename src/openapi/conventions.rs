@@ -15,14 +15,17 @@ pub fn apply(mut doc: Value) -> Value {
     if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
         components.insert("securitySchemes".into(), security_schemes());
         components.insert("headers".into(), headers());
+        components.insert("responses".into(), error_responses());
     }
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else {
                 continue;
             };
-            for op in item.values_mut().filter_map(Value::as_object_mut) {
-                operation(path, op);
+            for (method, op) in item.iter_mut() {
+                if let Some(op) = op.as_object_mut() {
+                    operation(method, path, op);
+                }
             }
         }
     }
@@ -58,9 +61,7 @@ fn security_schemes() -> Value {
 }
 
 fn headers() -> Value {
-    let int = |description: &str, example: i64| {
-        json!({"description": description, "schema": {"type": "integer"}, "example": example})
-    };
+    let int = |description: &str, example: i64| json!({"description": description, "schema": {"type": "integer"}, "example": example});
     json!({
         "X-RateLimit-Limit": int("Capacity of the tenant's bucket this request drew from (requests per minute).", 1000),
         "X-RateLimit-Remaining": int("Whole requests left in that bucket.", 998),
@@ -84,11 +85,62 @@ fn error(description: &str, example_code: &str, example_detail: &str) -> Value {
     })
 }
 
+/// The statuses the guard and the body extractors answer for any route, by status.
+const SHARED: &[(&str, &str, &str, &str, &str)] = &[
+    ("400", "BadRequest", "Malformed JSON, a malformed query string or header.", "bad_request", "Malformed JSON: EOF while parsing an object at line 1 column 1"),
+    ("401", "Unauthorized", "Missing, malformed, unknown, revoked or expired key (`invalid_api_key`, `key_expired`).", "invalid_api_key", "Invalid or missing API key."),
+    ("403", "Forbidden", "The key lacks the scope (`insufficient_scope`), or its tenant is suspended (`tenant_suspended`).", "insufficient_scope", "This route requires the 'search' scope."),
+    ("404", "NotFound", "No such id in the caller's tenant (other tenants' ids look the same), or Open is not enabled.", "not_found", "Not found."),
+    ("408", "RequestTimeout", "The body stopped arriving.", "request_timeout", "The request body did not arrive in time."),
+    ("413", "PayloadTooLarge", "Body over the limit (1 MB; 50 MB for ingestion).", "payload_too_large", "Request body exceeds the limit of 1048576 bytes."),
+    ("415", "UnsupportedMediaType", "Wrong `Content-Type`.", "unsupported_media_type", "Content-Type must be application/json."),
+    ("422", "ValidationError", "Well-formed, but a field is missing or invalid.", "validation_error", "Invalid body: missing field `name` at line 1 column 2"),
+    ("429", "RateLimited", "Rate limit exceeded (per tenant; per client IP on Open and for failed authentication).", "rate_limited", "Rate limit exceeded. Retry after 2 seconds."),
+];
+
+fn error_responses() -> Value {
+    let mut out = Map::new();
+    for (status, name, description, code, detail) in SHARED {
+        let mut response = error(description, code, detail);
+        response["headers"] = json!({"X-Request-Id": header_ref("X-Request-Id")});
+        if *status == "429" {
+            response["headers"]["Retry-After"] = header_ref("Retry-After");
+        }
+        out.insert((*name).into(), response);
+    }
+    Value::Object(out)
+}
+
+fn shared(status: &str) -> Value {
+    let name = SHARED
+        .iter()
+        .find(|s| s.0 == status)
+        .map_or("BadRequest", |s| s.1);
+    json!({"$ref": format!("#/components/responses/{name}")})
+}
+
 fn header_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/headers/{name}")})
 }
 
-fn operation(path: &str, op: &mut Map<String, Value>) {
+/// `get_entities_id` for `GET /api/v1/entities/{id}`: handlers of different resources share
+/// names (`list`, `create`), paths do not.
+fn operation_id(method: &str, path: &str) -> String {
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    let words: Vec<String> = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let slash = if path.ends_with('/') { "_slash" } else { "" };
+    format!("{method}_{}{slash}", words.join("_"))
+}
+
+fn operation(method: &str, path: &str, op: &mut Map<String, Value>) {
+    op.insert(
+        "operationId".into(),
+        Value::String(operation_id(method, path)),
+    );
     let scopes = declared_scopes(op);
     let authenticated = scopes.is_some();
     let open = path.starts_with("/open/");
@@ -110,62 +162,28 @@ fn operation(path: &str, op: &mut Map<String, Value>) {
     let mut add = |status: &str, response: Value| {
         responses.entry(status.to_owned()).or_insert(response);
     };
+    let mut statuses = Vec::new();
     if authenticated {
-        add(
-            "401",
-            error(
-                "Missing, malformed, unknown, revoked or expired key (`invalid_api_key`, `key_expired`).",
-                "invalid_api_key",
-                "Invalid or missing API key.",
-            ),
-        );
-        add(
-            "403",
-            error(
-                "The key lacks the scope (`insufficient_scope`), or its tenant is suspended (`tenant_suspended`).",
-                "insufficient_scope",
-                "This route requires the 'search' scope.",
-            ),
-        );
+        statuses.extend(["401", "403"]);
     }
     if authenticated || open {
-        let mut limited = error(
-            "Rate limit exceeded (per tenant; per client IP on Open and for failed authentication).",
-            "rate_limited",
-            "Rate limit exceeded. Retry after 2 seconds.",
-        );
-        limited["headers"] = json!({"Retry-After": header_ref("Retry-After")});
-        add("429", limited);
+        statuses.push("429");
     }
     if has_body {
-        add(
-            "400",
-            error("Malformed JSON or a malformed request.", "bad_request", "Malformed JSON: EOF while parsing an object at line 1 column 1"),
-        );
-        add(
-            "413",
-            error("Body over the limit (1 MB; 50 MB for ingestion).", "payload_too_large", "Request body exceeds the limit of 1048576 bytes."),
-        );
-        add(
-            "415",
-            error("Wrong `Content-Type`.", "unsupported_media_type", "Content-Type must be application/json."),
-        );
-        add(
-            "422",
-            error("Well-formed, but a field is missing or invalid.", "validation_error", "Invalid body: missing field `name` at line 1 column 2"),
-        );
-        add(
-            "408",
-            error("The body stopped arriving.", "request_timeout", "The request body did not arrive in time."),
-        );
+        statuses.extend(["400", "408", "413", "415", "422"]);
     }
     if has_path_params || open {
-        add(
-            "404",
-            error("No such id in the caller's tenant (other tenants' ids look the same), or Open is not enabled.", "not_found", "Not found."),
-        );
+        statuses.push("404");
     }
-    for response in responses.values_mut().filter_map(Value::as_object_mut) {
+    for status in statuses {
+        add(status, shared(status));
+    }
+    // Shared responses carry their own headers; the operation's own answers get them here.
+    for response in responses
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .filter(|r| !r.contains_key("$ref"))
+    {
         let headers = response
             .entry("headers")
             .or_insert_with(|| json!({}))
@@ -173,7 +191,11 @@ fn operation(path: &str, op: &mut Map<String, Value>) {
         if let Some(headers) = headers {
             headers.insert("X-Request-Id".into(), header_ref("X-Request-Id"));
             if authenticated || open {
-                for h in ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"] {
+                for h in [
+                    "X-RateLimit-Limit",
+                    "X-RateLimit-Remaining",
+                    "X-RateLimit-Reset",
+                ] {
                     headers.insert(h.into(), header_ref(h));
                 }
             }
@@ -206,11 +228,23 @@ mod tests {
         let op = &doc["paths"]["/api/v1/things/{id}"]["patch"];
         assert_eq!(op["security"][0]["api_key"], json!(["entities"]));
         assert_eq!(op["security"].as_array().unwrap().len(), 3);
-        for status in ["400", "401", "403", "404", "408", "413", "415", "422", "429"] {
-            assert_eq!(op["responses"][status]["content"]["application/json"]["schema"]["$ref"], ERROR_REF, "{status}");
+        for status in [
+            "400", "401", "403", "404", "408", "413", "415", "422", "429",
+        ] {
+            let name = op["responses"][status]["$ref"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap();
+            let shared = &doc["components"]["responses"][name];
+            let json = &shared["content"]["application/json"];
+            assert_eq!(json["schema"]["$ref"], ERROR_REF, "{status}");
+            assert!(json["example"]["code"].is_string(), "{status}");
         }
         assert!(op["responses"]["200"]["headers"]["X-RateLimit-Remaining"].is_object());
         assert!(doc["components"]["securitySchemes"]["master_key"].is_object());
+        assert_eq!(op["operationId"], "patch_things_id");
     }
 
     #[test]
@@ -222,7 +256,9 @@ mod tests {
         let op = &doc["paths"]["/health"]["get"];
         assert!(op.get("security").is_none());
         assert!(op["responses"].get("401").is_none());
-        assert!(op["responses"]["200"]["headers"].get("X-RateLimit-Limit").is_none());
+        assert!(op["responses"]["200"]["headers"]
+            .get("X-RateLimit-Limit")
+            .is_none());
         assert!(op["responses"]["200"]["headers"]["X-Request-Id"].is_object());
     }
 
@@ -236,6 +272,9 @@ mod tests {
                 "responses": {"422": {"description": "mine"}}
             }}}
         }));
-        assert_eq!(doc["paths"]["/api/v1/x"]["post"]["responses"]["422"]["description"], "mine");
+        assert_eq!(
+            doc["paths"]["/api/v1/x"]["post"]["responses"]["422"]["description"],
+            "mine"
+        );
     }
 }

@@ -160,7 +160,7 @@ pub fn document() -> &'static serde_json::Value {
 
 fn document_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| serde_json::to_vec_pretty(document()).unwrap_or_default())
+    BYTES.get_or_init(|| serde_json::to_vec(document()).unwrap_or_default())
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -190,13 +190,18 @@ mod tests {
     /// Pages for people, not API operations: the reference itself and its assets, and the
     /// operator console.
     fn is_page(path: &str) -> bool {
-        path == "/docs" || path.starts_with("/docs/") || path == "/console" || path.starts_with("/console/")
+        path == "/docs"
+            || path.starts_with("/docs/")
+            || path == "/console"
+            || path.starts_with("/console/")
     }
 
     fn documented() -> BTreeSet<(String, String)> {
         let mut out = BTreeSet::new();
         for (path, item) in document()["paths"].as_object().expect("paths") {
-            for method in ["get", "put", "post", "delete", "options", "head", "patch", "trace"] {
+            for method in [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ] {
                 if item.get(method).is_some() {
                     out.insert((path.clone(), method.to_uppercase()));
                 }
@@ -216,13 +221,19 @@ mod tests {
     #[test]
     fn every_registered_route_is_documented() {
         let missing: Vec<_> = registered().difference(&documented()).cloned().collect();
-        assert!(missing.is_empty(), "routes the document does not describe: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "routes the document does not describe: {missing:?}"
+        );
     }
 
     #[test]
     fn the_document_describes_no_route_that_does_not_exist() {
         let extra: Vec<_> = documented().difference(&registered()).cloned().collect();
-        assert!(extra.is_empty(), "documented routes the server does not register: {extra:?}");
+        assert!(
+            extra.is_empty(),
+            "documented routes the server does not register: {extra:?}"
+        );
     }
 
     #[test]
@@ -236,7 +247,10 @@ mod tests {
             ("/api/v1/records/{id}", "PATCH"),
             ("/open/v1/search/{collection}", "POST"),
         ] {
-            assert!(routes.contains(&(path.to_owned(), method.to_owned())), "{method} {path}");
+            assert!(
+                routes.contains(&(path.to_owned(), method.to_owned())),
+                "{method} {path}"
+            );
         }
     }
 
@@ -245,7 +259,12 @@ mod tests {
         assert_eq!(document()["openapi"], "3.1.0");
         let again = conventions::apply(serde_json::to_value(ApiDoc::openapi()).unwrap());
         assert_eq!(&again, document());
-        let paths: Vec<_> = document()["paths"].as_object().unwrap().keys().cloned().collect();
+        let paths: Vec<_> = document()["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         let mut sorted = paths.clone();
         sorted.sort();
         assert_eq!(paths, sorted);
@@ -256,8 +275,14 @@ mod tests {
         for (path, item) in document()["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 let at = format!("{method} {path}");
-                assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{at}: no tag");
-                assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{at}: no summary");
+                assert!(
+                    op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                    "{at}: no tag"
+                );
+                assert!(
+                    op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                    "{at}: no summary"
+                );
                 let responses = op["responses"].as_object().unwrap();
                 if op.get("security").is_some() && path.starts_with("/api/v1") {
                     for status in ["401", "403", "429"] {

@@ -22,6 +22,7 @@ mod keys;
 mod mcp;
 mod open;
 mod open_mcp;
+mod openapi;
 mod ops;
 mod persistence;
 mod races;

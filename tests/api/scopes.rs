@@ -91,6 +91,10 @@ const FAMILIES: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/mcp", Some("search")),
     ("GET", "/mcp/", Some("search")),
     ("DELETE", "/mcp/", Some("search")),
+    ("GET", "/openapi.json", None),
+    ("GET", "/docs", None),
+    ("GET", "/docs/docs.js", None),
+    ("GET", "/docs/docs.css", None),
 ];
 
 #[test]

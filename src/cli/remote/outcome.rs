@@ -22,7 +22,9 @@ Exit codes of import, search, keys, tenants and status:
   4  import only: the upload completed but some rows were rejected
 
 Connection: --url or QANATIX_URL (default http://127.0.0.1:8000), and the key in QANATIX_API_KEY
-(--key works too, but its value is visible in `ps`). See docs/cli.md.";
+(--key works too, but its value is visible in `ps`). See docs/cli.md.
+
+HTTP API reference: /docs on a running server (the OpenAPI 3.1 document is /openapi.json).";
 
 /// Why a remote subcommand failed.
 #[derive(Debug)]
