@@ -37,23 +37,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// every search is validated by [`validate`].
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"query": "stainless hex bolt M16", "filters": {"material": "stainless steel", "diameter_mm_min": 8, "brand_in": ["SKF", "ABB"]}, "sort": "-price_eur", "facets": ["material"], "limit": 5}))]
 pub(crate) struct SearchBody {
+    /// Words, a part number or a standard, 1–500 characters. Empty or absent: the vertical is
+    /// listed (newest first, or in `sort` order).
     #[serde(default)]
     pub(crate) query: Option<String>,
+    /// Results per page, 1–100 (default 20).
     #[serde(default)]
     pub(crate) limit: Option<i64>,
+    /// Results to skip, 0–10,000 (default 0).
     #[serde(default)]
     pub(crate) offset: Option<i64>,
+    /// `json` (default), `compact` (a markdown table `# | Name | Score | Key Data`, text/plain)
+    /// or `yaml` (text/plain).
     #[serde(default)]
     pub(crate) format: Option<String>,
+    /// At most 20 keys, all must match. A key is a `vertical_data` key, `entity_type` or
+    /// `source_type`, with an optional suffix: none = equals (case-insensitive; a string with
+    /// commas is any of its parts), `_in` = any of (array or comma string), `_min` ≥, `_max` ≤,
+    /// `_gt` >, `_lt` < (numbers). A record lacking the key does not match.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub(crate) filters: Option<Map<String, Value>>,
+    /// A `vertical_data` key, `name`, `created_at` or `updated_at`; `-` first for descending
+    /// (`-price`).
     #[serde(default)]
     pub(crate) sort: Option<String>,
-    /// `vertical_data` keys to count values of (see [`crate::search::facets`]): read as any
-    /// JSON value so a wrong shape is a 422 naming the problem, not a body parse error.
+    /// `vertical_data` keys (at most 10) whose values are counted over all results, the 20 most
+    /// frequent each. (Read as any JSON, so that a wrong shape is a 422 that names it.)
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub(crate) facets: Option<Value>,
     /// Accepted for compatibility; there is no reranker.
     #[serde(default)]

@@ -19,7 +19,7 @@
     return node;
   }
 
-  // Inline `code` spans and **bold** in descriptions, as text nodes and <code> elements.
+  // Inline `code` spans in descriptions, as text nodes and <code> elements.
   function prose(text, tag) {
     const node = el(tag || "p", { class: "desc" });
     String(text || "").split(/(`[^`]*`)/).forEach((part) => {
