@@ -243,7 +243,7 @@ pub(crate) async fn create_entity(
     tag = "entities",
     summary = "Create an entity.",
     request_body = CreateEntity,
-    responses((status = 201, description = "The entity (`embedding_status: pending` until indexed, within a second).", body = EntityView), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses((status = 409, description = "Another entity of the same vertical and type has this `source_id`.", body = crate::openapi::schemas::Error), (status = 201, description = "The entity (`embedding_status: pending` until indexed, within a second).", body = EntityView), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
 )]
 async fn create(
@@ -507,7 +507,7 @@ pub(crate) async fn update_entity(
     summary = "Change an entity (JSON Merge Patch of `vertical_data`).",
     params(("id" = String, Path, description = "The entity's id (a UUID).")),
     request_body = crate::openapi::schemas::EntityPatch,
-    responses((status = 200, description = "The entity.", body = EntityView), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    responses((status = 409, description = "Another entity of the same vertical and type has this `source_id`.", body = crate::openapi::schemas::Error), (status = 200, description = "The entity.", body = EntityView), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
 )]
 async fn update(
@@ -697,7 +697,7 @@ pub(crate) async fn bulk_update_entities(
     tag = "entities",
     summary = "Change up to 1,000 entities at once.",
     request_body = crate::openapi::schemas::BulkEntityUpdate,
-    responses((status = 200, description = "The changed entities (unknown ids skipped).", body = Vec<EntityView>)),
+    responses((status = 409, description = "Another entity of the same vertical and type has this `source_id`.", body = crate::openapi::schemas::Error), (status = 200, description = "The changed entities (unknown ids skipped).", body = Vec<EntityView>)),
     security(("api_key" = ["entities"])),
 )]
 async fn bulk_update(

@@ -80,7 +80,7 @@ impl Write for ChunkWriter {
     tag = "usage",
     summary = "Download every matching entity, streamed.",
     params(ExportQuery),
-    responses((status = 200, description = "A JSON array, NDJSON or CSV, streamed (chunked).", content_type = "application/json", body = Vec<crate::api::entities::EntityView>), (status = 422, description = "A bad parameter.", body = crate::openapi::schemas::Error)),
+    responses((status = 200, description = "A JSON array, NDJSON or CSV, streamed (chunked).", content_type = "application/json", body = Vec<Object>), (status = 422, description = "A bad parameter.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]
 async fn export_route(

@@ -398,7 +398,7 @@ async fn webhook_route(
     description = "Bad lines are rejected and counted; at most 50 MB.",
     params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
     request_body(content = String, content_type = "application/x-ndjson", description = "One JSON record per line.", example = json!("{\"name\": \"Hex nut M8\"}\n{\"name\": \"Hex nut M10\"}\n")),
-    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses((status = 200, description = "Stored; bad lines rejected and counted.", body = crate::openapi::schemas::StreamResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["ingest"])),
 )]
 async fn stream_route(

@@ -92,7 +92,7 @@ fn entity_body(body: web::Json<Map<String, Value>>) -> Result<Map<String, Value>
     summary = "Create a record.",
     description = "Answered once the write is searchable.",
     request_body = crate::openapi::schemas::CreateRecord,
-    responses((status = 201, description = "The record.", body = crate::openapi::schemas::Record), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses((status = 409, description = "Another record of the same collection and record type has this `source_id`.", body = crate::openapi::schemas::Error), (status = 201, description = "The record.", body = crate::openapi::schemas::Record), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
 )]
 async fn create(
@@ -186,7 +186,7 @@ async fn get(
     description = "Answered once the write is searchable.",
     params(("id" = String, Path, description = "The record's id (a UUID).")),
     request_body = crate::openapi::schemas::RecordPatch,
-    responses((status = 200, description = "The record.", body = crate::openapi::schemas::Record), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
+    responses((status = 409, description = "Another record of the same collection and record type has this `source_id`.", body = crate::openapi::schemas::Error), (status = 200, description = "The record.", body = crate::openapi::schemas::Record), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
 )]
 async fn update(
@@ -244,7 +244,7 @@ fn take_ids(mut body: Map<String, Value>) -> Result<(Vec<Value>, Map<String, Val
     tag = "records",
     summary = "Change up to 1,000 records at once.",
     request_body = crate::openapi::schemas::BulkRecordUpdate,
-    responses((status = 200, description = "The changed records.", body = crate::openapi::schemas::RecordList)),
+    responses((status = 409, description = "Another record of the same collection and record type has this `source_id`.", body = crate::openapi::schemas::Error), (status = 200, description = "The changed records.", body = crate::openapi::schemas::RecordList)),
     security(("api_key" = ["entities"])),
 )]
 async fn bulk_update(

@@ -156,6 +156,10 @@ fn operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     }
     let has_body = op.contains_key("requestBody");
     let has_path_params = path.contains('{');
+    let has_query = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
     };
@@ -172,12 +176,27 @@ fn operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     if has_body {
         statuses.extend(["400", "408", "413", "415", "422"]);
     }
+    if has_query {
+        // A query string that does not parse, or a value out of range.
+        statuses.extend(["400", "422"]);
+    }
     if has_path_params || open {
         statuses.push("404");
+    }
+    let segments = [
+        "{vertical}",
+        "{entity_type}",
+        "{collection}",
+        "{record_type}",
+    ];
+    if segments.iter().any(|s| path.contains(s)) {
+        // A vertical or type segment that is not 1–64 characters of `a-z0-9_-`.
+        statuses.push("422");
     }
     for status in statuses {
         add(status, shared(status));
     }
+    either_error_shape(responses);
     // Shared responses carry their own headers; the operation's own answers get them here.
     for response in responses
         .values_mut()
@@ -199,6 +218,24 @@ fn operation(method: &str, path: &str, op: &mut Map<String, Value>) {
                     headers.insert(h.into(), header_ref(h));
                 }
             }
+        }
+    }
+}
+
+/// A handler's own body for an error status (a batch's per-record errors with its 422) is not
+/// the only body that status can have: the body extractors and validation answer it in the
+/// error shape too.
+fn either_error_shape(responses: &mut Map<String, Value>) {
+    for (status, response) in responses.iter_mut() {
+        if !(status.starts_with('4') || status.starts_with('5')) {
+            continue;
+        }
+        let Some(schema) = response.pointer_mut("/content/application~1json/schema") else {
+            continue;
+        };
+        if schema.get("$ref").and_then(Value::as_str) != Some(ERROR_REF) {
+            let own = schema.take();
+            *schema = json!({"anyOf": [own, {"$ref": ERROR_REF}]});
         }
     }
 }
@@ -276,5 +313,28 @@ mod tests {
             doc["paths"]["/api/v1/x"]["post"]["responses"]["422"]["description"],
             "mine"
         );
+    }
+
+    #[test]
+    fn query_parameters_and_segments_bring_their_refusals_and_own_error_bodies_allow_the_shape() {
+        let doc = apply(json!({
+            "components": {},
+            "paths": {"/api/v1/ingest/{vertical}/{entity_type}/batch": {"post": {
+                "security": [{"api_key": ["ingest"]}],
+                "parameters": [{"name": "limit", "in": "query"}],
+                "responses": {"422": {"description": "rejected", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/BatchResponse"}
+                }}}}
+            }}}
+        }));
+        let op = &doc["paths"]["/api/v1/ingest/{vertical}/{entity_type}/batch"]["post"];
+        assert_eq!(op["operationId"], "post_ingest_vertical_entity_type_batch");
+        assert!(op["responses"]["400"].is_object());
+        let schema = &op["responses"]["422"]["content"]["application/json"]["schema"];
+        assert_eq!(
+            schema["anyOf"][0]["$ref"],
+            "#/components/schemas/BatchResponse"
+        );
+        assert_eq!(schema["anyOf"][1]["$ref"], ERROR_REF);
     }
 }

@@ -459,3 +459,19 @@ pub struct JsonRpc {
     method: Option<String>,
     params: Option<Value>,
 }
+
+/// The entities dialect's answer to an NDJSON stream.
+#[derive(ToSchema)]
+#[schema(example = json!({"ingestion_id": "01938a1e-7c4f-7d2a-9b1e-3f4a5b6c7d8e", "accepted": 2, "duplicate_count": 0, "created": 2, "updated": 0, "parse_errors": 1, "buffer_size": 2, "flushed": true}))]
+pub struct StreamResult {
+    ingestion_id: uuid::Uuid,
+    accepted: u64,
+    duplicate_count: u64,
+    created: Option<u64>,
+    updated: Option<u64>,
+    /// Lines that were not JSON and records that were invalid (see the ingestion's errors).
+    parse_errors: u64,
+    /// Lines that were JSON.
+    buffer_size: u64,
+    flushed: bool,
+}
