@@ -77,7 +77,7 @@ async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespons
     path = "/api/v1/admin/reindex/{vertical}",
     tag = "admin",
     summary = "Rebuild the search documents of a vertical.",
-    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::VerticalPath),
     responses((status = 200, description = "Queued.", body = crate::openapi::schemas::ReindexVertical)),
     security(("api_key" = ["admin"])),
 )]

@@ -235,9 +235,9 @@ pub(super) async fn batch_result(
     tag = "ingestion",
     summary = "Ingest a batch of up to 10,000 records.",
     description = "Upsert by `source_id` within the vertical and type; duplicates by content are skipped (`duplicate_count`). A bad record is rejected, the rest stored.",
-    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::VerticalTypePath),
     request_body = crate::openapi::schemas::BatchRecords,
-    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses(crate::openapi::schemas::BatchAnswers),
     security(("api_key" = ["ingest"])),
 )]
 async fn batch_route(
@@ -357,9 +357,9 @@ async fn get_errors(
     tag = "ingestion",
     summary = "Ingest a batch pushed by another system (optionally HMAC-signed).",
     description = "When the server has `WEBHOOK_SECRET`, `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>` is required (401 `invalid_signature` otherwise).",
-    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("X-Webhook-Signature" = Option<String>, Header, description = "`sha256=<hex>`, required when the server has a webhook secret.")),
+    params(crate::openapi::schemas::VerticalTypePath, ("X-Webhook-Signature" = Option<String>, Header, description = "`sha256=<hex>`, required when the server has a webhook secret.")),
     request_body = crate::openapi::schemas::BatchRecords,
-    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses(crate::openapi::schemas::BatchAnswers),
     security(("api_key" = ["ingest"])),
 )]
 async fn webhook_route(
@@ -396,7 +396,7 @@ async fn webhook_route(
     tag = "ingestion",
     summary = "Ingest an NDJSON stream (one record per line).",
     description = "Bad lines are rejected and counted; at most 50 MB.",
-    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::VerticalTypePath),
     request_body(content = String, content_type = "application/x-ndjson", description = "One JSON record per line.", example = json!("{\"name\": \"Hex nut M8\"}\n{\"name\": \"Hex nut M10\"}\n")),
     responses((status = 200, description = "Stored; bad lines rejected and counted.", body = crate::openapi::schemas::StreamResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["ingest"])),

@@ -42,7 +42,7 @@ fn reader(r: &OpenReader) -> Reader<'_> {
     tag = "open",
     summary = "Search a collection's public records.",
     description = "As `POST /api/v1/search/{vertical}`; 60 per minute per client IP.",
-    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::CollectionPath),
     request_body = SearchBody,
     responses((status = 200, description = "Results.", body = crate::api::search::SearchResponse)),
 )]
@@ -62,7 +62,7 @@ async fn search_post(
     tag = "open",
     summary = "Search a collection's public records (query string).",
     description = "As `GET /api/v1/search/{vertical}`.",
-    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("q" = Option<String>, Query, description = "Words, a part number or a standard (1–500 characters; `query` is the same). Empty or absent lists the vertical."), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page, 1–100 (default 20)."), ("offset" = Option<i64>, Query, minimum = 0, maximum = 10000, description = "Results to skip, 0–10,000."), ("format" = Option<String>, Query, description = "`json` (default), `compact` (a markdown table, text/plain) or `yaml` (text/plain)."), ("sort" = Option<String>, Query, description = "A `vertical_data` key, `name`, `created_at` or `updated_at`; `-` first for descending (`-price`)."), ("facets" = Option<String>, Query, description = "Comma-separated `vertical_data` keys to count values of (at most 10)."), ("filters" = Option<Object>, Query, style = Form, explode, description = "Every other parameter is a filter, as in the POST body: `material=stainless steel`, `price_min=1`, `brand_in=SKF,ABB`.")),
+    params(crate::openapi::schemas::CollectionPath, crate::openapi::schemas::SearchQuery),
     responses((status = 200, description = "Results.", body = crate::api::search::SearchResponse)),
 )]
 async fn search_get(

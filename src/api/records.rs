@@ -421,9 +421,9 @@ pub(super) fn summary(i: &Ingestion) -> Value {
     tag = "uploads",
     summary = "Upload a batch of records.",
     description = "Answered once the write is searchable. A record type named `batch`, `upload`, `stream` or `pdf` is reached through `/upload/{collection}/{record_type}/…`.",
-    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::CollectionTypePath),
     request_body = crate::openapi::schemas::UploadBatch,
-    responses((status = 201, description = "The upload (also when every record was rejected: `status: failed`).", body = crate::openapi::schemas::UploadResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses(crate::openapi::schemas::UploadAnswers),
     security(("api_key" = ["ingest"])),
 )]
 async fn batch(
@@ -446,9 +446,9 @@ async fn batch(
     tag = "uploads",
     summary = "Upload a file of records (CSV, JSON, NDJSON, XML).",
     description = "Answered once the write is searchable.",
-    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::CollectionTypePath),
     request_body(content = crate::openapi::schemas::FileUpload, content_type = "multipart/form-data"),
-    responses((status = 201, description = "The upload (also when every record was rejected: `status: failed`).", body = crate::openapi::schemas::UploadResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses(crate::openapi::schemas::UploadAnswers),
     security(("api_key" = ["ingest"])),
 )]
 async fn upload_file(
@@ -471,9 +471,9 @@ async fn upload_file(
     tag = "uploads",
     summary = "Upload a PDF.",
     description = "Answered once the write is searchable.",
-    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::CollectionTypePath),
     request_body(content = crate::openapi::schemas::PdfUpload, content_type = "multipart/form-data"),
-    responses((status = 201, description = "The upload (also when every record was rejected: `status: failed`).", body = crate::openapi::schemas::UploadResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses(crate::openapi::schemas::UploadAnswers),
     security(("api_key" = ["ingest"])),
 )]
 async fn upload_pdf(
@@ -496,9 +496,9 @@ async fn upload_pdf(
     tag = "uploads",
     summary = "Upload an NDJSON stream of records.",
     description = "Answered once the write is searchable.",
-    params(("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::CollectionTypePath),
     request_body(content = String, content_type = "application/x-ndjson", description = "One JSON record per line."),
-    responses((status = 201, description = "The upload (also when every record was rejected: `status: failed`).", body = crate::openapi::schemas::UploadResult), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses(crate::openapi::schemas::UploadAnswers),
     security(("api_key" = ["ingest"])),
 )]
 async fn upload_stream(

@@ -143,7 +143,7 @@ async fn list(
     path = "/api/v1/schemas/{vertical}/{entity_type}",
     tag = "schemas",
     summary = "The latest schema of a type.",
-    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::VerticalTypePath),
     responses((status = 200, description = "The schema.", body = SchemaView), (status = 404, description = "No such schema in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = [])),
 )]

@@ -183,7 +183,7 @@ pub(super) async fn search(
     tag = "search",
     summary = "Search a vertical.",
     description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, scores in [0, 1]. Zero results retry typo-tolerantly, then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
-    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::VerticalPath),
     request_body = SearchBody,
     responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` and `format=yaml` answer `text/plain`.", body = crate::api::search::SearchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["search"])),
@@ -203,7 +203,7 @@ async fn search_post(
     tag = "search",
     summary = "Search a vertical (query string).",
     description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, scores in [0, 1]. Zero results retry typo-tolerantly, then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
-    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("q" = Option<String>, Query, description = "Words, a part number or a standard (1–500 characters; `query` is the same). Empty or absent lists the vertical."), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page, 1–100 (default 20)."), ("offset" = Option<i64>, Query, minimum = 0, maximum = 10000, description = "Results to skip, 0–10,000."), ("format" = Option<String>, Query, description = "`json` (default), `compact` (a markdown table, text/plain) or `yaml` (text/plain)."), ("sort" = Option<String>, Query, description = "A `vertical_data` key, `name`, `created_at` or `updated_at`; `-` first for descending (`-price`)."), ("facets" = Option<String>, Query, description = "Comma-separated `vertical_data` keys to count values of (at most 10)."), ("filters" = Option<Object>, Query, style = Form, explode, description = "Every other parameter is a filter, as in the POST body: `material=stainless steel`, `price_min=1`, `brand_in=SKF,ABB`.")),
+    params(crate::openapi::schemas::VerticalPath, crate::openapi::schemas::SearchQuery),
     responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` and `format=yaml` answer `text/plain`.", body = crate::api::search::SearchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["search"])),
 )]

@@ -208,9 +208,9 @@ async fn read_upload(req: &HttpRequest, payload: web::Payload) -> Result<Upload,
     path = "/api/v1/ingest/{vertical}/{entity_type}/upload",
     tag = "ingestion",
     summary = "Ingest a file: CSV, JSON array, NDJSON or XML (BMEcat, SAP IDoc).",
-    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::VerticalTypePath),
     request_body(content = crate::openapi::schemas::FileUpload, content_type = "multipart/form-data"),
-    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = super::ingest::BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = super::ingest::BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses(crate::openapi::schemas::BatchAnswers),
     security(("api_key" = ["ingest"])),
 )]
 pub async fn upload_route(
@@ -250,9 +250,9 @@ pub(super) async fn upload_result(
     path = "/api/v1/ingest/{vertical}/{entity_type}/pdf",
     tag = "ingestion",
     summary = "Ingest a PDF: its text, one entity per document (1–3 pages) or per page.",
-    params(("vertical" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."), ("entity_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")),
+    params(crate::openapi::schemas::VerticalTypePath),
     request_body(content = crate::openapi::schemas::PdfUpload, content_type = "multipart/form-data"),
-    responses((status = 200, description = "Stored: `completed`, or `partial` with per-record errors.", body = super::ingest::BatchResponse), (status = 422, description = "Every record was rejected: the same body with `detail` and `code`, or a validation error.", body = super::ingest::BatchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses(crate::openapi::schemas::BatchAnswers),
     security(("api_key" = ["ingest"])),
 )]
 pub async fn pdf_route(

@@ -5,7 +5,9 @@
 
 #![allow(dead_code)] // Read by the OpenAPI derive only.
 
-use crate::openapi::schemas::{Error, FileUpload, JsonRpc, UploadBatch, UploadResult};
+use crate::openapi::schemas::{
+    CollectionTypePath, Error, FileUpload, JsonRpc, UploadAnswers, UploadBatch,
+};
 
 const RW: &str = "Answered once the write is searchable.";
 
@@ -16,15 +18,9 @@ const RW: &str = "Answered once the write is searchable.";
     tag = "uploads",
     summary = "Upload a batch of records (any record type, also `batch` or `upload`).",
     description = RW,
-    params(
-        ("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."),
-        ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")
-    ),
+    params(CollectionTypePath),
     request_body = UploadBatch,
-    responses(
-        (status = 201, description = "The upload (also when every record was rejected: `status: failed`).", body = UploadResult),
-        (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = Error)
-    ),
+    responses(UploadAnswers),
     security(("api_key" = ["ingest"]))
 )]
 pub fn upload_batch() {}
@@ -33,22 +29,16 @@ macro_rules! file_upload {
     ($name:ident, $path:literal) => {
         /// Another path of `POST /api/v1/ingest/upload/{collection}/{record_type}`.
         #[utoipa::path(
-            post,
-            path = $path,
-            tag = "uploads",
-            summary = "Upload a file of records (CSV, JSON, NDJSON, XML).",
-            description = RW,
-            params(
-                ("collection" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased)."),
-                ("record_type" = String, Path, description = "1–64 characters of `a-z0-9_-` (lower-cased).")
-            ),
-            request_body(content = FileUpload, content_type = "multipart/form-data"),
-            responses(
-                (status = 201, description = "The upload.", body = UploadResult),
-                (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = Error)
-            ),
-            security(("api_key" = ["ingest"]))
-        )]
+                    post,
+                    path = $path,
+                    tag = "uploads",
+                    summary = "Upload a file of records (CSV, JSON, NDJSON, XML).",
+                    description = RW,
+                    params(CollectionTypePath),
+                    request_body(content = FileUpload, content_type = "multipart/form-data"),
+                    responses(UploadAnswers),
+                    security(("api_key" = ["ingest"]))
+                )]
         pub fn $name() {}
     };
 }

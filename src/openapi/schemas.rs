@@ -475,3 +475,90 @@ pub struct StreamResult {
     buffer_size: u64,
     flushed: bool,
 }
+
+/// A vertical in the path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VerticalPath {
+    /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    vertical: String,
+}
+
+/// A vertical and an entity type in the path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VerticalTypePath {
+    /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    vertical: String,
+    /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    entity_type: String,
+}
+
+/// A collection in the path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CollectionPath {
+    /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    collection: String,
+}
+
+/// A collection and a record type in the path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CollectionTypePath {
+    /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    collection: String,
+    /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    record_type: String,
+}
+
+/// `GET /search/{vertical}`'s query string: the POST body's fields, and filters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Words, a part number or a standard (1–500 characters; `query` is the same). Empty or
+    /// absent lists the vertical.
+    q: Option<String>,
+    /// Results per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// Results to skip, 0–10,000.
+    #[param(minimum = 0, maximum = 10000)]
+    offset: Option<i64>,
+    /// `json` (default), `compact` (a markdown table, text/plain) or `yaml` (text/plain).
+    format: Option<String>,
+    /// A `vertical_data` key, `name`, `created_at` or `updated_at`; `-` first for descending
+    /// (`-price`).
+    sort: Option<String>,
+    /// Comma-separated `vertical_data` keys to count values of (at most 10).
+    facets: Option<String>,
+    /// Every other parameter is a filter, as in the POST body: `material=stainless steel`,
+    /// `price_min=1`, `brand_in=SKF,ABB`.
+    #[param(style = Form, explode, value_type = Option<Object>)]
+    filters: Option<Value>,
+}
+
+/// The entities dialect's answers to a batch, file, PDF or webhook ingestion.
+#[derive(utoipa::IntoResponses)]
+pub enum BatchAnswers {
+    /// Stored: `completed`, or `partial` with per-record errors.
+    #[response(status = 200)]
+    Stored(crate::api::ingest::BatchResponse<'static>),
+    /// Every record was rejected: the same body with `detail` and `code`, or a validation error.
+    #[response(status = 422)]
+    Rejected(crate::api::ingest::BatchResponse<'static>),
+    /// A monthly cap of the tenant's plan is reached (`quota_exceeded`).
+    #[response(status = 402)]
+    Quota(Error),
+}
+
+/// The records dialect's answers to a batch, file, PDF or stream upload.
+#[derive(utoipa::IntoResponses)]
+pub enum UploadAnswers {
+    /// The upload (also when every record was rejected: `status: failed`).
+    #[response(status = 201)]
+    Uploaded(UploadResult),
+    /// A monthly cap of the tenant's plan is reached (`quota_exceeded`).
+    #[response(status = 402)]
+    Quota(Error),
+}

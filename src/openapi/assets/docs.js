@@ -180,7 +180,9 @@
       if (info && info.description) main.append(prose(info.description));
       for (const [path, method, op] of ops) {
         const id = "op-" + (n++);
-        nav.append(el("a", { href: "#" + id, title: op.summary || "" }, method.toUpperCase() + " " + path));
+        // The prefix every tenant route shares would push what tells them apart out of sight.
+        const short = path.startsWith("/api/v1/") ? path.slice(7) : path;
+        nav.append(el("a", { href: "#" + id, title: method.toUpperCase() + " " + path + ": " + (op.summary || "") }, method.toUpperCase() + " " + short));
         main.append(operation(doc, path, method, op, id));
       }
     }
