@@ -116,7 +116,7 @@ async fn reindex_vertical(
     path = "/api/v1/admin/reindex/entity/{id}",
     tag = "admin",
     summary = "Rebuild one entity's search document.",
-    params(("id" = String, Path, description = "The entity's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The entity's id (a UUID).")),
     responses((status = 200, description = "Queued.", body = crate::openapi::schemas::ReindexEntity), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]

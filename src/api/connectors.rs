@@ -259,7 +259,7 @@ async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse
     path = "/api/v1/connectors/{id}",
     tag = "connectors",
     summary = "One connector with its last pull and next run.",
-    params(("id" = String, Path, description = "The connector's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The connector's id (a UUID).")),
     responses((status = 200, description = "The connector.", body = Object), (status = 404, description = "No such connector in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]
@@ -277,7 +277,7 @@ async fn get(
     path = "/api/v1/connectors/{id}",
     tag = "connectors",
     summary = "Delete a connector.",
-    params(("id" = String, Path, description = "The connector's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The connector's id (a UUID).")),
     responses((status = 204, description = "Deleted."), (status = 404, description = "No such connector in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]
@@ -316,7 +316,7 @@ fn pull_view(connector: Uuid, i: &Ingestion) -> Value {
     tag = "connectors",
     summary = "Pull now; answers with the upload it made.",
     description = "A database that cannot be reached is a failed upload (200, `status: failed`), not an error of this request.",
-    params(("id" = String, Path, description = "The connector's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The connector's id (a UUID).")),
     responses((status = 200, description = "The upload.", body = crate::openapi::schemas::Upload), (status = 404, description = "No such connector in the caller's tenant.", body = crate::openapi::schemas::Error), (status = 409, description = "A pull of this connector is running.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]

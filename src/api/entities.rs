@@ -384,7 +384,7 @@ pub(crate) fn get_entity(state: &AppState, caller: &Caller, id: &str) -> Result<
     path = "/api/v1/entities/{id}",
     tag = "entities",
     summary = "One entity.",
-    params(("id" = String, Path, description = "The entity's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The entity's id (a UUID).")),
     responses((status = 200, description = "The entity.", body = EntityView), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
 )]
@@ -505,7 +505,7 @@ pub(crate) async fn update_entity(
     path = "/api/v1/entities/{id}",
     tag = "entities",
     summary = "Change an entity (JSON Merge Patch of `vertical_data`).",
-    params(("id" = String, Path, description = "The entity's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The entity's id (a UUID).")),
     request_body = crate::openapi::schemas::EntityPatch,
     responses((status = 409, description = "Another entity of the same vertical and type has this `source_id`.", body = crate::openapi::schemas::Error), (status = 200, description = "The entity.", body = EntityView), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
@@ -585,7 +585,7 @@ pub(crate) async fn delete_entity(
     path = "/api/v1/entities/{id}",
     tag = "entities",
     summary = "Archive an entity, or delete it for good with `permanent=true`.",
-    params(("id" = String, Path, description = "The entity's id (a UUID)."), DeleteQuery),
+    params(("id" = uuid::Uuid, Path, description = "The entity's id (a UUID)."), DeleteQuery),
     responses((status = 200, description = "Archived: the entity with `status: archived`.", body = EntityView), (status = 204, description = "Deleted for good."), (status = 404, description = "No such entity in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
 )]

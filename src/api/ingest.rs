@@ -316,7 +316,7 @@ pub(super) fn load(state: &AppState, tenant: &str, raw: &str) -> Result<Ingestio
     path = "/api/v1/ingestions/{id}",
     tag = "ingestion",
     summary = "One ingestion: counts, status and times.",
-    params(("id" = String, Path, description = "The ingestion's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The ingestion's id (a UUID).")),
     responses((status = 200, description = "The ingestion.", body = IngestionView), (status = 404, description = "No such ingestion in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["ingest"])),
 )]
@@ -334,7 +334,7 @@ async fn get_ingestion(
     path = "/api/v1/ingestions/{id}/errors",
     tag = "ingestion",
     summary = "An ingestion's rejected records with their raw input.",
-    params(("id" = String, Path, description = "The ingestion's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The ingestion's id (a UUID).")),
     responses((status = 200, description = "The rejected records.", body = crate::openapi::schemas::IngestionErrors), (status = 404, description = "No such ingestion in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["ingest"])),
 )]
@@ -461,7 +461,7 @@ pub(super) async fn stream_result(
     path = "/api/v1/pipeline/status/{id}",
     tag = "ingestion",
     summary = "Where an ingestion's entities are in indexing.",
-    params(("id" = String, Path, description = "The ingestion's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The ingestion's id (a UUID).")),
     responses((status = 200, description = "Counts by indexing state.", body = crate::openapi::schemas::PipelineStatus), (status = 404, description = "No such ingestion in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["ingest"])),
 )]
@@ -499,7 +499,7 @@ async fn pipeline_status(
     path = "/api/v1/pipeline/trigger/{id}",
     tag = "ingestion",
     summary = "Queue an ingestion's pending and failed entities for indexing again.",
-    params(("id" = String, Path, description = "The ingestion's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The ingestion's id (a UUID).")),
     responses((status = 200, description = "How many were queued.", body = crate::openapi::schemas::PipelineTrigger), (status = 404, description = "No such ingestion in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["ingest"])),
 )]

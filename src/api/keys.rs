@@ -200,7 +200,7 @@ async fn list(
     path = "/api/v1/auth/keys/{id}/rotate",
     tag = "keys",
     summary = "Rotate a key: same id and scopes, new value; the old value fails at once.",
-    params(("id" = String, Path, description = "The key's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The key's id (a UUID).")),
     responses((status = 200, description = "The key with its new value.", body = IssuedKey), (status = 404, description = "No such key in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]
@@ -227,7 +227,7 @@ async fn rotate(
     path = "/api/v1/auth/keys/{id}",
     tag = "keys",
     summary = "Revoke a key; it fails at once.",
-    params(("id" = String, Path, description = "The key's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The key's id (a UUID).")),
     responses((status = 204, description = "Revoked."), (status = 404, description = "No such key in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]

@@ -119,7 +119,7 @@ async fn collections(
     path = "/open/v1/records/{id}",
     tag = "open",
     summary = "One public record.",
-    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The record's id (a UUID).")),
     responses((status = 200, description = "The record.", body = crate::openapi::schemas::Record)),
 )]
 async fn record(

@@ -216,7 +216,7 @@ async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse
     path = "/api/v1/portal/webhooks/{id}",
     tag = "webhooks",
     summary = "One subscription.",
-    params(("id" = String, Path, description = "The subscription's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id (a UUID).")),
     responses((status = 200, description = "The subscription.", body = SubscriptionView), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]
@@ -234,7 +234,7 @@ async fn get(
     path = "/api/v1/portal/webhooks/{id}",
     tag = "webhooks",
     summary = "Change a subscription's URL, events, description or `active`.",
-    params(("id" = String, Path, description = "The subscription's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id (a UUID).")),
     request_body = UpdateBody,
     responses((status = 200, description = "The subscription.", body = SubscriptionView), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
@@ -289,7 +289,7 @@ async fn update(
     path = "/api/v1/portal/webhooks/{id}",
     tag = "webhooks",
     summary = "Delete a subscription.",
-    params(("id" = String, Path, description = "The subscription's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id (a UUID).")),
     responses((status = 204, description = "Deleted."), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]
@@ -315,7 +315,7 @@ async fn delete(
     path = "/api/v1/portal/webhooks/{id}/test",
     tag = "webhooks",
     summary = "Send a `ping` event now and report the answer.",
-    params(("id" = String, Path, description = "The subscription's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id (a UUID).")),
     responses((status = 200, description = "`{delivered, status_code, error}`.", body = Object, example = json!({"delivered": true, "status_code": 200, "error": null})), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]
@@ -382,7 +382,7 @@ struct DeliveryView {
     path = "/api/v1/portal/webhooks/{id}/deliveries",
     tag = "webhooks",
     summary = "A subscription's deliveries, newest first.",
-    params(("id" = String, Path, description = "The subscription's id (a UUID)."), LogQuery),
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id (a UUID)."), LogQuery),
     responses((status = 200, description = "`{deliveries: [...]}`.", body = Object), (status = 404, description = "No such subscription in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]

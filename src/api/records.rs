@@ -165,7 +165,7 @@ async fn list(
     path = "/api/v1/records/{id}",
     tag = "records",
     summary = "One record.",
-    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The record's id (a UUID).")),
     responses((status = 200, description = "The record.", body = crate::openapi::schemas::Record), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
 )]
@@ -184,7 +184,7 @@ async fn get(
     tag = "records",
     summary = "Change a record (`data` is merged as a JSON Merge Patch).",
     description = "Answered once the write is searchable.",
-    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The record's id (a UUID).")),
     request_body = crate::openapi::schemas::RecordPatch,
     responses((status = 409, description = "Another record of the same collection and record type has this `source_id`.", body = crate::openapi::schemas::Error), (status = 200, description = "The record.", body = crate::openapi::schemas::Record), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
@@ -208,7 +208,7 @@ async fn update(
     path = "/api/v1/records/{id}",
     tag = "records",
     summary = "Archive a record, or delete it for good with `permanent=true`.",
-    params(("id" = String, Path, description = "The record's id (a UUID)."), ("permanent" = Option<bool>, Query, description = "`true`: delete for good (204).")),
+    params(("id" = uuid::Uuid, Path, description = "The record's id (a UUID)."), ("permanent" = Option<bool>, Query, description = "`true`: delete for good (204).")),
     responses((status = 200, description = "Archived.", body = crate::openapi::schemas::Record), (status = 204, description = "Deleted for good."), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
 )]
@@ -323,7 +323,7 @@ fn visibility_patch(raw: &str) -> Result<Map<String, Value>, ApiError> {
     path = "/api/v1/records/{id}/visibility",
     tag = "records",
     summary = "Make a record public (served by Open) or private.",
-    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The record's id (a UUID).")),
     request_body = crate::openapi::schemas::VisibilityChange,
     responses((status = 200, description = "The record.", body = crate::openapi::schemas::Record), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["entities"])),
@@ -521,7 +521,7 @@ async fn upload_stream(
     path = "/api/v1/uploads/{id}",
     tag = "uploads",
     summary = "One upload.",
-    params(("id" = String, Path, description = "The upload's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The upload's id (a UUID).")),
     responses((status = 200, description = "The upload.", body = crate::openapi::schemas::Upload), (status = 404, description = "No such upload in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["ingest"])),
 )]
@@ -558,7 +558,7 @@ pub(super) fn upload_view(i: &Ingestion) -> Value {
     path = "/api/v1/uploads/{id}/dlq",
     tag = "uploads",
     summary = "An upload's rejected records (dead-letter queue).",
-    params(("id" = String, Path, description = "The upload's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The upload's id (a UUID).")),
     responses((status = 200, description = "The rejected records.", body = crate::openapi::schemas::UploadDlq), (status = 404, description = "No such upload in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["ingest"])),
 )]
@@ -579,7 +579,7 @@ async fn get_dlq(
     path = "/api/v1/admin/reindex/record/{id}",
     tag = "admin",
     summary = "Rebuild one record's search document.",
-    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    params(("id" = uuid::Uuid, Path, description = "The record's id (a UUID).")),
     responses((status = 200, description = "Queued.", body = crate::openapi::schemas::ReindexRecord), (status = 404, description = "No such record in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]

@@ -113,7 +113,7 @@ async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse
     path = "/api/v1/admin/tenants/{id}",
     tag = "tenants",
     summary = "One tenant.",
-    params(("id" = String, Path, description = "Tenant id: 1–64 characters of `A-Za-z0-9_-`.")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "Tenant id: 1–64 characters of `A-Za-z0-9_-`.")),
     responses((status = 200, description = "The tenant.", body = TenantView), (status = 404, description = "No such tenant in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]
@@ -197,7 +197,7 @@ struct UpdateTenant {
     tag = "tenants",
     summary = "Change a tenant's name, plan or status.",
     description = "Master key only (an `admin` key gets 403). A suspended tenant's keys get 403 `tenant_suspended`.",
-    params(("id" = String, Path, description = "Tenant id.")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "Tenant id.")),
     request_body = UpdateTenant,
     responses((status = 200, description = "The tenant.", body = TenantView), (status = 404, description = "No such tenant in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
@@ -241,7 +241,7 @@ async fn update(
     tag = "tenants",
     summary = "Delete a tenant and all its data.",
     description = "Master key only (an `admin` key gets 403).",
-    params(("id" = String, Path, description = "Tenant id.")),
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "Tenant id.")),
     responses((status = 204, description = "Deleted."), (status = 404, description = "No such tenant in the caller's tenant.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]

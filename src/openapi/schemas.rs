@@ -481,6 +481,7 @@ pub struct StreamResult {
 #[into_params(parameter_in = Path)]
 pub struct VerticalPath {
     /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     vertical: String,
 }
 
@@ -489,8 +490,10 @@ pub struct VerticalPath {
 #[into_params(parameter_in = Path)]
 pub struct VerticalTypePath {
     /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     vertical: String,
     /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     entity_type: String,
 }
 
@@ -499,6 +502,7 @@ pub struct VerticalTypePath {
 #[into_params(parameter_in = Path)]
 pub struct CollectionPath {
     /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     collection: String,
 }
 
@@ -507,8 +511,10 @@ pub struct CollectionPath {
 #[into_params(parameter_in = Path)]
 pub struct CollectionTypePath {
     /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     collection: String,
     /// 1–64 characters of `a-z0-9_-` (lower-cased).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     record_type: String,
 }
 
