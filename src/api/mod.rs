@@ -119,6 +119,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(e).into()))
     .configure(health::routes)
     .configure(mcp::routes)
+    .configure(crate::web::routes)
     .service(
         web::scope("/api/v1")
             .configure(keys::routes)

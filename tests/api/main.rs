@@ -5,6 +5,8 @@ mod common;
 mod auth;
 mod cli;
 mod connectors;
+mod console;
+mod console_assets;
 mod counts;
 mod databases;
 mod entities;

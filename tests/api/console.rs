@@ -1,0 +1,492 @@
+//! The web console in a real headless Chromium, driven over WebDriver (chromedriver): sign-in,
+//! search with a filter, an upload with a rejected row, creating and revoking a key, the usage
+//! page against `GET /usage`, the master key's tenant list, and the layout at 375 px. A
+//! screenshot per scenario goes to `target/console-screenshots/`. Chromium and chromedriver
+//! are required (Debian: `apt-get install chromium chromium-driver`, as `.ci/run` does): without
+//! them this test fails, it does not skip.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::common::{self, Server};
+
+const INSTALL: &str = "install Debian's `chromium` and `chromium-driver` packages \
+     (apt-get install -y chromium chromium-driver; .ci/run does this)";
+
+/// A program on PATH (or at an absolute path), the first of `names` found.
+fn program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    names.iter().find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver() -> Driver {
+    let bin = program(&["chromedriver"])
+        .unwrap_or_else(|| panic!("chromedriver is not installed: {INSTALL}"));
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(&bin)
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let driver = Driver { child, port };
+    let ok = common::wait_for(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(ok, "chromedriver did not listen on port {port}");
+    driver
+}
+
+struct Browser {
+    client: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Browser {
+    async fn open(driver: &Driver, base: &str) -> Browser {
+        let chromium = program(&["chromium", "chromium-browser", "google-chrome"])
+            .unwrap_or_else(|| panic!("chromium is not installed: {INSTALL}"));
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions",
+                         "--window-size=1280,900"],
+            },
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a Chromium session from chromedriver");
+        // target/debug/qanatix → target/console-screenshots
+        let shots = Path::new(env!("CARGO_BIN_EXE_qanatix"))
+            .parent()
+            .and_then(Path::parent)
+            .expect("the target dir")
+            .join("console-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            client,
+            base: base.to_owned(),
+            shots,
+        }
+    }
+
+    async fn goto(&self, hash: &str) {
+        let url = format!("{}/console{hash}", self.base);
+        self.client.goto(&url).await.unwrap();
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Polls `script` (a function body returning a value) until it returns something truthy;
+    /// on timeout saves a screenshot and fails with what the page shows.
+    async fn until(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self.js(script).await;
+            let truthy = match &v {
+                Value::Null | Value::Bool(false) => false,
+                Value::String(s) => !s.is_empty(),
+                Value::Array(a) => !a.is_empty(),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                self.shot(&format!("failed-{}", what.replace(' ', "-")))
+                    .await;
+                let page = self.js("return document.body.innerText").await;
+                panic!("timed out waiting for {what}; the page shows:\n{page}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn css(&self, selector: &str) -> fantoccini::elements::Element {
+        self.until(
+            selector,
+            &format!(
+                "return document.querySelector({}) !== null",
+                json!(selector)
+            ),
+        )
+        .await;
+        self.client.find(Locator::Css(selector)).await.unwrap()
+    }
+
+    async fn text(&self, selector: &str) -> String {
+        self.until(
+            selector,
+            &format!(
+                "const e = document.querySelector({}); return e && e.textContent.trim()",
+                json!(selector)
+            ),
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+
+    async fn sign_in(&self, key: &str, tenant: &str) {
+        self.js("sessionStorage.clear(); return null").await;
+        self.goto("").await;
+        self.client.refresh().await.unwrap();
+        self.css("form.signin input[name=key]")
+            .await
+            .send_keys(key)
+            .await
+            .unwrap();
+        if !tenant.is_empty() {
+            self.css("form.signin input[name=tenant]")
+                .await
+                .send_keys(tenant)
+                .await
+                .unwrap();
+        }
+        self.css("form.signin button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        self.until(
+            "navigation",
+            "return !document.getElementById('nav').hidden",
+        )
+        .await;
+    }
+
+    async fn nav(&self) -> Vec<String> {
+        let v = self
+            .js("return [...document.querySelectorAll('#nav a')].map(a => a.textContent)")
+            .await;
+        serde_json::from_value(v).unwrap()
+    }
+}
+
+fn number(text: &str) -> u64 {
+    text.replace(',', "")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a count: {text:?}"))
+}
+
+#[test]
+fn console_in_headless_chromium() {
+    let started = Instant::now();
+    // Found before the server starts, so a machine without them fails at once and says why.
+    let driver = start_driver();
+    let srv = common::start_dev(&[]);
+    srv.load_catalog("acme");
+    let admin = srv.create_key("acme", &["admin"]);
+    let search_only = srv.create_key("acme", &["search"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let b = rt.block_on(Browser::open(&driver, &srv.base));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(scenarios(&b, &srv, &admin, &search_only))
+    }));
+    // Ends Chromium with its session (killing chromedriver alone could leave it running).
+    let _ = rt.block_on(b.client.close());
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    eprintln!(
+        "console browser suite: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn scenarios(b: &Browser, srv: &Server, admin: &str, search_only: &str) {
+    sign_in(b, admin).await;
+    search_with_filter(b, admin).await;
+    upload_with_rejected_row(b, srv, admin).await;
+    create_and_revoke_key(b, srv).await;
+    usage_matches_api(b, srv, admin).await;
+    narrow_screen(b).await;
+    scopes_decide_pages(b, search_only).await;
+    master_key_sees_tenants(b, srv).await;
+}
+
+async fn sign_in(b: &Browser, admin: &str) {
+    b.goto("").await;
+    b.css("form.signin input[name=key]").await;
+    // First paint of a cold load of the sign-in page, from the browser's own timing.
+    let paint = b
+        .js("const p = performance.getEntriesByType('paint'); \
+             const n = performance.getEntriesByType('navigation')[0]; \
+             return {paint: Object.fromEntries(p.map(e => [e.name, e.startTime])), \
+                     dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd}")
+        .await;
+    let first_paint = paint["paint"]["first-contentful-paint"]
+        .as_f64()
+        .or_else(|| paint["paint"]["first-paint"].as_f64())
+        .expect("paint timing");
+    eprintln!("console first paint: {first_paint:.0} ms ({paint})");
+    assert!(first_paint < 1000.0, "first paint took {first_paint} ms");
+
+    b.sign_in(admin, "").await;
+    assert_eq!(
+        b.nav().await,
+        ["Search", "Records", "Uploads", "Keys", "Usage"]
+    );
+    assert!(b.text("#who-text").await.contains("acme"));
+    // The key is in session storage only: not in the URL, not in a cookie.
+    let leak = b
+        .js("return [location.href, document.cookie, JSON.stringify(localStorage)]")
+        .await;
+    assert!(!leak.to_string().contains(admin), "{leak}");
+    let stored = b
+        .js("return sessionStorage.getItem('qanatix.console.session')")
+        .await;
+    assert!(stored.as_str().unwrap().contains(admin));
+    b.shot("01-signed-in").await;
+}
+
+async fn search_with_filter(b: &Browser, admin: &str) {
+    b.goto("#/search").await;
+    let stainless = b
+        .css("fieldset.facet[data-field=material] input[data-value='stainless steel']")
+        .await;
+    b.css("#q").await.send_keys("hex bolt m8").await.unwrap();
+    stainless.click().await.unwrap();
+    let names = b
+        .until(
+            "filtered results",
+            "const n = [...document.querySelectorAll('#results .name')].map(e => e.textContent); \
+             const b = document.getElementById('curl').textContent; \
+             return n.length && n.every(x => x.includes('stainless')) && b.includes('material_in') \
+                && b.includes('hex bolt m8') ? n : null",
+        )
+        .await;
+    assert!(
+        names
+            .as_array()
+            .unwrap()
+            .contains(&json!("Hex bolt M8x20 stainless steel A2")),
+        "{names}"
+    );
+    let count = b
+        .text("fieldset.facet[data-field=material] label:has(input[data-value='stainless steel']) .count")
+        .await;
+    assert_ne!(count, "(0)");
+    let curl = b.text("#curl").await;
+    assert!(
+        curl.contains("$QANATIX_KEY") && !curl.contains(admin),
+        "{curl}"
+    );
+    assert!(b.text(".timings").await.contains("search"));
+    b.shot("02-search-filtered").await;
+}
+
+async fn upload_with_rejected_row(b: &Browser, srv: &Server, admin: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("gaskets.csv");
+    std::fs::write(
+        &csv,
+        "name,part_number,material\nGasket A,GK-1,NBR\nGasket B,GK-2\nGasket C,GK-3,EPDM\n",
+    )
+    .unwrap();
+    b.goto("#/uploads").await;
+    let collection = b.css("#up-collection").await;
+    collection.clear().await.unwrap();
+    collection.send_keys("parts").await.unwrap();
+    b.css("#up-file")
+        .await
+        .send_keys(csv.to_str().unwrap())
+        .await
+        .unwrap();
+    let rejected = b.text("#up-summary dd[data-key=rejected]").await;
+    assert_eq!(rejected, "1");
+    assert_eq!(b.text("#up-summary dd[data-key=accepted]").await, "2");
+    let row = b
+        .until(
+            "the rejected row",
+            "const r = document.querySelector('#dlq tbody tr'); \
+             return r && [...r.cells].map(c => c.textContent)",
+        )
+        .await;
+    assert_eq!(row[2], "ragged_row", "{row}");
+    assert!(row[4].as_str().unwrap().contains("Gasket B"), "{row}");
+    let id = b.text("#up-summary dd[data-key=upload]").await;
+    let dlq = srv
+        .get(&format!("/api/v1/uploads/{id}/dlq"))
+        .bearer(admin)
+        .send()
+        .json();
+    let entry = &dlq["entries"][0];
+    assert_eq!(dlq["entries"].as_array().unwrap().len(), 1, "{dlq}");
+    assert_eq!(row[0], entry["row"].to_string(), "{dlq}");
+    assert_eq!(row[3], entry["message"], "{dlq}");
+    let progress = b
+        .js("return document.getElementById('up-progress').value")
+        .await;
+    assert_eq!(progress, json!(1));
+    b.shot("03-upload-dlq").await;
+}
+
+async fn create_and_revoke_key(b: &Browser, srv: &Server) {
+    b.goto("#/keys").await;
+    b.css("#key-name")
+        .await
+        .send_keys("browser key")
+        .await
+        .unwrap();
+    b.css("#key-create button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let value = b.text("#new-key-value").await;
+    assert!(value.starts_with("sk_live_"), "{value}");
+    let me = srv.get("/api/v1/auth/me").bearer(&value).send();
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json()["name"], "browser key");
+    b.until(
+        "the new key in the list",
+        "return document.querySelector('#key-list tr[data-name=\"browser key\"]')",
+    )
+    .await;
+    b.shot("04-key-created").await;
+
+    let revoke = "#key-list tr[data-name=\"browser key\"] button[data-action=revoke]";
+    let button = b.css(revoke).await;
+    button.click().await.unwrap();
+    button.click().await.unwrap();
+    b.until(
+        "the key to leave the list",
+        "return document.querySelector('#key-list tr[data-name=\"browser key\"]') === null \
+           && document.querySelector('#key-list table') !== null",
+    )
+    .await;
+    srv.get("/api/v1/auth/me")
+        .bearer(&value)
+        .send()
+        .expect_error(401, "invalid_api_key");
+    b.shot("05-key-revoked").await;
+}
+
+async fn usage_matches_api(b: &Browser, srv: &Server, admin: &str) {
+    b.goto("#/usage").await;
+    let shown = b
+        .until(
+            "usage counters",
+            "const v = k => { const e = document.querySelector(`[data-counter=${k}] .value`); \
+               return e && e.textContent }; \
+             const all = ['requests', 'searches', 'ingested_records', 'entities_created'].map(v); \
+             return all.every(x => x) ? all : null",
+        )
+        .await;
+    let shown: Vec<u64> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| number(v.as_str().unwrap()))
+        .collect();
+    let api = srv.get("/api/v1/usage").bearer(admin).send().json();
+    let u = &api["usage"];
+    assert_eq!(shown[1], u["searches"].as_u64().unwrap(), "{api}");
+    assert_eq!(shown[2], u["ingested_records"].as_u64().unwrap(), "{api}");
+    assert_eq!(shown[3], u["entities_created"].as_u64().unwrap(), "{api}");
+    // This request counted too, after the page read its numbers.
+    let requests = u["requests"].as_u64().unwrap();
+    assert!(
+        shown[0] < requests && shown[0] + 3 >= requests,
+        "{shown:?} {api}"
+    );
+    assert!(
+        b.js("return document.querySelector('svg.chart rect') !== null")
+            .await
+            == json!(true)
+    );
+    b.shot("06-usage").await;
+}
+
+async fn narrow_screen(b: &Browser) {
+    b.client.set_window_size(375, 812).await.unwrap();
+    b.goto("#/search").await;
+    b.css("#results .result").await;
+    let widths = b
+        .js("return [window.innerWidth, document.documentElement.scrollWidth]")
+        .await;
+    let (inner, scroll) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(scroll <= inner, "horizontal scrolling at 375 px: {widths}");
+    b.shot("07-search-375px").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
+}
+
+async fn scopes_decide_pages(b: &Browser, search_only: &str) {
+    b.css("#sign-out").await.click().await.unwrap();
+    b.css("form.signin").await;
+    b.sign_in(search_only, "").await;
+    assert_eq!(b.nav().await, ["Search"]);
+    b.goto("#/keys").await;
+    b.until("the search page", "return location.hash === '#/search'")
+        .await;
+    b.shot("08-search-scope-only").await;
+}
+
+async fn master_key_sees_tenants(b: &Browser, srv: &Server) {
+    b.sign_in(&srv.master_key(), "").await;
+    assert_eq!(b.nav().await, ["Tenants"]);
+    let tenants = b
+        .until(
+            "the tenant list",
+            "const r = [...document.querySelectorAll('main tbody tr')]; \
+             return r.length ? r.map(x => x.cells[0].textContent) : null",
+        )
+        .await;
+    assert_eq!(tenants, json!(["acme"]));
+    let records = b.text("#all-stats dd:nth-of-type(2)").await;
+    let stats = srv
+        .get("/api/v1/admin/stats")
+        .bearer(&srv.master_key())
+        .send()
+        .json();
+    assert_eq!(number(&records), stats["total_entities"].as_u64().unwrap());
+    b.shot("09-master-tenants").await;
+}
