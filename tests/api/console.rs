@@ -218,7 +218,16 @@ fn console_in_headless_chromium() {
     let started = Instant::now();
     // Found before the server starts, so a machine without them fails at once and says why.
     let driver = start_driver();
-    let srv = common::start_dev(&[]);
+    // Enterprise rates (the suite types faster than the free plan allows) with monthly caps, so
+    // the usage page has limits to draw.
+    let dir = tempfile::tempdir().unwrap();
+    let plans = common::plans_file(
+        &dir,
+        json!({"enterprise": {"general_rpm": 5000, "search_rpm": 2500,
+            "max_searches_per_month": 1000, "max_ingested_records_per_month": 5000,
+            "max_entities": 10000}}),
+    );
+    let srv = common::start_dev(&[("PLANS_FILE", &plans)]);
     srv.load_catalog("acme");
     let admin = srv.create_key("acme", &["admin"]);
     let search_only = srv.create_key("acme", &["search"]);
@@ -245,6 +254,7 @@ async fn scenarios(b: &Browser, srv: &Server, admin: &str, search_only: &str) {
     sign_in(b, admin).await;
     search_with_filter(b, admin).await;
     upload_with_rejected_row(b, srv, admin).await;
+    browse_edit_archive(b, srv, admin).await;
     create_and_revoke_key(b, srv).await;
     usage_matches_api(b, srv, admin).await;
     narrow_screen(b).await;
@@ -369,6 +379,116 @@ async fn upload_with_rejected_row(b: &Browser, srv: &Server, admin: &str) {
     b.shot("03-upload-dlq").await;
 }
 
+async fn browse_edit_archive(b: &Browser, srv: &Server, admin: &str) {
+    let rows = "const r = [...document.querySelectorAll('main tbody tr')]; \
+                return r.map(x => x.cells[0].textContent)";
+    b.goto("#/records").await;
+    let total = srv
+        .get("/api/v1/records?status=active&limit=100")
+        .bearer(admin)
+        .send()
+        .json()["records"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(
+        total > 20 && total <= 40,
+        "{total} records: the test wants two pages"
+    );
+    let first = b
+        .until(
+            "the first page",
+            &format!("const n = (() => {{ {rows} }})(); return n.length === 20 ? n : null"),
+        )
+        .await;
+    b.css(".pager button:last-child")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let second = b
+        .until(
+            "the second page",
+            &format!(
+                "const n = (() => {{ {rows} }})(); return n.length === {} ? n : null",
+                total - 20
+            ),
+        )
+        .await;
+    for name in second.as_array().unwrap() {
+        assert!(
+            !first.as_array().unwrap().contains(name),
+            "{name} on both pages"
+        );
+    }
+    b.shot("04-records-page-2").await;
+
+    b.css("main tbody tr a").await.click().await.unwrap();
+    b.css("#patch").await;
+    let hash = b.js("return location.hash").await;
+    let id = hash
+        .as_str()
+        .unwrap()
+        .trim_start_matches("#/records/")
+        .to_owned();
+    let patch = b.css("#patch").await;
+    patch.clear().await.unwrap();
+    patch
+        .send_keys(r#"{"description": "edited in the console", "data": {"stock": 7}}"#)
+        .await
+        .unwrap();
+    b.css("main form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "saved",
+        "return document.querySelector('main .status').textContent === 'Saved.'",
+    )
+    .await;
+    let stored = srv
+        .get(&format!("/api/v1/records/{id}"))
+        .bearer(admin)
+        .send()
+        .json();
+    assert_eq!(stored["description"], "edited in the console", "{stored}");
+    assert_eq!(stored["data"]["stock"], 7, "{stored}");
+    assert!(b
+        .text("#record-json")
+        .await
+        .contains("edited in the console"));
+
+    // Not valid JSON: refused in the page, nothing sent.
+    patch.clear().await.unwrap();
+    patch.send_keys("{nope").await.unwrap();
+    b.css("main form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the JSON error",
+        "return document.querySelector('main .status').textContent.includes('not valid JSON')",
+    )
+    .await;
+
+    b.css("#archive").await.click().await.unwrap();
+    b.css("#archive-confirm").await.click().await.unwrap();
+    b.until(
+        "archived",
+        "return document.querySelector('main .status').textContent === 'Archived.'",
+    )
+    .await;
+    let stored = srv
+        .get(&format!("/api/v1/records/{id}"))
+        .bearer(admin)
+        .send()
+        .json();
+    assert_eq!(stored["status"], "archived", "{stored}");
+    b.shot("05-record-archived").await;
+}
+
 async fn create_and_revoke_key(b: &Browser, srv: &Server) {
     b.goto("#/keys").await;
     b.css("#key-name")
@@ -391,7 +511,7 @@ async fn create_and_revoke_key(b: &Browser, srv: &Server) {
         "return document.querySelector('#key-list tr[data-name=\"browser key\"]')",
     )
     .await;
-    b.shot("04-key-created").await;
+    b.shot("06-key-created").await;
 
     let revoke = "#key-list tr[data-name=\"browser key\"] button[data-action=revoke]";
     let button = b.css(revoke).await;
@@ -407,7 +527,7 @@ async fn create_and_revoke_key(b: &Browser, srv: &Server) {
         .bearer(&value)
         .send()
         .expect_error(401, "invalid_api_key");
-    b.shot("05-key-revoked").await;
+    b.shot("07-key-revoked").await;
 }
 
 async fn usage_matches_api(b: &Browser, srv: &Server, admin: &str) {
@@ -443,7 +563,7 @@ async fn usage_matches_api(b: &Browser, srv: &Server, admin: &str) {
             .await
             == json!(true)
     );
-    b.shot("06-usage").await;
+    b.shot("08-usage").await;
 }
 
 async fn narrow_screen(b: &Browser) {
@@ -455,7 +575,7 @@ async fn narrow_screen(b: &Browser) {
         .await;
     let (inner, scroll) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
     assert!(scroll <= inner, "horizontal scrolling at 375 px: {widths}");
-    b.shot("07-search-375px").await;
+    b.shot("09-search-375px").await;
     b.client.set_window_size(1280, 900).await.unwrap();
 }
 
@@ -467,7 +587,7 @@ async fn scopes_decide_pages(b: &Browser, search_only: &str) {
     b.goto("#/keys").await;
     b.until("the search page", "return location.hash === '#/search'")
         .await;
-    b.shot("08-search-scope-only").await;
+    b.shot("10-search-scope-only").await;
 }
 
 async fn master_key_sees_tenants(b: &Browser, srv: &Server) {
@@ -488,5 +608,5 @@ async fn master_key_sees_tenants(b: &Browser, srv: &Server) {
         .send()
         .json();
     assert_eq!(number(&records), stats["total_entities"].as_u64().unwrap());
-    b.shot("09-master-tenants").await;
+    b.shot("11-master-tenants").await;
 }

@@ -65,7 +65,7 @@ export async function render(root, ctx) {
       .map(([k]) => k)
       .slice(0, MAX_FACETS);
     clear(sort,
-      h("option", { value: "" }, "Relevance (newest first without a query)"),
+      h("option", { value: "" }, "Relevance"),
       h("option", { value: "name" }, "Name A–Z"),
       h("option", { value: "-name" }, "Name Z–A"),
       h("option", { value: "-updated_at" }, "Recently updated"),

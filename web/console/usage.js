@@ -10,8 +10,8 @@ export async function render(root) {
   const [u, stats] = await Promise.all([get("/usage"), get("/admin/stats").catch(() => null)]);
   const l = u.limits || {};
   root.append(h("h1", null, "Usage"),
-    h("p", null, `Tenant ${u.tenant_id} · plan ${u.plan} · period ${u.period} (UTC calendar month)`),
-    u.metering_enabled === false ? h("p.notice", null, "Metering is disabled on this server: counts stay at zero.") : null);
+    h("p", null, `Tenant ${u.tenant_id} · plan ${u.plan} · period ${u.period} (UTC calendar month)`));
+  if (u.metering_enabled === false) root.append(h("p.notice", null, "Metering is disabled on this server: counts stay at zero."));
   const rows = [
     ["requests", "API requests", u.usage.requests, null],
     ["searches", "Searches", u.usage.searches, l.max_searches_per_month],
