@@ -171,14 +171,25 @@ impl Browser {
     }
 
     async fn sign_in(&self, key: &str, tenant: &str) {
+        self.sign_in_attempt(key, tenant).await;
+        self.until(
+            "navigation",
+            "return !document.getElementById('nav').hidden",
+        )
+        .await;
+    }
+
+    async fn sign_in_attempt(&self, key: &str, tenant: &str) {
         self.js("sessionStorage.clear(); return null").await;
         self.goto("").await;
         self.client.refresh().await.unwrap();
-        self.css("form.signin input[name=key]")
-            .await
-            .send_keys(key)
-            .await
-            .unwrap();
+        if !key.is_empty() {
+            self.css("form.signin input[name=key]")
+                .await
+                .send_keys(key)
+                .await
+                .unwrap();
+        }
         if !tenant.is_empty() {
             self.css("form.signin input[name=tenant]")
                 .await
@@ -191,11 +202,6 @@ impl Browser {
             .click()
             .await
             .unwrap();
-        self.until(
-            "navigation",
-            "return !document.getElementById('nav').hidden",
-        )
-        .await;
     }
 
     async fn nav(&self) -> Vec<String> {
@@ -259,25 +265,47 @@ async fn scenarios(b: &Browser, srv: &Server, admin: &str, search_only: &str) {
     usage_matches_api(b, srv, admin).await;
     narrow_screen(b).await;
     scopes_decide_pages(b, search_only).await;
+    development_mode_tenant(b).await;
     master_key_sees_tenants(b, srv).await;
 }
 
 async fn sign_in(b: &Browser, admin: &str) {
-    b.goto("").await;
-    b.css("form.signin input[name=key]").await;
-    // First paint of a cold load of the sign-in page, from the browser's own timing.
-    let paint = b
-        .js("const p = performance.getEntriesByType('paint'); \
-             const n = performance.getEntriesByType('navigation')[0]; \
-             return {paint: Object.fromEntries(p.map(e => [e.name, e.startTime])), \
-                     dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd}")
-        .await;
-    let first_paint = paint["paint"]["first-contentful-paint"]
-        .as_f64()
-        .or_else(|| paint["paint"]["first-paint"].as_f64())
-        .expect("paint timing");
-    eprintln!("console first paint: {first_paint:.0} ms ({paint})");
-    assert!(first_paint < 1000.0, "first paint took {first_paint} ms");
+    // First paint of the sign-in page from the browser's own timing: the first load (a fresh
+    // browser, nothing cached) and reloads (modules revalidated by ETag).
+    let mut paints = Vec::new();
+    for _ in 0..4 {
+        b.goto("").await;
+        b.client.refresh().await.unwrap();
+        b.css("form.signin input[name=key]").await;
+        let paint = b
+            .until(
+                "paint timing",
+                "const p = performance.getEntriesByType('paint') \
+                   .find(e => e.name === 'first-contentful-paint'); return p && p.startTime",
+            )
+            .await;
+        paints.push(paint.as_f64().unwrap());
+    }
+    let mut warm = paints[1..].to_vec();
+    warm.sort_by(f64::total_cmp);
+    eprintln!(
+        "console first contentful paint: first load {:.0} ms, reloads {warm:?} ms (median {:.0})",
+        paints[0], warm[1]
+    );
+    // Generous bounds: the suite runs beside the other tests on a shared machine.
+    assert!(paints[0] < 1000.0 && warm[1] < 500.0, "{paints:?}");
+
+    // A wrong key keeps the sign-in form and says why.
+    b.sign_in_attempt("sk_live_0000", "").await;
+    let error = b.text("form.signin .error").await;
+    assert!(
+        error.contains("Invalid API key") && error.contains("401"),
+        "{error}"
+    );
+    assert_eq!(
+        b.js("return document.getElementById('nav').hidden").await,
+        json!(true)
+    );
 
     b.sign_in(admin, "").await;
     assert_eq!(
@@ -496,6 +524,9 @@ async fn create_and_revoke_key(b: &Browser, srv: &Server) {
         .send_keys("browser key")
         .await
         .unwrap();
+    // datetime-local's typing order depends on the locale; the value property does not.
+    b.js("document.getElementById('key-expires').value = '2999-01-01T00:00'; return null")
+        .await;
     b.css("#key-create button[type=submit]")
         .await
         .click()
@@ -506,12 +537,43 @@ async fn create_and_revoke_key(b: &Browser, srv: &Server) {
     let me = srv.get("/api/v1/auth/me").bearer(&value).send();
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.json()["name"], "browser key");
+    assert!(
+        me.json()["expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2999-01-01"),
+        "{}",
+        me.text
+    );
     b.until(
         "the new key in the list",
         "return document.querySelector('#key-list tr[data-name=\"browser key\"]')",
     )
     .await;
     b.shot("06-key-created").await;
+
+    b.css("#key-list tr[data-name=\"browser key\"] button[data-action=rotate]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let rotated = b
+        .until(
+            "the rotated value",
+            &format!(
+                "const v = document.getElementById('new-key-value'); \
+                 return v && v.textContent !== {} && v.textContent",
+                json!(value)
+            ),
+        )
+        .await;
+    let rotated = rotated.as_str().unwrap().to_owned();
+    srv.get("/api/v1/auth/me")
+        .bearer(&value)
+        .send()
+        .expect_error(401, "invalid_api_key");
+    let value = rotated;
+    assert_eq!(srv.get("/api/v1/auth/me").bearer(&value).send().status, 200);
 
     let revoke = "#key-list tr[data-name=\"browser key\"] button[data-action=revoke]";
     let button = b.css(revoke).await;
@@ -590,6 +652,20 @@ async fn scopes_decide_pages(b: &Browser, search_only: &str) {
     b.shot("10-search-scope-only").await;
 }
 
+async fn development_mode_tenant(b: &Browser) {
+    b.css("#sign-out").await.click().await.unwrap();
+    b.sign_in("", "acme").await;
+    assert_eq!(
+        b.nav().await,
+        ["Search", "Records", "Uploads", "Keys", "Usage"]
+    );
+    let who = b.text("#who-text").await;
+    assert!(
+        who.contains("acme") && who.contains("development mode"),
+        "{who}"
+    );
+}
+
 async fn master_key_sees_tenants(b: &Browser, srv: &Server) {
     b.sign_in(&srv.master_key(), "").await;
     assert_eq!(b.nav().await, ["Tenants"]);
@@ -609,4 +685,25 @@ async fn master_key_sees_tenants(b: &Browser, srv: &Server) {
         .json();
     assert_eq!(number(&records), stats["total_entities"].as_u64().unwrap());
     b.shot("11-master-tenants").await;
+
+    // Acting as a tenant adds its pages; going back leaves only the tenant list.
+    b.css("main tbody tr button:last-child")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the tenant's pages",
+        "return [...document.querySelectorAll('#nav a')].length === 6",
+    )
+    .await;
+    let who = b.text("#who-text").await;
+    assert!(who.contains("acme") && who.contains("master key"), "{who}");
+    b.goto("#/tenants").await;
+    b.css("#all-tenants").await.click().await.unwrap();
+    b.until(
+        "the tenant list only",
+        "return [...document.querySelectorAll('#nav a')].map(a => a.textContent).join() === 'Tenants'",
+    )
+    .await;
 }

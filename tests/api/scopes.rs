@@ -169,7 +169,11 @@ fn public_routes_need_no_key() {
     let search = srv.create_key("acme", &["search"]);
     let agent = ureq::AgentBuilder::new().redirects(0).build();
     for (path, status) in PUBLIC {
-        for auth in [None, Some("Bearer sk_live_bad"), Some(&*format!("Bearer {search}"))] {
+        for auth in [
+            None,
+            Some("Bearer sk_live_bad"),
+            Some(&*format!("Bearer {search}")),
+        ] {
             let mut req = agent.get(&format!("{}{path}", srv.base));
             if let Some(a) = auth {
                 req = req.set("Authorization", a);
