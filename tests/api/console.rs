@@ -114,7 +114,24 @@ impl Browser {
         self.client.execute(script, vec![]).await.unwrap()
     }
 
+    /// Saves a screenshot, after checking the page shows no JavaScript placeholder where a
+    /// value belongs (stored JSON and literals, in `pre` and `code`, may hold a real null).
     async fn shot(&self, name: &str) {
+        let text = self
+            .js("const m = document.querySelector('main').cloneNode(true); \
+                 m.querySelectorAll('pre, code').forEach(e => e.remove()); return m.textContent")
+            .await;
+        let text = text.as_str().unwrap_or_default();
+        for bad in ["null", "undefined", "NaN", "[object"] {
+            let found = text
+                .split(|c: char| !c.is_alphanumeric() && c != '[')
+                .any(|w| w == bad || (bad == "[object" && w.starts_with("[object")));
+            assert!(!found, "{name}: the page shows {bad}: {text}");
+        }
+        self.save_png(name).await;
+    }
+
+    async fn save_png(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
@@ -135,7 +152,7 @@ impl Browser {
                 return v;
             }
             if Instant::now() > deadline {
-                self.shot(&format!("failed-{}", what.replace(' ', "-")))
+                self.save_png(&format!("failed-{}", what.replace(' ', "-")))
                     .await;
                 let page = self.js("return document.body.innerText").await;
                 panic!("timed out waiting for {what}; the page shows:\n{page}");
@@ -154,6 +171,23 @@ impl Browser {
         )
         .await;
         self.client.find(Locator::Css(selector)).await.unwrap()
+    }
+
+    async fn click(&self, selector: &str) {
+        self.css(selector).await.click().await.unwrap();
+    }
+
+    /// Waits until the page's status line (its aria-live region) reads `text`.
+    async fn status_is(&self, text: &str) {
+        self.until(
+            text,
+            &format!(
+                "const s = document.querySelector('main .status'); \
+                 return s && s.textContent.includes({})",
+                json!(text)
+            ),
+        )
+        .await;
     }
 
     async fn text(&self, selector: &str) -> String {
@@ -197,11 +231,7 @@ impl Browser {
                 .await
                 .unwrap();
         }
-        self.css("form.signin button[type=submit]")
-            .await
-            .click()
-            .await
-            .unwrap();
+        self.click("form.signin button[type=submit]").await;
     }
 
     async fn nav(&self) -> Vec<String> {
@@ -210,6 +240,16 @@ impl Browser {
             .await;
         serde_json::from_value(v).unwrap()
     }
+}
+
+/// A record as the API has it.
+fn record(srv: &Server, admin: &str, id: &str) -> Value {
+    let r = srv
+        .get(&format!("/api/v1/records/{id}"))
+        .bearer(admin)
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
 }
 
 fn number(text: &str) -> u64 {
@@ -429,11 +469,7 @@ async fn browse_edit_archive(b: &Browser, srv: &Server, admin: &str) {
             &format!("const n = (() => {{ {rows} }})(); return n.length === 20 ? n : null"),
         )
         .await;
-    b.css(".pager button:last-child")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click(".pager button:last-child").await;
     let second = b
         .until(
             "the second page",
@@ -451,7 +487,7 @@ async fn browse_edit_archive(b: &Browser, srv: &Server, admin: &str) {
     }
     b.shot("04-records-page-2").await;
 
-    b.css("main tbody tr a").await.click().await.unwrap();
+    b.click("main tbody tr a").await;
     b.css("#patch").await;
     let hash = b.js("return location.hash").await;
     let id = hash
@@ -465,21 +501,9 @@ async fn browse_edit_archive(b: &Browser, srv: &Server, admin: &str) {
         .send_keys(r#"{"description": "edited in the console", "data": {"stock": 7}}"#)
         .await
         .unwrap();
-    b.css("main form button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.until(
-        "saved",
-        "return document.querySelector('main .status').textContent === 'Saved.'",
-    )
-    .await;
-    let stored = srv
-        .get(&format!("/api/v1/records/{id}"))
-        .bearer(admin)
-        .send()
-        .json();
+    b.click("main form button[type=submit]").await;
+    b.status_is("Saved.").await;
+    let stored = record(srv, admin, &id);
     assert_eq!(stored["description"], "edited in the console", "{stored}");
     assert_eq!(stored["data"]["stock"], 7, "{stored}");
     assert!(b
@@ -490,29 +514,13 @@ async fn browse_edit_archive(b: &Browser, srv: &Server, admin: &str) {
     // Not valid JSON: refused in the page, nothing sent.
     patch.clear().await.unwrap();
     patch.send_keys("{nope").await.unwrap();
-    b.css("main form button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.until(
-        "the JSON error",
-        "return document.querySelector('main .status').textContent.includes('not valid JSON')",
-    )
-    .await;
+    b.click("main form button[type=submit]").await;
+    b.status_is("not valid JSON").await;
 
-    b.css("#archive").await.click().await.unwrap();
-    b.css("#archive-confirm").await.click().await.unwrap();
-    b.until(
-        "archived",
-        "return document.querySelector('main .status').textContent === 'Archived.'",
-    )
-    .await;
-    let stored = srv
-        .get(&format!("/api/v1/records/{id}"))
-        .bearer(admin)
-        .send()
-        .json();
+    b.click("#archive").await;
+    b.click("#archive-confirm").await;
+    b.status_is("Archived.").await;
+    let stored = record(srv, admin, &id);
     assert_eq!(stored["status"], "archived", "{stored}");
     b.shot("05-record-archived").await;
 }
@@ -527,11 +535,7 @@ async fn create_and_revoke_key(b: &Browser, srv: &Server) {
     // datetime-local's typing order depends on the locale; the value property does not.
     b.js("document.getElementById('key-expires').value = '2999-01-01T00:00'; return null")
         .await;
-    b.css("#key-create button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click("#key-create button[type=submit]").await;
     let value = b.text("#new-key-value").await;
     assert!(value.starts_with("sk_live_"), "{value}");
     let me = srv.get("/api/v1/auth/me").bearer(&value).send();
@@ -552,11 +556,8 @@ async fn create_and_revoke_key(b: &Browser, srv: &Server) {
     .await;
     b.shot("06-key-created").await;
 
-    b.css("#key-list tr[data-name=\"browser key\"] button[data-action=rotate]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click("#key-list tr[data-name=\"browser key\"] button[data-action=rotate]")
+        .await;
     let rotated = b
         .until(
             "the rotated value",
@@ -642,7 +643,7 @@ async fn narrow_screen(b: &Browser) {
 }
 
 async fn scopes_decide_pages(b: &Browser, search_only: &str) {
-    b.css("#sign-out").await.click().await.unwrap();
+    b.click("#sign-out").await;
     b.css("form.signin").await;
     b.sign_in(search_only, "").await;
     assert_eq!(b.nav().await, ["Search"]);
@@ -653,7 +654,7 @@ async fn scopes_decide_pages(b: &Browser, search_only: &str) {
 }
 
 async fn development_mode_tenant(b: &Browser) {
-    b.css("#sign-out").await.click().await.unwrap();
+    b.click("#sign-out").await;
     b.sign_in("", "acme").await;
     assert_eq!(
         b.nav().await,
@@ -687,11 +688,7 @@ async fn master_key_sees_tenants(b: &Browser, srv: &Server) {
     b.shot("11-master-tenants").await;
 
     // Acting as a tenant adds its pages; going back leaves only the tenant list.
-    b.css("main tbody tr button:last-child")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click("main tbody tr button:last-child").await;
     b.until(
         "the tenant's pages",
         "return [...document.querySelectorAll('#nav a')].length === 6",
@@ -700,7 +697,7 @@ async fn master_key_sees_tenants(b: &Browser, srv: &Server) {
     let who = b.text("#who-text").await;
     assert!(who.contains("acme") && who.contains("master key"), "{who}");
     b.goto("#/tenants").await;
-    b.css("#all-tenants").await.click().await.unwrap();
+    b.click("#all-tenants").await;
     b.until(
         "the tenant list only",
         "return [...document.querySelectorAll('#nav a')].map(a => a.textContent).join() === 'Tenants'",

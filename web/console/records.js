@@ -86,7 +86,7 @@ async function detail(root, id) {
       h("section", null, h("h2", null, "Edit"),
         h("form", { on: { submit: save } },
           field("JSON merge patch (PATCH /records/{id})", patch),
-          h("p.hint#patch-hint", null, "Top-level fields replace; data is merged: set a key to null to remove it."),
+          h("p.hint#patch-hint", null, "Top-level fields replace; data is merged: set a key to ", h("code", null, "null"), " to remove it."),
           h("button.primary", { type: "submit" }, "Save")),
         h("h2", null, "Archive"),
         h("p", null, "Archiving hides the record from search; it stays listable with status archived."),

@@ -8,9 +8,12 @@ export async function render(root, ctx) {
   const info = status();
   const detail = h("div#tenant-stats");
   const acting = ctx.principal.tenant;
-  root.append(h("h1", null, "Tenants"),
-    acting ? h("p", null, `Acting as ${acting}. `,
-      h("button.small#all-tenants", { type: "button", on: { click: () => actAs("") } }, "Back to all tenants")) : null,
+  root.append(h("h1", null, "Tenants"));
+  if (acting) {
+    root.append(h("p", null, `Acting as ${acting}. `,
+      h("button.small#all-tenants", { type: "button", on: { click: () => actAs("") } }, "Back to all tenants")));
+  }
+  root.append(
     h("dl.summary#all-stats", null,
       [["Tenants", tenants.length], ["Records", stats.total_entities], ["Active", stats.entities_by_status.active],
         ["Archived", stats.entities_by_status.archived], ["Draft", stats.entities_by_status.draft],
