@@ -19,11 +19,13 @@ impl Asset {
         }
     }
 
-    /// A strong tag from the content, so it changes exactly when the file does.
+    /// A tag from the content, so it changes exactly when the file does. Weak, because the
+    /// same tag is sent with the gzipped and the plain body (a strong tag names one exact
+    /// sequence of bytes, RFC 9110 §8.8.1).
     pub fn etag(&self) -> &str {
         self.etag.get_or_init(|| {
             let hash = blake3::hash(self.bytes);
-            format!("\"{}\"", &hash.to_hex()[..32])
+            format!("W/\"{}\"", &hash.to_hex()[..32])
         })
     }
 }
@@ -99,7 +101,8 @@ mod tests {
             assert_ne!(a.content_type, "application/octet-stream", "{}", a.name);
             assert!(!a.bytes.is_empty(), "{}", a.name);
             assert_eq!(a.etag(), a.etag());
-            assert_eq!(a.etag().len(), 34);
+            assert_eq!(a.etag().len(), 36);
+            assert!(a.etag().starts_with("W/\""));
         }
         assert_eq!(index().name, "index.html");
         assert!(find("index.html").is_none());

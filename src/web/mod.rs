@@ -24,13 +24,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             crate::api::resource("/console", access::PUBLIC)
                 .wrap(Compress::default())
-                .route(web::get().to(index)),
+                .route(web::get().to(index))
+                .route(web::head().to(index)),
         )
         .service(crate::api::resource("/console/", access::PUBLIC).route(web::get().to(to_console)))
         .service(
             crate::api::resource("/console/{file}", access::PUBLIC)
                 .wrap(Compress::default())
-                .route(web::get().to(file)),
+                .route(web::get().to(file))
+                .route(web::head().to(file)),
         );
 }
 
@@ -80,13 +82,16 @@ fn serve(req: &HttpRequest, asset: &Asset) -> HttpResponse {
     .body(asset.bytes)
 }
 
-/// `If-None-Match`: `*`, or a comma-separated list of tags (weak ones compare equal too, as
-/// RFC 9110 §13.1.2 asks for this header).
+/// `If-None-Match`: `*`, or a comma-separated list of tags, compared weakly (the `W/` prefix
+/// ignored on both sides), as RFC 9110 §13.1.2 asks for this header.
 fn etag_matches(header: &str, etag: &str) -> bool {
+    fn opaque(tag: &str) -> &str {
+        tag.strip_prefix("W/").unwrap_or(tag)
+    }
     header
         .split(',')
         .map(str::trim)
-        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+        .any(|t| t == "*" || opaque(t) == opaque(etag))
 }
 
 #[cfg(test)]
@@ -95,8 +100,9 @@ mod tests {
 
     #[test]
     fn if_none_match_lists_and_weak_tags() {
-        let tag = "\"abc\"";
+        let tag = "W/\"abc\"";
         assert!(etag_matches("\"abc\"", tag));
+        assert!(etag_matches("W/\"abc\"", tag));
         assert!(etag_matches("\"x\", W/\"abc\"", tag));
         assert!(etag_matches("*", tag));
         assert!(!etag_matches("\"abcd\"", tag));

@@ -53,7 +53,7 @@ fn files_have_their_types_and_the_security_headers() {
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
         assert_eq!(r.header("cache-control"), Some("no-cache"));
-        assert!(r.header("etag").is_some_and(|t| t.starts_with('"')));
+        assert!(r.header("etag").is_some_and(|t| t.starts_with("W/\"")));
         // Record data reaches the page only as text: no markup sinks anywhere.
         for sink in [
             "innerHTML",
@@ -83,6 +83,20 @@ fn the_page_has_no_inline_script_or_style() {
 }
 
 #[test]
+fn head_answers_like_get_without_a_body() {
+    let srv = common::start(&[]);
+    for path in ["/console", "/console/app.js"] {
+        let get = srv.get(path).send();
+        let head = srv.req("HEAD", path).send();
+        assert_eq!(head.status, 200, "{path}");
+        assert_eq!(head.text, "", "{path}");
+        for h in ["content-type", "etag", "content-security-policy"] {
+            assert_eq!(head.header(h), get.header(h), "{path}: {h}");
+        }
+    }
+}
+
+#[test]
 fn an_unchanged_file_revalidates_without_a_body() {
     let srv = common::start(&[]);
     let first = srv.get("/console/app.js").send();
@@ -96,7 +110,10 @@ fn an_unchanged_file_revalidates_without_a_body() {
     assert_eq!(again.header("etag"), Some(tag.as_str()));
     let weak = srv
         .get("/console/app.js")
-        .header("If-None-Match", &format!("\"other\", W/{tag}"))
+        .header(
+            "If-None-Match",
+            &format!("\"other\", {}", tag.trim_start_matches("W/")),
+        )
         .send();
     assert_eq!(weak.status, 304);
     let other = srv
@@ -117,6 +134,7 @@ fn files_are_gzipped_for_browsers_that_accept_it() {
         let r = srv.get(path).header("Accept-Encoding", "gzip").send();
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.header("content-encoding"), Some("gzip"), "{path}");
+        assert_eq!(r.header("vary"), Some("accept-encoding"), "{path}");
         let plain = srv.get(path).send();
         assert_eq!(plain.header("content-encoding"), None, "{path}");
     }
