@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -234,6 +236,22 @@ impl Browser {
         self.click("form.signin button[type=submit]").await;
     }
 
+    /// Presses a key on the keyboard (to whatever has focus), as a user would.
+    async fn press(&self, key: Key) {
+        let key: char = key.into();
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(actions).await.unwrap();
+    }
+
+    async fn focused(&self) -> Value {
+        self.js("const e = document.activeElement; \
+                 return {id: e.id, text: e.textContent.trim().slice(0, 40), \
+                         outline: getComputedStyle(e).outlineStyle}")
+            .await
+    }
+
     async fn nav(&self) -> Vec<String> {
         let v = self
             .js("return [...document.querySelectorAll('#nav a')].map(a => a.textContent)")
@@ -303,6 +321,7 @@ async fn scenarios(b: &Browser, srv: &Server, admin: &str, search_only: &str) {
     browse_edit_archive(b, srv, admin).await;
     create_and_revoke_key(b, srv).await;
     usage_matches_api(b, srv, admin).await;
+    keyboard(b).await;
     narrow_screen(b).await;
     scopes_decide_pages(b, search_only).await;
     development_mode_tenant(b).await;
@@ -627,6 +646,32 @@ async fn usage_matches_api(b: &Browser, srv: &Server, admin: &str) {
             == json!(true)
     );
     b.shot("08-usage").await;
+}
+
+/// The page works from the keyboard: a new page puts focus on its heading, so the next Tab
+/// reaches the page's first control, with its focus visible; the skip link lands in the page
+/// without being taken for a route.
+async fn keyboard(b: &Browser) {
+    b.goto("#/search").await;
+    b.client.refresh().await.unwrap();
+    b.css("#results .result").await;
+    let start = b
+        .until(
+            "focus on the heading",
+            "const e = document.activeElement; return e.tagName === 'H1' && e.textContent",
+        )
+        .await;
+    assert_eq!(start, "Search");
+    b.press(Key::Tab).await;
+    let first = b.focused().await;
+    assert_eq!(first["id"], "collection", "{first}");
+    assert_ne!(first["outline"], "none", "focus is not visible: {first}");
+    b.js("document.querySelector('.skip').focus(); return null")
+        .await;
+    assert_eq!(b.focused().await["text"], "Skip to content");
+    b.press(Key::Enter).await;
+    assert_eq!(b.focused().await["id"], "main");
+    assert_eq!(b.js("return location.hash").await, "#/search");
 }
 
 async fn narrow_screen(b: &Browser) {

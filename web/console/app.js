@@ -130,5 +130,10 @@ document.getElementById("sign-out").addEventListener("click", () => {
   location.hash = "";
   route();
 });
+// The skip link moves focus itself: following its #main would be taken for a page route.
+document.querySelector(".skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  main.focus();
+});
 window.addEventListener("hashchange", route);
 signedIn();
