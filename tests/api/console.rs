@@ -30,6 +30,17 @@ fn program(names: &[&str]) -> Option<PathBuf> {
     })
 }
 
+/// A program the suite cannot run without: a missing one fails the test, saying what to install.
+fn required(names: &[&str]) -> PathBuf {
+    program(names).unwrap_or_else(|| panic!("{} is not installed: {INSTALL}", names[0]))
+}
+
+#[test]
+#[should_panic(expected = "no-such-browser is not installed: install Debian's `chromium`")]
+fn a_missing_browser_fails_the_suite_and_says_what_to_install() {
+    required(&["no-such-browser"]);
+}
+
 /// chromedriver on a free port, killed when dropped.
 struct Driver {
     child: Child,
@@ -44,8 +55,7 @@ impl Drop for Driver {
 }
 
 fn start_driver() -> Driver {
-    let bin = program(&["chromedriver"])
-        .unwrap_or_else(|| panic!("chromedriver is not installed: {INSTALL}"));
+    let bin = required(&["chromedriver"]);
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -73,8 +83,7 @@ struct Browser {
 
 impl Browser {
     async fn open(driver: &Driver, base: &str) -> Browser {
-        let chromium = program(&["chromium", "chromium-browser", "google-chrome"])
-            .unwrap_or_else(|| panic!("chromium is not installed: {INSTALL}"));
+        let chromium = required(&["chromium", "chromium-browser", "google-chrome"]);
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
