@@ -18,6 +18,7 @@ mod hardening_depth;
 mod hardening_files;
 mod hardening_ingest;
 mod hardening_search;
+mod hybrid;
 mod ingest;
 mod ingest_routes;
 mod keys;
