@@ -8,10 +8,11 @@
 //!   the words found what was asked for. Only when no entity does (a description in other
 //!   words, a long query), the hits that hold some of the words and the nearest vectors are
 //!   fused by weighted reciprocal rank fusion: each candidate
-//!   scores `c/(60 + keyword rank) + 1/(60 + vector rank)`, where `c` is the share of the
-//!   query's words the record holds and the vector rank is its similarity rank among all
-//!   candidates at least [`MIN_SIMILARITY`] similar (keyword hits are compared with the query
-//!   vector too). A record that both readings put high wins; one that only one reading finds
+//!   scores `c/(61 + keyword rank) + (1 − c_max)/(61 + vector rank)`, where `c` is the share
+//!   of the query's words the record holds, `c_max` the largest share any keyword hit holds
+//!   (the meaning counts as much as the words leave unexplained), and the vector rank is its
+//!   similarity rank among all candidates at least [`MIN_SIMILARITY`] similar (keyword hits are
+//!   compared with the query vector too). A record that both readings put high wins; one that only one reading finds
 //!   still appears; a record that shares one stray word with a paraphrase ranks below records
 //!   that mean what it says.
 //! - Only vector candidates at least [`MIN_SIMILARITY`] similar to the query count: a query
@@ -292,13 +293,20 @@ impl SearchIndex {
         let docs: Vec<DocAddress> = cands.iter().map(|c| c.doc).collect();
         let coverage = self.coverage(searcher, plan, &docs)?;
         let rrf = |r: Option<usize>| r.map_or(0.0, |r| 1.0 / (RRF_K + 1.0 + r as f32));
+        // The meaning counts as much as the words leave unexplained: what the best keyword
+        // hit does not hold of the query.
+        let explained = coverage.iter().copied().fold(0.0f32, f32::max);
+        let meaning = 1.0 - explained;
         let mut scored: Vec<(f32, usize)> = cands
             .iter()
             .enumerate()
-            .map(|(i, c)| (coverage[i] * rrf(c.keyword_rank) + rrf(vector_rank[i]), i))
+            .map(|(i, c)| {
+                let words = coverage[i] * rrf(c.keyword_rank);
+                (words + meaning * rrf(vector_rank[i]), i)
+            })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let best = 2.0 * rrf(Some(0));
+        let best = (explained + meaning) * rrf(Some(0));
         let hits: Ranked = scored
             .into_iter()
             .map(|(f, i)| {
