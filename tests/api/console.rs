@@ -427,6 +427,19 @@ async fn search_with_filter(b: &Browser, admin: &str) {
     );
     assert!(b.text(".timings").await.contains("search"));
     b.shot("02-search-filtered").await;
+
+    // The match mode goes into the request and the answer says which reading ran.
+    let seen = b
+        .until(
+            "a search by meaning",
+            "const m = document.getElementById('mode'); \
+             if (m.value !== 'semantic') { m.value = 'semantic'; m.dispatchEvent(new Event('change')); } \
+             const i = document.querySelector('.search-layout p.status').textContent; \
+             const c = document.getElementById('curl').textContent; \
+             return i.includes('semantic') && c.includes('\"mode\":\"semantic\"') ? i : null",
+        )
+        .await;
+    assert!(seen.as_str().unwrap().contains("semantic"), "{seen}");
 }
 
 async fn upload_with_rejected_row(b: &Browser, srv: &Server, admin: &str) {

@@ -22,13 +22,17 @@ export async function render(root, ctx) {
     collections.map((c) => h("option", { value: c.collection }, `${c.collection} (${fmtNum(c.record_count)})`)));
   const query = h("input#q", { type: "search", name: "q", autocomplete: "off", placeholder: "part number, name, description…", maxLength: 500 });
   const sort = h("select#sort", { name: "sort" });
+  const mode = h("select#mode", { name: "mode" },
+    [["auto", "auto: identifiers, words, then meaning"], ["keyword", "keyword only"],
+      ["hybrid", "hybrid: words and meaning"], ["semantic", "meaning only"], ["identifier", "identifiers only"]]
+      .map(([v, label]) => h("option", { value: v }, label)));
   const filters = h("div.filters", { role: "group", "aria-label": "Filters" });
   const info = status();
   const timings = h("p.timings.muted");
   const results = h("ol#results.results");
   const curlText = h("pre#curl.code");
   const form = h("form.search-bar", { role: "search", on: { submit: (e) => { e.preventDefault(); run(); } } },
-    field("Collection", collection), field("Query", query), field("Sort", sort));
+    field("Collection", collection), field("Query", query), field("Sort", sort), field("Match", mode));
   root.append(form,
     h("div.search-layout", null,
       h("aside.filter-panel", null, h("h2", null, "Filters"), filters),
@@ -99,6 +103,7 @@ export async function render(root, ctx) {
     }
     if (Object.keys(f).length) b.filters = f;
     if (sort.value) b.sort = sort.value;
+    if (mode.value !== "auto") b.mode = mode.value;
     if (facetFields.length) b.facets = facetFields;
     return b;
   }
@@ -133,7 +138,7 @@ export async function render(root, ctx) {
       const fallback = m.zero_result_fallback_used ? ` · fallback: ${m.zero_result_fallback_used}` : "";
       info.textContent = `${shown} result${shown === 1 ? "" : "s"} shown of about ${fmtNum(m.total_estimate)} · ${m.search_mode} · ${m.query_type || "—"}${fallback}`;
       const t = m.timings || {};
-      timings.textContent = `processing ${m.processing_time_ms} ms · search ${t.search_ms ?? "—"} ms · hydrate ${t.hydrate_ms ?? "—"} ms${m.cache_hit ? " · cache hit" : ""}`;
+      timings.textContent = `processing ${m.processing_time_ms} ms · search ${t.search_ms ?? "—"} ms · hydrate ${t.hydrate_ms ?? "—"} ms${t.embed_ms != null ? ` · embed ${t.embed_ms.toFixed(3)} ms` : ""}${m.cache_hit ? " · cache hit" : ""}`;
       clear(results, r.results.map((x) => result(x, ctx.principal)));
     } catch (e) {
       if (mine !== seq) return;
@@ -144,6 +149,7 @@ export async function render(root, ctx) {
 
   query.addEventListener("input", later);
   sort.addEventListener("change", run);
+  mode.addEventListener("change", run);
   collection.addEventListener("change", async () => {
     await loadFields().catch((e) => clear(filters, h("p.error", null, errorText(e))));
     run();
