@@ -4,7 +4,7 @@
 //! 2. loads it through `POST /ingest/{vertical}/{type}/batch` with LOADERS concurrent clients,
 //! 3. waits until every record is searchable,
 //! 4. runs a fixed mixed query set (keyword, identifier, filtered, filtered+sorted, keyword and
-//!    filter-only with two facet fields, natural language) with CONCURRENCY clients for SECONDS, and reports server-side p50/p99 per kind
+//!    filter-only with two facet fields, natural language, paraphrase) with CONCURRENCY clients for SECONDS, and reports server-side p50/p99 per kind
 //!    (from `metadata.processing_time_ms`) and HTTP requests/s,
 //! 5. reports the mean response size per kind, and how much of it the records dialect's
 //!    duplicate names in each result take (API-RECORDS.md §3),
@@ -314,6 +314,15 @@ fn main() {
         "energy efficient four pole motor with 4 kW",
     ] {
         queries.push(("natural_language", json!({"query": q}).to_string()));
+    }
+    // Descriptions in words the catalog does not use: found by the vectors (hybrid search).
+    for q in [
+        "electric engine to power a pump",
+        "lip seal for a rotating axle",
+        "rolling element support for a rotating spindle",
+        "rubber ring to seal a groove",
+    ] {
+        queries.push(("paraphrase", json!({"query": q}).to_string()));
     }
     let queries = Arc::new(queries);
 

@@ -157,8 +157,10 @@ impl Application {
         .join()
         .map_err(|_| "search index thread panicked".to_string())?
         .map_err(|e| e.to_string())?;
+        let (search, rebuild) =
+            crate::search::semantic::attach(search, &store, created, config.embeddings_enabled)?;
         let search = Arc::new(search);
-        let indexer = Indexer::spawn(Arc::clone(&store), Arc::clone(&search), created);
+        let indexer = Indexer::spawn(Arc::clone(&store), Arc::clone(&search), rebuild);
         let clock = match config.usage_clock_start.as_deref() {
             Some(start) => {
                 let t = time::OffsetDateTime::parse(

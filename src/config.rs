@@ -107,6 +107,11 @@ pub struct Config {
     #[arg(long, env = "METERING_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub metering_enabled: bool,
 
+    /// `false` turns text embeddings off: no vectors are computed or kept and every text
+    /// search is keyword-only (saves about 300 bytes of memory and disk per entity).
+    #[arg(long, env = "EMBEDDINGS_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub embeddings_enabled: bool,
+
     /// Testing only: the usage meter's clock starts at this RFC 3339 time and runs from there.
     #[arg(long, env = "QANATIX_USAGE_CLOCK_START", hide = true)]
     pub usage_clock_start: Option<String>,

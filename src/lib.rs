@@ -33,6 +33,7 @@ pub mod store;
 pub mod telemetry;
 pub mod timestamp;
 pub mod usage;
+pub mod web;
 pub mod webhooks;
 
 pub use app::Application;

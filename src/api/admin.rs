@@ -35,6 +35,7 @@ async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespons
         Some(caller.tenant()?.id.clone())
     };
     let store = std::sync::Arc::clone(&state.store);
+    let semantic = state.search.semantic.clone();
     let body = web::block(move || -> Result<serde_json::Value, ApiError> {
         let counts = match &tenant {
             Some(t) => store.entities.counts.tenant(t),
@@ -65,6 +66,18 @@ async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespons
                 "failed": failed,
             },
             "queue_depth": queue_depth,
+            "embeddings": match &semantic {
+                Some(s) => serde_json::json!({
+                    "enabled": true,
+                    "model": crate::search::semantic::MODEL_ID,
+                    "loaded": s.ready(),
+                    "vectors": match &tenant {
+                        Some(t) => s.partitions.tenant_len(t),
+                        None => s.partitions.len(),
+                    },
+                }),
+                None => serde_json::json!({"enabled": false}),
+            },
         }))
     })
     .await

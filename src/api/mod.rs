@@ -109,7 +109,36 @@ impl<T> Endpoint<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
-    endpoint_methods!(get => GET, post => POST, patch => PATCH, delete => DELETE);
+    endpoint_methods!(get => GET, head => HEAD, post => POST, patch => PATCH, delete => DELETE);
+
+    /// Wraps the resource's routes in a middleware (as [`Resource::wrap`]).
+    pub fn wrap<M, B>(
+        self,
+        mw: M,
+    ) -> Endpoint<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >
+    where
+        M: actix_web::dev::Transform<
+                T::Service,
+                ServiceRequest,
+                Response = ServiceResponse<B>,
+                Error = actix_web::Error,
+                InitError = (),
+            > + 'static,
+        B: MessageBody,
+    {
+        Endpoint {
+            resource: self.resource.wrap(mw),
+            path: self.path,
+        }
+    }
 }
 
 impl<T> HttpServiceFactory for Endpoint<T>
@@ -189,6 +218,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(health::routes)
     .configure(crate::openapi::routes)
     .configure(mcp::routes)
+    .configure(crate::web::routes)
     .service(
         scope("/api/v1", |cfg| {
             cfg.configure(keys::routes)

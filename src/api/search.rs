@@ -15,6 +15,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::search::facets::{parse_facets, Facets};
 use crate::search::format::{self, Row};
+use crate::search::hybrid::Mode;
 use crate::search::indexer::{Freshness, RebuildStatus};
 use crate::search::query::{parse_filters, SearchParams, Sort};
 use crate::search::SearchError;
@@ -73,6 +74,12 @@ pub(crate) struct SearchBody {
     #[serde(default)]
     #[allow(dead_code)]
     pub(crate) rerank: Option<bool>,
+    /// How a text query is matched: `auto` (default: identifiers exactly, else keywords, fused
+    /// with vector candidates when no entity holds every word), `keyword` (alias `fulltext`),
+    /// `hybrid`, `semantic` (vectors only) or `identifier`. Anything else is a 422.
+    #[serde(default)]
+    #[schema(example = "hybrid")]
+    pub(crate) mode: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -133,6 +140,13 @@ pub(crate) fn validate(
         .map(Sort::parse)
         .transpose()
         .map_err(ApiError::Validation)?;
+    let mode = b
+        .mode
+        .as_deref()
+        .map(Mode::parse)
+        .transpose()
+        .map_err(ApiError::Validation)?
+        .unwrap_or_default();
     Ok(Request {
         params: SearchParams {
             tenant: tenant.to_owned(),
@@ -144,6 +158,7 @@ pub(crate) fn validate(
             offset: offset as usize,
             public_only,
             facets,
+            mode,
         },
         format,
     })
@@ -235,6 +250,7 @@ impl SearchBody {
             format: q.remove("format"),
             sort: q.remove("sort"),
             rerank: q.remove("rerank").map(|v| v == "true"),
+            mode: q.remove("mode"),
             facets: q.remove("facets").map(|v| {
                 Value::Array(
                     v.split(',')
@@ -316,6 +332,8 @@ struct Pagination {
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct Metadata {
+    /// What ran: `identifier`, `fulltext` (keywords), `hybrid` (keywords and vectors),
+    /// `semantic` (vectors) or `filter` (no query).
     search_mode: &'static str,
     query_type: Option<&'static str>,
     processing_time_ms: f64,
@@ -342,6 +360,9 @@ struct Metadata {
 struct Timings {
     search_ms: f64,
     hydrate_ms: f64,
+    /// Embedding the query (part of `search_ms`); absent when no vector was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embed_ms: Option<f64>,
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -505,6 +526,7 @@ fn run(state: &AppState, req: Request) -> Result<Answer, ApiError> {
                     timings: Timings {
                         search_ms: ms(search_done - started),
                         hydrate_ms: ms(hydrated - search_done),
+                        embed_ms: outcome.embed_ms,
                     },
                     index_rebuilding,
                     unknown_vertical: outcome.unknown_vertical,

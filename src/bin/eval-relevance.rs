@@ -29,7 +29,7 @@ const LIMIT: usize = 10;
 /// The query classes in report order: (name in the query file, label, identifier class).
 /// Identifier classes name one record (or records sharing one identifier), so identifier@1 is
 /// reported for them.
-const CLASSES: [(&str, &str, bool); 10] = [
+const CLASSES: [(&str, &str, bool); 11] = [
     ("part_number", "exact part number", true),
     (
         "part_number_variant",
@@ -43,6 +43,7 @@ const CLASSES: [(&str, &str, bool); 10] = [
     ("brand_designation", "brand + designation", false),
     ("misspelled", "misspelled (1–2 edits)", false),
     ("natural_language", "natural language", false),
+    ("paraphrase", "paraphrase (no shared words)", false),
     ("filtered", "filtered + text", false),
 ];
 

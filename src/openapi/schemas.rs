@@ -53,13 +53,28 @@ pub struct ByIndexing {
     failed: u64,
 }
 
+/// The text-embedding model and the vectors held in memory (hybrid search).
 #[derive(ToSchema)]
-#[schema(example = json!({"total_entities": 200, "entities_by_status": {"active": 198, "archived": 2, "draft": 0}, "embedding_status": {"completed": 200, "pending": 0, "failed": 0}, "queue_depth": 0}))]
+pub struct EmbeddingsState {
+    /// `false` when the server runs with `EMBEDDINGS_ENABLED=false` (then no other field).
+    enabled: bool,
+    /// The built-in model's id.
+    model: Option<String>,
+    /// Stored vectors have been read back into memory since start-up (until then text search
+    /// is keyword-only).
+    loaded: Option<bool>,
+    /// Vectors held, for the tenant (or all tenants, for the master key).
+    vectors: Option<u64>,
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"total_entities": 200, "entities_by_status": {"active": 198, "archived": 2, "draft": 0}, "embedding_status": {"completed": 200, "pending": 0, "failed": 0}, "queue_depth": 0, "embeddings": {"enabled": true, "model": "potion-base-8M/f16/3955b8a3acf2", "loaded": true, "vectors": 198}}))]
 pub struct Stats {
     total_entities: u64,
     entities_by_status: ByStatus,
     embedding_status: ByIndexing,
     queue_depth: u64,
+    embeddings: EmbeddingsState,
 }
 
 #[derive(ToSchema)]

@@ -397,14 +397,27 @@ pub fn round(store: &Store, index: &SearchIndex, stopping: &AtomicBool) -> Resul
                 writer.delete_term(Term::from_field_text(fields.id, &id.to_string()));
                 match store.entities.get(tenant, *id) {
                     Ok(Some(e)) if e.status == EntityStatus::Active => {
-                        if let Err(err) = writer.add_document(document::build(fields, &e)) {
+                        let embedded = match &index.semantic {
+                            Some(s) => s.index(store, &e).map_err(|err| err.to_string()),
+                            None => Ok(()),
+                        };
+                        let added = writer
+                            .add_document(document::build(fields, &e))
+                            .map_err(|err| err.to_string());
+                        if let Err(err) = added.and(embedded) {
                             log::error!("cannot index entity {id}: {err}");
                             let _ = store.entities.mark_failed(tenant, *id, true);
                         } else {
                             let _ = store.entities.mark_failed(tenant, *id, false);
                         }
                     }
-                    Ok(_) => {}
+                    Ok(_) => {
+                        if let Some(s) = &index.semantic {
+                            if let Err(err) = s.unindex(store, tenant, *id) {
+                                log::error!("cannot drop the vector of entity {id}: {err}");
+                            }
+                        }
+                    }
                     Err(err) => {
                         log::error!("cannot read entity {id} for indexing: {err}");
                         let _ = store.entities.mark_failed(tenant, *id, true);

@@ -7,12 +7,14 @@ pub mod document;
 pub mod facets;
 pub mod format;
 pub mod fuzzy;
+pub mod hybrid;
 pub mod identifiers;
 pub mod indexer;
 pub mod newest;
 pub mod query;
 pub mod ranking;
 pub mod schema;
+pub mod semantic;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -44,6 +46,8 @@ pub struct SearchIndex {
     pub fields: Fields,
     writer: Mutex<IndexWriter>,
     version_file: std::path::PathBuf,
+    /// Entity vectors and the model that makes them; `None` with embeddings turned off.
+    pub semantic: Option<std::sync::Arc<semantic::Semantic>>,
 }
 
 impl SearchIndex {
@@ -77,6 +81,7 @@ impl SearchIndex {
                 fields,
                 writer: Mutex::new(writer),
                 version_file,
+                semantic: None,
             },
             created || !complete,
         ))
@@ -104,6 +109,9 @@ impl SearchIndex {
 
     /// Drops every document of a tenant.
     pub fn delete_tenant(&self, tenant: &str) -> Result<(), SearchError> {
+        if let Some(s) = &self.semantic {
+            s.partitions.delete_tenant(tenant);
+        }
         self.write(|w, f| {
             w.delete_term(Term::from_field_text(f.tenant, tenant));
         })

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::facets::{FacetCollector, Facets};
 use super::fuzzy::ScopedFuzzyQuery;
+use super::hybrid::{self, Mode};
 use super::newest;
 use super::ranking::{fuzzy_score, normalized_score, Ranked};
 use super::schema::{self, json_key};
@@ -200,6 +201,8 @@ pub struct SearchParams {
     pub public_only: bool,
     /// `vertical_data` keys to count values of over the whole result set (see [`super::facets`]).
     pub facets: Vec<String>,
+    /// How a text query is matched (see [`super::hybrid`]).
+    pub mode: Mode,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,6 +250,8 @@ pub struct Outcome {
     pub unknown_vertical: bool,
     /// Counts per value of the requested facet fields (absent when none were requested).
     pub facets: Option<Facets>,
+    /// Time spent embedding the query (absent when no vector was used).
+    pub embed_ms: Option<f64>,
 }
 
 impl Outcome {
@@ -266,6 +271,7 @@ impl Outcome {
             fallback: None,
             unknown_vertical: true,
             facets: (!p.facets.is_empty()).then(|| Facets::empty(&p.facets)),
+            embed_ms: None,
         }
     }
 }
@@ -725,6 +731,7 @@ impl SearchIndex {
             offset: 0,
             public_only,
             facets: Vec::new(),
+            mode: Mode::Auto,
         };
         let sort = Sort {
             field: SortField::UpdatedAt,
@@ -773,13 +780,24 @@ impl SearchIndex {
             return Ok(Outcome { facets, ..out });
         };
 
-        let plan = self.plan(&searcher, p, q);
+        let mut plan = self.plan(&searcher, p, q);
         let word_count = q.split_whitespace().count();
         let word_type = if word_count >= 4 {
             QueryType::NaturalLanguage
         } else {
             QueryType::Keyword
         };
+        let mode = self.resolve_mode(p, &plan);
+        if mode == Mode::Identifier {
+            plan = plan.identifiers_only();
+        }
+        let (vector, embed_ms) = match mode {
+            Mode::Hybrid | Mode::Semantic => self.query_vector(q),
+            _ => (None, None),
+        };
+        if mode == Mode::Semantic {
+            return self.semantic_search(&searcher, p, vector, word_type, embed_ms);
+        }
 
         // What a page ordered by a field matches: any identifier or any word.
         let sort_matcher = || -> Option<Box<dyn Query>> {
@@ -789,15 +807,16 @@ impl SearchIndex {
             }
             (!any.is_empty()).then(|| Box::new(BooleanQuery::new(any)) as Box<dyn Query>)
         };
-        let primary = |filters: &[Filter]| -> Result<(Ranked, usize), SearchError> {
-            match &p.sort {
-                None => self.run_ranked(&searcher, p, &plan, filters),
-                Some(sort) => match sort_matcher() {
-                    Some(m) => self.run_sorted(&searcher, p, Some(m), filters, sort),
-                    None => Ok((Vec::new(), 0)),
-                },
-            }
-        };
+        let primary =
+            |kp: &SearchParams, filters: &[Filter]| -> Result<(Ranked, usize), SearchError> {
+                match &p.sort {
+                    None => self.run_ranked(&searcher, kp, &plan, filters),
+                    Some(sort) => match sort_matcher() {
+                        Some(m) => self.run_sorted(&searcher, kp, Some(m), filters, sort),
+                        None => Ok((Vec::new(), 0)),
+                    },
+                }
+            };
         // Every document the primary search can page through (see [`Self::ranked_set`]).
         let primary_set = |filters: &[Filter]| -> Option<Box<dyn Query>> {
             match &p.sort {
@@ -809,10 +828,42 @@ impl SearchIndex {
                 ))),
             }
         };
+        // With a query vector and no entity holding every word, the hits with some words (over
+        // a window wider than the page) are fused with vector candidates (see [`hybrid`]).
+        let hybrid_page = |hits: Ranked,
+                           total: usize,
+                           filters: &[Filter]|
+         -> Result<(Ranked, usize, bool), SearchError> {
+            let Some(v) = vector.as_deref() else {
+                return Ok((hits, total, false));
+            };
+            // Hits holding every word rank first: the search's first hit tells.
+            let complete = |h: &Ranked| h.first().is_some_and(|h| h.0 >= plan.fusion_ceiling());
+            if p.offset == 0 && complete(&hits) {
+                return Ok((hits, total, false));
+            }
+            let (window, window_total) = match total {
+                0 => (Vec::new(), 0),
+                _ => primary(&hybrid::window(p), filters)?,
+            };
+            if complete(&window) {
+                return Ok((hits, total, false));
+            }
+            let f = self.fuse(&searcher, p, &plan, filters, window, window_total, v)?;
+            Ok((f.hits, f.total, f.consulted))
+        };
 
-        let (mut hits, mut total) = primary(&p.filters)?;
+        // When no word matches: a keyword query (1–3 words) is read as misspelled first (the
+        // typo-tolerant fallback), a natural-language one (4+ words) for its meaning.
+        let (hits, total) = primary(p, &p.filters)?;
+        let (mut hits, mut total, mut fused) = match total {
+            0 => (hits, total, false),
+            _ => hybrid_page(hits, total, &p.filters)?,
+        };
         let mut fallback = None;
-        if total == 0 {
+        let mut filters: &[Filter] = &p.filters;
+        let described = vector.is_some() && word_type == QueryType::NaturalLanguage;
+        if total == 0 && mode != Mode::Identifier && !described {
             if let Some(fq) = self.fuzzy_query(p, q) {
                 (hits, total) = match &p.sort {
                     Some(sort) => {
@@ -849,23 +900,37 @@ impl SearchIndex {
                     };
                     let facets = self.facets(&searcher, p, total, set)?;
                     let out = self.finish(&searcher, &plan, word_type, hits, total, fallback)?;
-                    return Ok(Outcome { facets, ..out });
+                    return Ok(Outcome {
+                        facets,
+                        embed_ms,
+                        ..out
+                    });
                 }
             }
         }
-        let mut filters: &[Filter] = &p.filters;
+        if total == 0 {
+            (hits, total, fused) = hybrid_page(hits, total, &p.filters)?;
+        }
         if total == 0 && !p.filters.is_empty() {
-            (hits, total) = primary(&[])?;
-            fallback = (total > 0).then_some("relaxed_filters");
             filters = &[];
+            let (h, t) = primary(p, filters)?;
+            (hits, total, fused) = hybrid_page(h, t, filters)?;
+            fallback = (total > 0).then_some("relaxed_filters");
         }
         let facets = self.facets(&searcher, p, total, || primary_set(filters))?;
-        let out = self.finish(&searcher, &plan, word_type, hits, total, fallback)?;
-        Ok(Outcome { facets, ..out })
+        let mut out = self.finish(&searcher, &plan, word_type, hits, total, fallback)?;
+        if fused {
+            out.search_mode = "hybrid";
+        }
+        Ok(Outcome {
+            facets,
+            embed_ms,
+            ..out
+        })
     }
 
     /// The outcome of a text search.
-    fn finish(
+    pub(super) fn finish(
         &self,
         searcher: &Searcher,
         plan: &super::ranking::Plan,
@@ -886,7 +951,7 @@ impl SearchIndex {
 
     /// Facet counts over the documents `set` selects, when the search asks for any: every
     /// field empty when nothing matched (`set` is not even built then).
-    fn facets(
+    pub(super) fn facets(
         &self,
         searcher: &Searcher,
         p: &SearchParams,
@@ -907,7 +972,7 @@ impl SearchIndex {
         Ok(Some(FacetCollector::top(&p.facets, counts)))
     }
 
-    fn outcome(
+    pub(super) fn outcome(
         &self,
         searcher: &Searcher,
         hits: Ranked,
@@ -933,6 +998,7 @@ impl SearchIndex {
             fallback,
             unknown_vertical: false,
             facets: None,
+            embed_ms: None,
         })
     }
 }
@@ -1004,7 +1070,7 @@ impl SegmentSortKeyComputer for NumericPathSegment {
 }
 
 /// Entity ids of hits, read from the `id_hi`/`id_lo` fast fields.
-fn entity_ids(
+pub(super) fn entity_ids(
     searcher: &Searcher,
     docs: impl Iterator<Item = DocAddress>,
 ) -> Result<Vec<Uuid>, SearchError> {
@@ -1151,6 +1217,7 @@ mod tests {
             offset: 0,
             public_only: false,
             facets: Vec::new(),
+            mode: Mode::Auto,
         };
         assert_eq!(QueryType::without_query(&p), Some(QueryType::List));
         assert_eq!(QueryType::List.as_str(), "list");

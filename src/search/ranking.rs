@@ -43,7 +43,7 @@ pub const IDENT_SCORE: Score = 1_000_000.0;
 /// Raw BM25 score mapped to the middle of a band.
 const SCORE_HALF: f32 = 8.0;
 /// Highest score below 1.0: the band ceilings are open.
-const BELOW_ONE: f32 = 0.999_999;
+pub const BELOW_ONE: f32 = 0.999_999;
 
 /// A page of documents with their normalized score and whether they matched an identifier.
 pub type Ranked = Vec<(f32, bool, DocAddress)>;
@@ -95,6 +95,19 @@ impl Plan {
         }
         t.extend([Tier::AllWords, Tier::SomeWords]);
         t
+    }
+
+    /// Scores below this belong to hits holding only some of the words (the last band): the
+    /// part of a page hybrid search fuses with vector candidates (see [`super::hybrid`]).
+    pub fn fusion_ceiling(&self) -> f32 {
+        1.0 / self.bands().len().max(1) as f32
+    }
+
+    /// The plan without its words: only entities carrying one of its identifiers match.
+    pub fn identifiers_only(mut self) -> Plan {
+        self.words.clear();
+        self.rest.clear();
+        self
     }
 
     /// The words the every-word tier asks for: outside the identifiers when one matched (its

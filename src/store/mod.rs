@@ -11,6 +11,7 @@ pub mod repair;
 pub mod schemas;
 pub mod tenants;
 pub mod usage;
+pub mod vectors;
 pub mod webhooks;
 
 use std::path::Path;
@@ -160,6 +161,7 @@ pub struct Store {
     pub collections: CollectionStore,
     pub webhooks: WebhookStore,
     pub connectors: ConnectorStore,
+    pub vectors: vectors::VectorStore,
 }
 
 /// Where the store lives inside a data dir.
@@ -189,6 +191,7 @@ impl Store {
             collections: CollectionStore::open(&db)?,
             webhooks: WebhookStore::open(&db)?,
             connectors: ConnectorStore::open(&db)?,
+            vectors: vectors::VectorStore::open(&db)?,
             db,
         })
     }
@@ -251,6 +254,7 @@ impl Store {
         self.collections.delete_tenant(tenant)?;
         self.webhooks.delete_tenant(tenant)?;
         self.connectors.delete_tenant(tenant)?;
+        self.vectors.delete_tenant(tenant)?;
         self.tenants.delete(tenant)
     }
 }

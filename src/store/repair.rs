@@ -28,6 +28,7 @@ const TENANT_KEYED: &[&str] = &[
     "webhook_deliveries",
     "connectors",
     "connector_due",
+    "vectors",
 ];
 /// The entities tree: keys are a kind byte, then `tenant \0` (see `entities.rs`).
 const ENTITIES: &str = "entities";

@@ -29,6 +29,7 @@ const CONFIG_VARS: &[&str] = &[
     "RUST_LOG",
     "CONNECTOR_SQLITE_DIR",
     "CONNECTOR_MIN_INTERVAL_SECS",
+    "EMBEDDINGS_ENABLED",
 ];
 
 pub struct Server {

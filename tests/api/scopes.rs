@@ -153,3 +153,41 @@ fn admin_scope_does_not_reach_master_only_routes() {
             .expect_error(403, "insufficient_scope");
     }
 }
+
+/// Routes that need no credentials: the probes and the console's static files (its data comes
+/// from the API with the user's key). Each answers the same to nobody, to a bad key and to a
+/// key of any scope.
+const PUBLIC: &[(&str, u16)] = &[
+    ("/health", 200),
+    ("/ready", 200),
+    ("/metrics", 200),
+    ("/", 302),
+    ("/console", 200),
+    ("/console/", 302),
+    ("/console/app.js", 200),
+];
+
+#[test]
+fn public_routes_need_no_key() {
+    let srv = common::start_dev(&[]);
+    let search = srv.create_key("acme", &["search"]);
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    for (path, status) in PUBLIC {
+        for auth in [
+            None,
+            Some("Bearer sk_live_bad"),
+            Some(&*format!("Bearer {search}")),
+        ] {
+            let mut req = agent.get(&format!("{}{path}", srv.base));
+            if let Some(a) = auth {
+                req = req.set("Authorization", a);
+            }
+            let got = match req.call() {
+                Ok(r) => r.status(),
+                Err(ureq::Error::Status(s, _)) => s,
+                Err(e) => panic!("{path}: {e}"),
+            };
+            assert_eq!(got, *status, "{path} with {auth:?}");
+        }
+    }
+}

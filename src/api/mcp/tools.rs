@@ -153,6 +153,11 @@ static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
                     "filters": {"type": "object", "additionalProperties": true,
                                 "description": "Conditions on fields, e.g. {\"material\": \"stainless steel\", \"diameter_mm_min\": 8}. See the tool description."},
                     "sort": {"type": "string", "description": SORT_SYNTAX},
+                    "mode": {
+                        "type": "string",
+                        "enum": ["auto", "keyword", "hybrid", "semantic", "identifier"],
+                        "description": "How the query is matched. auto (default): identifiers exactly, other text by keywords fused with meaning (embeddings); keyword: words only; semantic: meaning only."
+                    },
                     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT,
                               "description": "Results to show (1-20)."},
                     "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0,
@@ -393,6 +398,7 @@ fn search_tool(ctx: &Context<'_>, args: &Args) -> Answer {
         sort: args.string("sort")?.map(str::to_owned),
         rerank: None,
         facets: None,
+        mode: args.string("mode")?.map(str::to_owned),
     };
     let fail = |e: ApiError| words.error(describe(e));
     let request = search::validate(
@@ -629,6 +635,7 @@ pub(super) fn sample(
                 offset: 0,
                 public_only: ctx.audience.public_only(),
                 facets: Vec::new(),
+                mode: Default::default(),
             };
             return Ok(search::find(ctx.state, &p)?
                 .hits
