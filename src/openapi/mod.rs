@@ -189,9 +189,10 @@ mod tests {
     use super::*;
 
     /// Pages for people, not API operations: the reference itself and its assets, and the
-    /// operator console.
+    /// operator console (`/` redirects to it).
     fn is_page(path: &str) -> bool {
-        path == "/docs"
+        path == "/"
+            || path == "/docs"
             || path.starts_with("/docs/")
             || path == "/console"
             || path.starts_with("/console/")

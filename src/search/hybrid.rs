@@ -17,6 +17,9 @@
 //!   that mean what it says.
 //! - Only vector candidates at least [`MIN_SIMILARITY`] similar to the query count: a query
 //!   nothing in the catalog resembles still finds nothing.
+//! - When no word of the query matches at all, a keyword query (1–3 words) is read as
+//!   misspelled first (the typo-tolerant fallback), a natural-language one (4+ words) by its
+//!   meaning (vector candidates alone).
 //! - Vector candidates pass the same tenant, vertical, visibility and filter clauses as
 //!   keyword ones (one term-set query over their ids), so a vector can never surface a record
 //!   the keyword search could not have returned for the same request.
