@@ -1,12 +1,12 @@
 //! Usage metering (API.md §9): per tenant per calendar month (UTC) — requests, searches,
-//! ingested records, entities created.
+//! ingested records, entities created — and per day of the month, for charts.
 //!
 //! Counting is an atomic add on the request path. A background thread writes changed counts to
 //! sled and flushes once a second, so `kill -9` loses at most about a second of counts; a
 //! graceful stop writes everything. The month comes from an injectable clock, so month
 //! rollover can be tested.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -73,7 +73,28 @@ pub enum Counter {
     EntitiesCreated = 3,
 }
 
-/// One tenant's counts for one month.
+const DAY_SECS: i64 = 86_400;
+
+fn atomics(c: UsageCounts) -> [AtomicU64; 4] {
+    [
+        AtomicU64::new(c.requests),
+        AtomicU64::new(c.searches),
+        AtomicU64::new(c.ingested_records),
+        AtomicU64::new(c.entities_created),
+    ]
+}
+
+fn counts(values: &[AtomicU64; 4]) -> UsageCounts {
+    let get = |c: Counter| values[c as usize].load(Ordering::Relaxed);
+    UsageCounts {
+        requests: get(Counter::Requests),
+        searches: get(Counter::Searches),
+        ingested_records: get(Counter::IngestedRecords),
+        entities_created: get(Counter::EntitiesCreated),
+    }
+}
+
+/// One tenant's counts for one month, and for each of its days.
 pub struct MonthCounts {
     starts: i64,
     ends: i64,
@@ -81,23 +102,47 @@ pub struct MonthCounts {
     pub period: String,
     values: [AtomicU64; 4],
     dirty: AtomicBool,
+    days: Vec<[AtomicU64; 4]>,
+    /// Bit `d` set: day `d + 1` changed since it was last written.
+    dirty_days: AtomicU32,
+    clock: Clock,
 }
 
 impl MonthCounts {
-    fn new(month: u32, c: UsageCounts) -> Self {
+    fn new(month: u32, c: UsageCounts, days: &[(u32, UsageCounts)], clock: Clock) -> Self {
         let (starts, ends) = month_bounds(month);
+        let n = ((ends - starts) / DAY_SECS).clamp(1, 31) as usize;
+        let mut per_day: Vec<[AtomicU64; 4]> =
+            (0..n).map(|_| atomics(UsageCounts::default())).collect();
+        for (day, counts) in days {
+            if let Some(slot) = (*day as usize)
+                .checked_sub(1)
+                .and_then(|i| per_day.get_mut(i))
+            {
+                *slot = atomics(*counts);
+            }
+        }
         MonthCounts {
             starts,
             ends,
             period: period_name(month),
-            values: [
-                AtomicU64::new(c.requests),
-                AtomicU64::new(c.searches),
-                AtomicU64::new(c.ingested_records),
-                AtomicU64::new(c.entities_created),
-            ],
+            values: atomics(c),
             dirty: AtomicBool::new(false),
+            days: per_day,
+            dirty_days: AtomicU32::new(0),
+            clock,
         }
+    }
+
+    /// Today's index among the month's days (the first or last day outside the month).
+    fn today(&self) -> usize {
+        (((self.clock)() - self.starts) / DAY_SECS).clamp(0, self.days.len() as i64 - 1) as usize
+    }
+
+    fn add_today(&self, c: Counter, n: u64) {
+        let d = self.today();
+        self.days[d][c as usize].fetch_add(n, Ordering::Relaxed);
+        self.dirty_days.fetch_or(1 << d, Ordering::Relaxed);
     }
 
     pub fn get(&self, c: Counter) -> u64 {
@@ -107,6 +152,7 @@ impl MonthCounts {
     pub fn add(&self, c: Counter, n: u64) {
         if n > 0 {
             self.values[c as usize].fetch_add(n, Ordering::Relaxed);
+            self.add_today(c, n);
             self.dirty.store(true, Ordering::Relaxed);
         }
     }
@@ -120,17 +166,43 @@ impl MonthCounts {
             slot.fetch_sub(1, Ordering::Relaxed);
             return false;
         }
+        self.add_today(c, 1);
         self.dirty.store(true, Ordering::Relaxed);
         true
     }
 
     pub fn snapshot(&self) -> UsageCounts {
-        UsageCounts {
-            requests: self.get(Counter::Requests),
-            searches: self.get(Counter::Searches),
-            ingested_records: self.get(Counter::IngestedRecords),
-            entities_created: self.get(Counter::EntitiesCreated),
-        }
+        counts(&self.values)
+    }
+
+    /// The counts of each day of the month up to today (every day, for a past month), as
+    /// (`YYYY-MM-DD`, counts).
+    pub fn daily(&self) -> Vec<(String, UsageCounts)> {
+        let now = (self.clock)();
+        let last = if now >= self.ends {
+            self.days.len() - 1
+        } else {
+            self.today()
+        };
+        self.days[..=last]
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("{}-{:02}", self.period, i + 1), counts(d)))
+            .collect()
+    }
+
+    /// The days changed since the last call, as (`YYYY-MM-DD`, counts).
+    fn take_dirty_days(&self) -> Vec<(String, UsageCounts)> {
+        let bits = self.dirty_days.swap(0, Ordering::Relaxed);
+        (0..self.days.len())
+            .filter(|d| bits & (1 << d) != 0)
+            .map(|d| {
+                (
+                    format!("{}-{:02}", self.period, d + 1),
+                    counts(&self.days[d]),
+                )
+            })
+            .collect()
     }
 }
 
@@ -194,9 +266,8 @@ impl Meter {
         let meter = match self.tenants.get(tenant) {
             Some(m) => Arc::clone(&m),
             None => {
-                let counts = self.store.usage.get(tenant, &period_name(month))?;
                 let fresh = Arc::new(TenantMeter {
-                    current: RwLock::new(Arc::new(MonthCounts::new(month, counts))),
+                    current: RwLock::new(Arc::new(self.load(tenant, month)?)),
                     retired: Mutex::new(Vec::new()),
                 });
                 Arc::clone(&self.tenants.entry(tenant.to_owned()).or_insert(fresh))
@@ -204,8 +275,7 @@ impl Meter {
         };
         let mut cur = meter.current.write().unwrap_or_else(|p| p.into_inner());
         if !(cur.starts..cur.ends).contains(&now) {
-            let counts = self.store.usage.get(tenant, &period_name(month))?;
-            let old = std::mem::replace(&mut *cur, Arc::new(MonthCounts::new(month, counts)));
+            let old = std::mem::replace(&mut *cur, Arc::new(self.load(tenant, month)?));
             meter
                 .retired
                 .lock()
@@ -213,6 +283,19 @@ impl Meter {
                 .push(old);
         }
         Ok(f(&cur))
+    }
+
+    /// A month's stored counts and days.
+    fn load(&self, tenant: &str, month: u32) -> Result<MonthCounts, StoreError> {
+        let period = period_name(month);
+        let counts = self.store.usage.get(tenant, &period)?;
+        let days = self.store.usage.days(tenant, &period)?;
+        Ok(MonthCounts::new(
+            month,
+            counts,
+            &days,
+            Arc::clone(&self.clock),
+        ))
     }
 
     /// Counts `n` of `counter` for the tenant this month. Storage errors only lose the count.
@@ -243,6 +326,10 @@ impl Meter {
                     self.store
                         .usage
                         .put(tenant, &month.period, &month.snapshot())?;
+                    written += 1;
+                }
+                for (day, counts) in month.take_dirty_days() {
+                    self.store.usage.put(tenant, &day, &counts)?;
                     written += 1;
                 }
             }
@@ -341,6 +428,38 @@ mod tests {
     }
 
     #[test]
+    fn days_are_counted_kept_and_read_back() {
+        let now = Arc::new(AtomicI64::new(END_OF_NOVEMBER - 2 * DAY_SECS));
+        let clock_now = Arc::clone(&now);
+        let clock: Clock = Arc::new(move || clock_now.load(Ordering::Relaxed));
+        let (_d, store, m) = meter(Arc::clone(&clock));
+        m.add("t", Counter::Requests, 2);
+        now.store(END_OF_NOVEMBER, Ordering::Relaxed);
+        m.add("t", Counter::Requests, 5);
+        assert!(m
+            .month("t")
+            .unwrap()
+            .try_add_one(Counter::Searches, Some(1)));
+        assert!(!m
+            .month("t")
+            .unwrap()
+            .try_add_one(Counter::Searches, Some(1)));
+        let daily = m.month("t").unwrap().daily();
+        assert_eq!(daily.len(), 30);
+        assert_eq!(daily[27].0, "2026-11-28");
+        assert_eq!(daily[27].1.requests, 2);
+        assert_eq!((daily[29].1.requests, daily[29].1.searches), (5, 1));
+        assert_eq!(daily.iter().map(|d| d.1.requests).sum::<u64>(), 7);
+        m.persist().unwrap();
+        let days = store.usage.days("t", "2026-11").unwrap();
+        assert_eq!(days.iter().map(|d| d.0).collect::<Vec<_>>(), vec![28, 30]);
+        // A new meter reads the days back.
+        let again = Meter::new(Arc::clone(&store), clock, true);
+        let daily = again.month("t").unwrap().daily();
+        assert_eq!((daily[27].1.requests, daily[29].1.requests), (2, 5));
+    }
+
+    #[test]
     fn months_roll_over_with_the_clock_and_both_are_kept() {
         let now = Arc::new(AtomicI64::new(END_OF_NOVEMBER));
         let clock_now = Arc::clone(&now);
@@ -354,8 +473,8 @@ mod tests {
         assert_eq!(m.month("t").unwrap().get(Counter::Requests), 1);
         assert_eq!(
             m.persist().unwrap(),
-            3,
-            "november of t, december of t, other"
+            6,
+            "november of t and its 30th, december of t and its 1st, other and its day"
         );
         let nov = store.usage.get("t", "2026-11").unwrap();
         assert_eq!((nov.requests, nov.searches), (3, 1));
@@ -388,11 +507,12 @@ mod tests {
         let (_d, store, m) = meter(Arc::new(|| END_OF_NOVEMBER));
         m.add("ghost", Counter::Requests, 5);
         m.add("t", Counter::Requests, 1);
-        assert_eq!(m.persist().unwrap(), 1);
+        assert_eq!(m.persist().unwrap(), 2, "t's month and day");
         assert_eq!(
             store.usage.get("ghost", "2026-11").unwrap(),
             UsageCounts::default()
         );
+        assert!(store.usage.days("ghost", "2026-11").unwrap().is_empty());
     }
 
     #[test]

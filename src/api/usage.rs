@@ -1,5 +1,5 @@
-//! `GET /usage` (API.md §9): the caller's tenant's counts for the current month and its plan's
-//! limits (`null` = unlimited).
+//! `GET /usage` (API.md §9): the caller's tenant's counts for the current month, per day of the
+//! month so far, and its plan's limits (`null` = unlimited).
 
 use crate::auth::access;
 use actix_web::{web, HttpResponse};
@@ -25,6 +25,19 @@ async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespons
     let plan = state.plan_of(tenant);
     let month = state.meter.month(&tenant.id)?;
     let c = month.snapshot();
+    let daily: Vec<serde_json::Value> = month
+        .daily()
+        .into_iter()
+        .map(|(date, d)| {
+            serde_json::json!({
+                "date": date,
+                "requests": d.requests,
+                "searches": d.searches,
+                "ingested_records": d.ingested_records,
+                "entities_created": d.entities_created,
+            })
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "tenant_id": tenant.id,
         "plan": plan.name,
@@ -36,6 +49,7 @@ async fn usage(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespons
             "ingested_records": c.ingested_records,
             "entities_created": c.entities_created,
         },
+        "daily": daily,
         "limits": {
             "general_rpm": plan.general_rpm,
             "search_rpm": plan.search_rpm,

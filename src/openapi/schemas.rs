@@ -452,8 +452,19 @@ pub struct UsageCounts {
     entities_created: u64,
 }
 
+/// One day's counts.
 #[derive(ToSchema)]
-#[schema(example = json!({"tenant_id": "acme", "plan": "pro", "period": "2026-11", "metering_enabled": true, "usage": {"requests": 120, "searches": 40, "ingested_records": 200, "entities_created": 200}, "limits": {"general_rpm": 1000, "search_rpm": 500}}))]
+pub struct UsageDay {
+    /// `YYYY-MM-DD`, UTC.
+    date: String,
+    requests: u64,
+    searches: u64,
+    ingested_records: u64,
+    entities_created: u64,
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"tenant_id": "acme", "plan": "pro", "period": "2026-11", "metering_enabled": true, "usage": {"requests": 120, "searches": 40, "ingested_records": 200, "entities_created": 200}, "daily": [{"date": "2026-11-01", "requests": 100, "searches": 30, "ingested_records": 200, "entities_created": 200}, {"date": "2026-11-02", "requests": 20, "searches": 10, "ingested_records": 0, "entities_created": 0}], "limits": {"general_rpm": 1000, "search_rpm": 500}}))]
 pub struct Usage {
     tenant_id: String,
     plan: String,
@@ -461,6 +472,8 @@ pub struct Usage {
     period: String,
     metering_enabled: bool,
     usage: UsageCounts,
+    /// Each day of the period up to today, oldest first (days add up to `usage`).
+    daily: Vec<UsageDay>,
     /// The plan's rates and monthly caps (a missing cap is unlimited).
     limits: Value,
 }

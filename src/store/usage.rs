@@ -1,6 +1,7 @@
-//! Monthly usage counts per tenant. `usage`: tenant `\0` period (`YYYY-MM`) → a version byte
-//! and four u64 (BE): requests, searches, ingested records, entities created. Records written
-//! before the version byte existed are the 32 bytes alone.
+//! Usage counts per tenant, by month and by day. `usage`: tenant `\0` period (`YYYY-MM` for the
+//! month, `YYYY-MM-DD` for one of its days) → a version byte and four u64 (BE): requests,
+//! searches, ingested records, entities created. Records written before the version byte
+//! existed are the 32 bytes alone (and there are no day records from before days were kept).
 
 use super::StoreError;
 
@@ -81,6 +82,21 @@ impl UsageStore {
             Some(v) => UsageCounts::decode(&v),
             None => Ok(UsageCounts::default()),
         }
+    }
+
+    /// The day records of a month (`YYYY-MM`), as (day of the month, counts), in order.
+    pub fn days(&self, tenant: &str, month: &str) -> Result<Vec<(u32, UsageCounts)>, StoreError> {
+        let prefix = key(tenant, &format!("{month}-"));
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            let day = std::str::from_utf8(&k[prefix.len()..])
+                .ok()
+                .and_then(|d| d.parse::<u32>().ok())
+                .ok_or_else(|| StoreError::Codec("usage day key".into()))?;
+            out.push((day, UsageCounts::decode(&v)?));
+        }
+        Ok(out)
     }
 
     /// Not flushed: the meter flushes after a round of writes.

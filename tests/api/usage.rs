@@ -12,6 +12,27 @@ fn usage(srv: &Server, tenant: &str) -> Value {
     r.json()
 }
 
+/// The month's counts are the sum of its days; the last day listed is today.
+fn days_add_up(u: &Value) {
+    let days = u["daily"].as_array().unwrap();
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    assert_eq!(days.last().unwrap()["date"], today.as_str(), "{u}");
+    assert_eq!(
+        days.len() as u8,
+        time::OffsetDateTime::now_utc().day(),
+        "{u}"
+    );
+    for k in [
+        "requests",
+        "searches",
+        "ingested_records",
+        "entities_created",
+    ] {
+        let sum: u64 = days.iter().map(|d| d[k].as_u64().unwrap()).sum();
+        assert_eq!(sum, u["usage"][k].as_u64().unwrap(), "{k}: {u}");
+    }
+}
+
 fn records(n: usize, prefix: &str) -> Value {
     let list: Vec<Value> = (0..n)
         .map(|i| json!({"name": format!("{prefix} {i}"), "source_id": format!("{prefix}-{i}")}))
@@ -51,6 +72,7 @@ fn usage_counts_each_kind_and_survives_restarts() {
     assert_eq!(u["usage"]["entities_created"], 4, "{u}");
     let requests = u["usage"]["requests"].as_u64().unwrap();
     assert!(requests >= 6, "{u}");
+    days_add_up(&u);
     assert_eq!(
         u["limits"]["max_entities"],
         Value::Null,
@@ -70,6 +92,7 @@ fn usage_counts_each_kind_and_survives_restarts() {
     let srv = srv.restart();
     let after = usage(&srv, "acme");
     assert_eq!(after["usage"]["ingested_records"], 4, "{after}");
+    days_add_up(&after);
     assert_eq!(after["usage"]["searches"], 2);
     assert!(
         after["usage"]["requests"].as_u64().unwrap() > requests,

@@ -20,7 +20,7 @@ export async function render(root) {
   ];
   if (stats) rows.push(["stored", "Stored records (now)", stats.total_entities, l.max_entities]);
   root.append(h("div.meters#usage", null, rows.map(([id, label, value, limit]) => meter(id, label, value, limit))));
-  root.append(h("h2", null, "This month at a glance"), chart(rows));
+  root.append(h("h2", null, "Requests per day"), daily(u.daily || []));
   root.append(h("h2", null, "Rate limits"),
     h("p", null, `General: ${fmtNum(l.general_rpm)} requests per minute · search: ${fmtNum(l.search_rpm)} per minute` +
       (l.max_verticals != null ? ` · at most ${fmtNum(l.max_verticals)} collections` : "")));
@@ -37,33 +37,47 @@ function meter(id, label, value, limit) {
 }
 
 /**
- * The month's counters as a small bar chart (inline SVG, sized by viewBox so it scales). The
- * API reports month totals only, so this is per counter, not per day.
+ * Requests per day of the month so far as a small column chart (inline SVG, sized by viewBox
+ * so it scales), searches drawn inside each column. The numbers are in the title of each
+ * column and, for screen readers, in the chart's label.
  */
-function chart(rows) {
-  const w = 320, bh = 18, gap = 8, left = 130;
-  const max = Math.max(1, ...rows.map((r) => r[2]));
+function daily(days) {
+  const w = 320, hgt = 120, base = 104;
+  const max = Math.max(1, ...days.map((d) => d.requests));
+  const col = days.length ? w / days.length : w;
   const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", `0 0 ${w} ${rows.length * (bh + gap)}`);
+  svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
   svg.setAttribute("class", "chart");
+  svg.setAttribute("id", "daily");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", rows.map((r) => `${r[1]}: ${r[2]}`).join(", "));
-  rows.forEach(([, label, value], i) => {
-    const y = i * (bh + gap);
-    const t = document.createElementNS(SVG, "text");
-    t.setAttribute("x", 0);
-    t.setAttribute("y", y + bh - 5);
-    t.textContent = label;
-    const r = document.createElementNS(SVG, "rect");
-    r.setAttribute("x", left);
-    r.setAttribute("y", y);
-    r.setAttribute("height", bh);
-    r.setAttribute("width", Math.max(1, ((w - left - 50) * value) / max));
-    const n = document.createElementNS(SVG, "text");
-    n.setAttribute("x", left + Math.max(1, ((w - left - 50) * value) / max) + 4);
-    n.setAttribute("y", y + bh - 5);
-    n.textContent = fmtNum(value);
-    svg.append(t, r, n);
+  svg.setAttribute("aria-label", days.map((d) => `${d.date}: ${d.requests} requests, ${d.searches} searches`).join("; ") || "no days yet");
+  days.forEach((d, i) => {
+    const x = i * col + 1;
+    const bar = (value, cls) => {
+      const r = document.createElementNS(SVG, "rect");
+      const height = (value / max) * (base - 4);
+      r.setAttribute("x", x);
+      r.setAttribute("y", base - height);
+      r.setAttribute("width", Math.max(1, col - 2));
+      r.setAttribute("height", height);
+      r.setAttribute("class", cls);
+      return r;
+    };
+    const g = document.createElementNS(SVG, "g");
+    g.dataset.date = d.date;
+    g.dataset.requests = d.requests;
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${d.date}: ${fmtNum(d.requests)} requests, ${fmtNum(d.searches)} searches`;
+    g.append(title, bar(d.requests, "requests"), bar(d.searches, "searches"));
+    if (i === 0 || i === days.length - 1) {
+      const t = document.createElementNS(SVG, "text");
+      t.setAttribute("x", i === 0 ? 0 : w);
+      t.setAttribute("y", hgt - 2);
+      t.setAttribute("text-anchor", i === 0 ? "start" : "end");
+      t.textContent = d.date.slice(5);
+      g.append(t);
+    }
+    svg.append(g);
   });
   return svg;
 }
