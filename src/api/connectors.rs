@@ -39,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConnectorCreate, example = json!({"name": "erp parts", "connector_type": "postgresql", "collection": "parts", "record_type": "item", "connection_config": {"host": "erp-db.internal", "port": 5432, "database": "erp", "user": "qanatix_reader", "password": "secret", "sslmode": "require"}, "query": "SELECT id AS source_id, title, price, updated_at FROM parts WHERE updated_at > :last_pull", "name_column": "title", "schedule": "every 15m"}))]
 struct CreateBody {
     name: String,
     connector_type: String,

@@ -110,6 +110,7 @@ fn parse_status(raw: &str) -> Result<EntityStatus, FieldError> {
 /// The body of a create, in the entities dialect (the records dialect renames into it).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Hex bolt M8x40 A2", "vertical": "parts", "entity_type": "bolt", "description": "Hex bolt, metric thread M8, length 40 mm, stainless steel A2-70, to DIN 933.", "source_id": "SKU-1001", "vertical_data": {"part_number": "DIN933-M8x40-A2", "material": "stainless steel", "thread": "M8", "price_eur": 0.31}}))]
 pub(crate) struct CreateEntity {
     pub name: String,
     pub vertical: String,

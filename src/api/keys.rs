@@ -30,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "erp-import", "scopes": ["ingest", "search"], "expires_at": "2027-06-30T00:00:00Z"}))]
 struct CreateKey {
     name: String,
     scopes: Vec<String>,

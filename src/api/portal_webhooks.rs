@@ -68,6 +68,7 @@ impl From<Subscription> for SubscriptionView {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookCreate, example = json!({"url": "https://erp.example.com/hooks/qanatix", "events": ["record.created", "record.updated", "record.deleted"], "description": "ERP sync"}))]
 struct CreateBody {
     url: String,
     events: Vec<String>,
@@ -77,6 +78,7 @@ struct CreateBody {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookUpdate, example = json!({"events": ["record.created"], "active": false}))]
 struct UpdateBody {
     #[serde(default)]
     url: Option<String>,

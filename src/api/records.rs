@@ -497,7 +497,7 @@ async fn upload_pdf(
     summary = "Upload an NDJSON stream of records.",
     description = "Answered once the write is searchable.",
     params(crate::openapi::schemas::CollectionTypePath),
-    request_body(content = String, content_type = "application/x-ndjson", description = "One JSON record per line."),
+    request_body(content = String, content_type = "application/x-ndjson", description = "One JSON record per line.", example = json!("{\"name\": \"Hex nut M8\"}\n{\"name\": \"Hex nut M10\"}\n")),
     responses(crate::openapi::schemas::UploadAnswers),
     security(("api_key" = ["ingest"])),
 )]

@@ -27,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"vertical": "parts", "entity_type": "bolt", "schema": {"type": "object", "required": ["part_number"], "properties": {"part_number": {"type": "string"}, "price_eur": {"type": "number", "minimum": 0}}}}))]
 struct CreateSchema {
     vertical: String,
     entity_type: String,

@@ -128,6 +128,7 @@ async fn get(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"tenant_id": "acme", "name": "ACME Industrial", "plan": "pro"}))]
 struct CreateTenant {
     tenant_id: String,
     #[serde(default)]
@@ -182,6 +183,7 @@ async fn create(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"plan": "enterprise", "status": "active"}))]
 struct UpdateTenant {
     #[serde(default)]
     name: Option<String>,

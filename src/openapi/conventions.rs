@@ -136,11 +136,59 @@ fn operation_id(method: &str, path: &str) -> String {
     format!("{method}_{}{slash}", words.join("_"))
 }
 
+/// An example value for a parameter, by its name (the same names mean the same things on
+/// every route); a parameter with an enumeration shows its first value.
+fn parameter_example(path: &str, name: &str, schema: Option<&Value>) -> Option<Value> {
+    if let Some(first) = schema.and_then(|s| s.get("enum")).and_then(|e| e.get(0)) {
+        return Some(first.clone());
+    }
+    Some(match name {
+        "id" | "cursor" => json!("01938a1e-7c4f-7d2a-9b1e-3f4a5b6c7d8e"),
+        "Mcp-Session-Id" => json!("6f1c0d2e-4b7a-4c1e-9f3a-2d5e8b7c1a90"),
+        "vertical" | "collection" => json!("parts"),
+        "entity_type" | "record_type" => json!("bolt"),
+        "q" => json!("hex bolt M8"),
+        "limit" => json!(20),
+        "offset" => json!(0),
+        "status" => json!("active"),
+        "format" if path.ends_with("/export") => json!("ndjson"),
+        "format" => json!("json"),
+        "sort" => json!("-price_eur"),
+        "facets" => json!("material,brand"),
+        "filters" => json!({"material": "stainless steel", "price_eur_max": 1}),
+        "permanent" | "include_expired" => json!(true),
+        "X-Webhook-Signature" => {
+            json!("sha256=6f4b0e0c5d2a1f9e8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a")
+        }
+        _ => return None,
+    })
+}
+
+/// Gives every parameter without an example one (see [`parameter_example`]).
+fn parameter_examples(path: &str, op: &mut Map<String, Value>) {
+    let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for p in params.iter_mut().filter_map(Value::as_object_mut) {
+        if p.contains_key("$ref") || p.contains_key("example") || p.contains_key("examples") {
+            continue;
+        }
+        if p.get("schema").is_some_and(|s| s.get("example").is_some()) {
+            continue;
+        }
+        let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+        if let Some(example) = parameter_example(path, name, p.get("schema")) {
+            p.insert("example".into(), example);
+        }
+    }
+}
+
 fn operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     op.insert(
         "operationId".into(),
         Value::String(operation_id(method, path)),
     );
+    parameter_examples(path, op);
     let scopes = declared_scopes(op);
     let authenticated = scopes.is_some();
     let open = path.starts_with("/open/");

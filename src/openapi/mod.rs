@@ -285,6 +285,47 @@ mod tests {
         }
     }
 
+    /// A schema, followed through its `$ref`.
+    fn resolved(schema: &serde_json::Value) -> &serde_json::Value {
+        match schema.get("$ref").and_then(|r| r.as_str()) {
+            Some(r) => document()
+                .pointer(r.trim_start_matches('#'))
+                .unwrap_or(schema),
+            None => schema,
+        }
+    }
+
+    fn has_example(v: &serde_json::Value) -> bool {
+        v.get("example").is_some() || v.get("examples").is_some()
+    }
+
+    #[test]
+    fn every_request_body_and_parameter_has_an_example() {
+        let mut missing = Vec::new();
+        for (path, item) in document()["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let params = op.get("parameters").and_then(|p| p.as_array());
+                for p in params.into_iter().flatten() {
+                    let p = resolved(p);
+                    let schema = p.get("schema").map(resolved);
+                    if !has_example(p) && !schema.is_some_and(has_example) {
+                        missing.push(format!("{method} {path} parameter {}", p["name"]));
+                    }
+                }
+                let content = op
+                    .pointer("/requestBody/content")
+                    .and_then(|c| c.as_object());
+                for (media, c) in content.into_iter().flatten() {
+                    let schema = c.get("schema").map(resolved);
+                    if !has_example(c) && !schema.is_some_and(has_example) {
+                        missing.push(format!("{method} {path} body {media}"));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no example: {missing:#?}");
+    }
+
     #[test]
     fn every_reference_resolves() {
         let mut all = Vec::new();

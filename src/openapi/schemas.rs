@@ -125,6 +125,7 @@ pub struct EntityPatch {
 }
 
 #[derive(ToSchema)]
+#[schema(example = json!({"entity_ids": ["01938a1e-7c4f-7d2a-9b1e-3f4a5b6c7d8e", "01938a1e-7c50-7b11-8c2d-0a1b2c3d4e5f"], "update": {"status": "archived"}}))]
 pub struct BulkEntityUpdate {
     /// At most 1,000 ids; unknown and other tenants' ids are skipped.
     entity_ids: Vec<uuid::Uuid>,
@@ -132,6 +133,7 @@ pub struct BulkEntityUpdate {
 }
 
 #[derive(ToSchema)]
+#[schema(example = json!({"entity_ids": ["01938a1e-7c4f-7d2a-9b1e-3f4a5b6c7d8e", "01938a1e-7c50-7b11-8c2d-0a1b2c3d4e5f"]}))]
 pub struct EntityIds {
     /// At most 1,000 ids.
     entity_ids: Vec<uuid::Uuid>,
@@ -162,6 +164,7 @@ pub struct BatchRecord {
 }
 
 #[derive(ToSchema)]
+#[schema(example = json!({"records": [{"name": "Hex bolt M8x40 A2", "source_id": "SKU-1001", "vertical_data": {"part_number": "DIN933-M8x40-A2", "material": "stainless steel", "price_eur": 0.31}}, {"name": "Hex nut M8 A2", "source_id": "SKU-1002", "vertical_data": {"part_number": "DIN934-M8-A2", "material": "stainless steel"}}]}))]
 pub struct BatchRecords {
     /// At most 10,000 records.
     records: Vec<BatchRecord>,
@@ -174,6 +177,7 @@ pub struct UploadBatch(Vec<Value>);
 
 /// A file upload: `multipart/form-data` with a `file` part.
 #[derive(ToSchema)]
+#[schema(example = json!({"file": "name,part_number,material\nHex bolt M8x40,DIN933-M8x40-A2,stainless steel\n", "name_column": "name"}))]
 pub struct FileUpload {
     /// CSV, JSON array, NDJSON or XML (BMEcat, SAP IDoc), at most 50 MB; the type is read from
     /// the extension or the part's content type.
@@ -185,6 +189,7 @@ pub struct FileUpload {
 
 /// A PDF upload: `multipart/form-data` with a `file` part.
 #[derive(ToSchema)]
+#[schema(example = json!({"file": "(the bytes of datasheet.pdf)"}))]
 pub struct PdfUpload {
     /// 1–3 pages become one entity; 4 or more, one entity per page.
     #[schema(format = Binary, content_media_type = "application/pdf")]
@@ -310,6 +315,7 @@ pub struct RecordList {
 }
 
 #[derive(ToSchema)]
+#[schema(example = json!({"record_ids": ["01938a1e-7c4f-7d2a-9b1e-3f4a5b6c7d8e", "01938a1e-7c50-7b11-8c2d-0a1b2c3d4e5f"]}))]
 pub struct RecordIds {
     /// At most 1,000 ids.
     record_ids: Vec<uuid::Uuid>,
@@ -323,6 +329,7 @@ pub struct VisibilityChange {
 }
 
 #[derive(ToSchema)]
+#[schema(example = json!({"record_ids": ["01938a1e-7c4f-7d2a-9b1e-3f4a5b6c7d8e"], "visibility": "public"}))]
 pub struct BulkVisibilityChange {
     record_ids: Vec<uuid::Uuid>,
     /// `public` or `private`.
