@@ -855,10 +855,32 @@ impl SearchIndex {
 
         // When no word matches: a keyword query (1–3 words) is read as misspelled first (the
         // typo-tolerant fallback), a natural-language one (4+ words) for its meaning.
-        let (hits, total) = primary(p, &p.filters)?;
-        let (mut hits, mut total, mut fused) = match total {
-            0 => (hits, total, false),
-            _ => hybrid_page(hits, total, &p.filters)?,
+        let natural = match vector.as_deref() {
+            Some(v) if word_type == QueryType::NaturalLanguage => Some(v),
+            _ => None,
+        };
+        let (mut hits, mut total, mut fused) = match natural {
+            // A natural-language query seldom has an entity holding every word: its keyword
+            // pass ranks the fusion window at once, and the page is cut from that window when
+            // the words do suffice.
+            Some(v) => {
+                let (window, window_total) = primary(&hybrid::window(p), &p.filters)?;
+                let complete = window.first().is_some_and(|h| h.0 >= plan.fusion_ceiling());
+                if window_total == 0 || complete {
+                    let page = window.into_iter().skip(p.offset).take(p.limit).collect();
+                    (page, window_total, false)
+                } else {
+                    let f = self.fuse(&searcher, p, &plan, &p.filters, window, window_total, v)?;
+                    (f.hits, f.total, f.consulted)
+                }
+            }
+            None => {
+                let (hits, total) = primary(p, &p.filters)?;
+                match total {
+                    0 => (hits, total, false),
+                    _ => hybrid_page(hits, total, &p.filters)?,
+                }
+            }
         };
         let mut fallback = None;
         let mut filters: &[Filter] = &p.filters;
