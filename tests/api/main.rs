@@ -8,6 +8,7 @@ mod connectors;
 mod console;
 mod console_assets;
 mod counts;
+mod crash;
 mod databases;
 mod entities;
 mod export;
