@@ -80,7 +80,11 @@ impl Write for ChunkWriter {
     tag = "usage",
     summary = "Download every matching entity, streamed.",
     params(ExportQuery),
-    responses((status = 200, description = "A JSON array, NDJSON or CSV, streamed (chunked).", content_type = "application/json", body = Vec<Object>), (status = 422, description = "A bad parameter.", body = crate::openapi::schemas::Error)),
+    responses((status = 200, description = "A JSON array, NDJSON or CSV (`format`), streamed (chunked).", content(
+        (Vec<Object> = "application/json"),
+        (String = "application/x-ndjson", example = json!("{\"name\": \"Hex bolt M8x40 A2\", \"vertical\": \"parts\"}\n")),
+        (String = "text/csv", example = json!("id,name,vertical\n01938a1e-7c4f-7d2a-9b1e-3f4a5b6c7d8e,Hex bolt M8x40 A2,parts\n")),
+    )), (status = 422, description = "A bad parameter.", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["admin"])),
 )]
 async fn export_route(

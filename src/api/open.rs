@@ -44,7 +44,10 @@ fn reader(r: &OpenReader) -> Reader<'_> {
     description = "As `POST /api/v1/search/{vertical}`; 60 per minute per client IP.",
     params(crate::openapi::schemas::CollectionPath),
     request_body = SearchBody,
-    responses((status = 200, description = "Results.", body = crate::api::search::SearchResponse)),
+    responses((status = 200, description = "Results. `format=compact` (a markdown table) and `format=yaml` answer `text/plain`.", content(
+        (crate::api::search::SearchResponse = "application/json"),
+        (String = "text/plain", example = json!("# | Name | Score | Key Data\n1 | Hex bolt M8x40 A2 | 0.93 | part_number: DIN933-M8x40-A2\n")),
+    ))),
 )]
 async fn search_post(
     state: web::Data<AppState>,
@@ -63,7 +66,10 @@ async fn search_post(
     summary = "Search a collection's public records (query string).",
     description = "As `GET /api/v1/search/{vertical}`.",
     params(crate::openapi::schemas::CollectionPath, crate::openapi::schemas::SearchQuery),
-    responses((status = 200, description = "Results.", body = crate::api::search::SearchResponse)),
+    responses((status = 200, description = "Results. `format=compact` (a markdown table) and `format=yaml` answer `text/plain`.", content(
+        (crate::api::search::SearchResponse = "application/json"),
+        (String = "text/plain", example = json!("# | Name | Score | Key Data\n1 | Hex bolt M8x40 A2 | 0.93 | part_number: DIN933-M8x40-A2\n")),
+    ))),
 )]
 async fn search_get(
     state: web::Data<AppState>,

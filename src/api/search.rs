@@ -200,7 +200,10 @@ pub(super) async fn search(
     description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, scores in [0, 1]. Zero results retry typo-tolerantly, then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
     params(crate::openapi::schemas::VerticalPath),
     request_body = SearchBody,
-    responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` and `format=yaml` answer `text/plain`.", body = crate::api::search::SearchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` (a markdown table) and `format=yaml` answer `text/plain`.", content(
+        (crate::api::search::SearchResponse = "application/json"),
+        (String = "text/plain", example = json!("# | Name | Score | Key Data\n1 | Hex bolt M8x40 A2 | 0.93 | part_number: DIN933-M8x40-A2\n")),
+    )), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["search"])),
 )]
 async fn search_post(
@@ -219,7 +222,10 @@ async fn search_post(
     summary = "Search a vertical (query string).",
     description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, scores in [0, 1]. Zero results retry typo-tolerantly, then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
     params(crate::openapi::schemas::VerticalPath, crate::openapi::schemas::SearchQuery),
-    responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` and `format=yaml` answer `text/plain`.", body = crate::api::search::SearchResponse), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
+    responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` (a markdown table) and `format=yaml` answer `text/plain`.", content(
+        (crate::api::search::SearchResponse = "application/json"),
+        (String = "text/plain", example = json!("# | Name | Score | Key Data\n1 | Hex bolt M8x40 A2 | 0.93 | part_number: DIN933-M8x40-A2\n")),
+    )), (status = 402, description = "A monthly cap of the tenant's plan is reached (`quota_exceeded`).", body = crate::openapi::schemas::Error)),
     security(("api_key" = ["search"])),
 )]
 async fn search_get(
