@@ -321,7 +321,11 @@ impl Req<'_> {
                     .map(|v| (n.to_ascii_lowercase(), v.to_owned()))
             })
             .collect();
-        let text = res.into_string().unwrap_or_default();
+        // Read whole: `into_string` stops at 10 MB (a large export looked empty) and gives
+        // nothing for a body that is not UTF-8 (a gzipped one), which is shown lossily instead.
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut res.into_reader(), &mut bytes).expect("a whole body");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         Resp {
             status,
             headers,
