@@ -197,7 +197,7 @@ pub(super) async fn search(
     path = "/api/v1/search/{vertical}",
     tag = "search",
     summary = "Search a vertical.",
-    description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, scores in [0, 1]. Zero results retry typo-tolerantly, then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
+    description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, fused with the nearest vectors of the built-in embedding model when no entity holds every word (`mode`, `metadata.search_mode`), scores in [0, 1]. Zero results retry typo-tolerantly (1–3 words) or by meaning (4+ words), then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
     params(crate::openapi::schemas::VerticalPath),
     request_body = SearchBody,
     responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` (a markdown table) and `format=yaml` answer `text/plain`.", content(
@@ -220,7 +220,7 @@ async fn search_post(
     path = "/api/v1/search/{vertical}",
     tag = "search",
     summary = "Search a vertical (query string).",
-    description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, scores in [0, 1]. Zero results retry typo-tolerantly, then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
+    description = "Only active entities of the caller's tenant in the vertical. Part numbers, SKUs, EAN/GTIN, CAS numbers and standards (`DIN 933`) are matched exactly and rank first (score 1.0); otherwise BM25 over name, description and data values, fused with the nearest vectors of the built-in embedding model when no entity holds every word (`mode`, `metadata.search_mode`), scores in [0, 1]. Zero results retry typo-tolerantly (1–3 words) or by meaning (4+ words), then without filters (`metadata.zero_result_fallback_used`). An unknown vertical answers 200 with no results (`metadata.unknown_vertical`).",
     params(crate::openapi::schemas::VerticalPath, crate::openapi::schemas::SearchQuery),
     responses((status = 200, description = "Results, best first (or in `sort` order). `format=compact` (a markdown table) and `format=yaml` answer `text/plain`.", content(
         (crate::api::search::SearchResponse = "application/json"),

@@ -239,8 +239,9 @@ impl SearchIndex {
     ) -> Result<Fused, SearchError> {
         let want = (p.offset + p.limit + 1).max(MIN_WINDOW);
         let ceiling = plan.fusion_ceiling();
-        // The words alone found what was asked for: meaning is not consulted.
-        if keyword.iter().any(|h| h.0 >= ceiling) {
+        // The words alone found what was asked for (hits holding every word rank first):
+        // meaning is not consulted, the page is cut from the window.
+        if keyword.first().is_some_and(|h| h.0 >= ceiling) {
             return Ok(Fused {
                 hits: keyword.into_iter().skip(p.offset).take(p.limit).collect(),
                 total: keyword_total,

@@ -846,9 +846,7 @@ impl SearchIndex {
                 0 => (Vec::new(), 0),
                 _ => primary(&hybrid::window(p), filters)?,
             };
-            if complete(&window) {
-                return Ok((hits, total, false));
-            }
+            // `fuse` cuts the page from the window itself when the words suffice.
             let f = self.fuse(&searcher, p, &plan, filters, window, window_total, v)?;
             Ok((f.hits, f.total, f.consulted))
         };
@@ -865,10 +863,8 @@ impl SearchIndex {
             // the words do suffice.
             Some(v) => {
                 let (window, window_total) = primary(&hybrid::window(p), &p.filters)?;
-                let complete = window.first().is_some_and(|h| h.0 >= plan.fusion_ceiling());
-                if window_total == 0 || complete {
-                    let page = window.into_iter().skip(p.offset).take(p.limit).collect();
-                    (page, window_total, false)
+                if window_total == 0 {
+                    (window, 0, false)
                 } else {
                     let f = self.fuse(&searcher, p, &plan, &p.filters, window, window_total, v)?;
                     (f.hits, f.total, f.consulted)
