@@ -170,8 +170,9 @@ async fn create(
         status: TenantStatus::Active,
         created_at: timestamp::now(),
     };
-    // Not while a deletion of the same id is still removing the old tenant's data.
-    let _exclusive = state.store.tenants.gate(&tenant.id).write_owned().await;
+    // Not while a deletion of the same id is still removing the old tenant's data. Shared:
+    // creating an id that exists answers 409 without waiting for its requests to finish.
+    let _not_deleting = state.store.tenants.gate(&tenant.id).read_owned().await;
     let created =
         state.store.tenants.insert_new(tenant)?.ok_or_else(|| {
             ApiError::Conflict(format!("Tenant '{}' already exists.", id.as_str()))

@@ -26,7 +26,7 @@ pub struct Rule {
     pub bucket: BucketKind,
     /// The request acts within its caller's tenant, so it holds the tenant's gate (shared) and
     /// cannot interleave with the tenant's deletion. False for `/admin/tenants`, which creates
-    /// and deletes tenants and takes the gate exclusively itself.
+    /// and deletes tenants and takes the gate itself (exclusively to delete).
     pub within_tenant: bool,
 }
 

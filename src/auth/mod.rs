@@ -265,7 +265,10 @@ impl Authenticator {
             status: TenantStatus::Active,
             created_at: timestamp::now(),
         };
-        let _exclusive = store.tenants.gate(id.as_str()).write_owned().await;
+        // Shared, like any request in the tenant: enough to wait out a deletion of the same id,
+        // and a request that raced this one to create the tenant (and now holds the gate while
+        // its body arrives) does not hold this one up.
+        let _not_deleting = store.tenants.gate(id.as_str()).read_owned().await;
         let created = store.tenants.insert_new(fresh)?;
         store.flush().await?;
         if created.is_some() {

@@ -41,7 +41,8 @@ pub struct Tenant {
     pub created_at: i64,
 }
 
-/// Excludes a tenant's deletion (and creation) from every request acting within the tenant.
+/// Excludes a tenant's deletion from every request acting within the tenant and from its
+/// re-creation.
 pub type TenantGate = Arc<tokio::sync::RwLock<()>>;
 
 pub struct TenantStore {
@@ -68,7 +69,7 @@ impl TenantStore {
         })
     }
 
-    /// The tenant's gate: requests within the tenant hold it shared, deletion and creation
+    /// The tenant's gate: requests within the tenant and creation hold it shared, deletion
     /// exclusively, so a request runs wholly before or wholly after the tenant is deleted.
     pub fn gate(&self, id: &str) -> TenantGate {
         if let Some(g) = self.gates.get(id) {

@@ -240,3 +240,25 @@ fn stalled_body_does_not_hold_shutdown() {
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
     drop(s);
 }
+
+#[test]
+fn stalled_body_does_not_hold_tenant_creation() {
+    let srv = common::start_dev(&[]);
+    assert_eq!(
+        srv.get("/api/v1/entities").tenant("acme").send().status,
+        200
+    );
+    let s = stalled_request(&srv, "/api/v1/entities", "application/json", b"{\"name\": ");
+    // Let the server start reading the body, holding the tenant's gate.
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let r = srv
+        .post("/api/v1/admin/tenants")
+        .bearer(&srv.master_key())
+        .json(&json!({"tenant_id": "acme"}))
+        .send();
+    let took = started.elapsed();
+    r.expect_error(409, "conflict");
+    assert!(took < Duration::from_secs(5), "creation waited {took:?}");
+    drop(s);
+}
