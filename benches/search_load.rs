@@ -3,7 +3,7 @@
 //! 1. generates a seeded catalog of COUNT records in memory (not timed),
 //! 2. loads it through `POST /ingest/{vertical}/{type}/batch` with LOADERS concurrent clients,
 //! 3. waits until every record is searchable,
-//! 4. runs a fixed mixed query set (keyword, identifier, filtered, filtered+sorted, keyword and
+//! 4. runs a fixed mixed query set (keyword, misspelled, identifier, filtered, filtered+sorted, keyword and
 //!    filter-only with two facet fields, natural language, paraphrase) with CONCURRENCY clients for SECONDS, and reports server-side p50/p99 per kind
 //!    (from `metadata.processing_time_ms`) and HTTP requests/s,
 //! 5. reports the mean response size per kind, and how much of it the records dialect's
@@ -250,6 +250,15 @@ fn main() {
         "brass nut",
     ] {
         queries.push(("keyword", json!({"query": q}).to_string()));
+    }
+    // Misspelled: no word matches as typed, so the typo-tolerant fallback answers.
+    for q in [
+        "stainles hex bolt",
+        "ball baering",
+        "shaft seel FKM",
+        "induction moter",
+    ] {
+        queries.push(("typo", json!({"query": q}).to_string()));
     }
     let mut ids: Vec<String> = identifiers.iter().take(16).cloned().collect();
     ids.extend(["DIN 933", "ISO 3601", "6204-2RS"].map(String::from));
