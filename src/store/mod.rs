@@ -35,6 +35,10 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("stored record cannot be decoded: {0}")]
     Codec(String),
+    #[error(
+        "the database {0} is in use by another process (is another qanatix server running on this data dir?)"
+    )]
+    InUse(std::path::PathBuf),
 }
 
 /// One leading byte versions every stored record, so formats can evolve without guessing.
@@ -172,10 +176,32 @@ pub fn db_path(data_dir: &Path) -> std::path::PathBuf {
 /// Opens the sled database of a data dir as the server does, without opening the stores on
 /// top (snapshots copy and restore it tree by tree).
 pub fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
-    Ok(sled::Config::new()
+    let config = sled::Config::new()
         .path(db_path(data_dir))
-        .cache_capacity(64 * 1024 * 1024)
-        .open()?)
+        .cache_capacity(64 * 1024 * 1024);
+    // sled lets go of its file lock when its flusher thread drops the last handle, a moment
+    // after the caller's: a restore or a test that reopens the directory right away waits for
+    // that instead of failing. Another process holding the directory still fails, after a wait.
+    let give_up = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if lock_held(&e) => {
+                if std::time::Instant::now() >= give_up {
+                    return Err(StoreError::InUse(db_path(data_dir)));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return Ok(opened?),
+        }
+    }
+}
+
+/// How long opening waits for a database's file lock to be released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// sled's error when another handle holds the database's file lock.
+fn lock_held(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Other && e.to_string().starts_with("could not acquire lock")
 }
 
 impl Store {
@@ -262,6 +288,25 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opening_waits_for_a_released_lock_and_names_a_held_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = open_db(dir.path()).unwrap();
+        let started = std::time::Instant::now();
+        let e = open_db(dir.path()).unwrap_err();
+        assert!(started.elapsed() >= LOCK_WAIT, "{:?}", started.elapsed());
+        assert!(matches!(e, StoreError::InUse(_)), "{e}");
+        assert!(e.to_string().contains("in use by another process"), "{e}");
+
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+        });
+        let db = open_db(dir.path()).unwrap();
+        db.insert("k", "v").unwrap();
+        release.join().unwrap();
+    }
 
     #[test]
     fn codec_round_trip_and_version_check() {
