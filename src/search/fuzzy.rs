@@ -51,17 +51,18 @@ impl Query for ScopedFuzzyQuery {
     }
 }
 
-/// The closest word to `word` that `field` holds within `scope`, within `distance` edits: the
-/// one most documents carry, so a misspelling is read as the word the catalog uses most. Walks
-/// each segment's term dictionary with the scoped automaton (the cost depends on the word, not
-/// on the scope or the number of documents). `None` when no word is that close.
-pub fn closest_word(
+/// The words `field` holds within `scope` that are within `distance` edits of `word`, the
+/// ones most documents carry first (ties to the smaller term, so the order does not depend on
+/// segment layout), as whole terms (scope included). Walks each segment's term dictionary with
+/// the scoped automaton: the cost depends on the word, not on the scope or the number of
+/// documents.
+pub fn close_words(
     searcher: &tantivy::Searcher,
     field: Field,
     scope: &str,
     word: &str,
     distance: u8,
-) -> tantivy::Result<Option<String>> {
+) -> tantivy::Result<Vec<(String, u64)>> {
     let dfa =
         FuzzyTermQuery::new(Term::from_field_text(field, word), distance, true).automaton()?;
     let automaton = ScopedAutomaton {
@@ -76,12 +77,12 @@ pub fn closest_word(
             *counts.entry(terms.key().to_vec()).or_default() += u64::from(terms.value().doc_freq);
         }
     }
-    // Most documents first; ties to the smaller term, so the answer does not depend on
-    // segment layout.
-    Ok(counts
+    let mut found: Vec<(String, u64)> = counts
         .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-        .and_then(|(term, _)| String::from_utf8(term).ok()))
+        .filter_map(|(term, n)| String::from_utf8(term).ok().map(|t| (t, n)))
+        .collect();
+    found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(found)
 }
 
 /// The scope's bytes exactly, then the word automaton.

@@ -878,7 +878,8 @@ impl SearchIndex {
                 }
             }
         };
-        let mut fallback = None;
+        // Corrected words found it: the query as typed matches nothing.
+        let mut fallback = (total > 0 && plan.typo_only).then_some("fuzzy");
         let mut filters: &[Filter] = &p.filters;
         let described = vector.is_some() && word_type == QueryType::NaturalLanguage;
         if total == 0 && mode != Mode::Identifier && !described {

@@ -23,12 +23,13 @@
 use std::collections::HashSet;
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Term};
+use tantivy::DocSet;
 use tantivy::{DocAddress, Score, Searcher};
 
 use super::analysis::is_qualifier;
-use super::fuzzy::closest_word;
+use super::fuzzy::close_words;
 use super::identifiers::{self, Kind};
 use super::query::{fuzz, Filter, SearchParams, MAX_FUZZY_WORDS};
 use super::{schema, SearchError, SearchIndex};
@@ -37,6 +38,9 @@ use super::{schema, SearchError, SearchIndex};
 /// few variants (a packaging size, a duplicate import) stays an identifier; beyond that it is a
 /// series or a class.
 pub const UNIQUE_MAX_DF: u64 = 3;
+
+/// How many close words a misspelled word's correction considers, most frequent first.
+const MAX_CORRECTION_CANDIDATES: usize = 4;
 
 /// Raw score that marks an identifier hit on pages ordered by a field.
 pub const IDENT_SCORE: Score = 1_000_000.0;
@@ -78,6 +82,9 @@ pub struct Plan {
     pub rest: Vec<String>,
     /// Any identifier was written in the query, matching or not.
     pub detected: bool,
+    /// Only corrected words match: as typed, the query matches nothing, so what it finds is
+    /// the typo-tolerant answer.
+    pub typo_only: bool,
 }
 
 impl Plan {
@@ -201,35 +208,74 @@ impl SearchIndex {
         }
         let rest = scan.rest(|f| matched.contains(&f.term));
         plan.rest = self.scoped_words(schema::TEXT, p, &rest);
+        let typed = self.typed_words(&prefix, q);
         let mut corrections = 0;
+        let mut any_typed_matches = !plan.unique.is_empty() || !plan.class.is_empty();
         for words in [&mut plan.words, &mut plan.rest] {
-            for w in words.iter_mut() {
-                if corrections < MAX_FUZZY_WORDS {
-                    if let Some(fixed) = self.correction(searcher, &prefix, w) {
-                        *w = fixed;
+            for i in 0..words.len() {
+                let (w, others) = (&words[i], [&words[..i], &words[i + 1..]].concat());
+                let fixed = (corrections < MAX_FUZZY_WORDS)
+                    .then(|| self.correction(searcher, &prefix, w, &typed, &others))
+                    .flatten();
+                match fixed {
+                    Some(fixed) => {
+                        words[i] = fixed;
                         corrections += 1;
+                    }
+                    None => {
+                        any_typed_matches |= searcher
+                            .doc_freq(&Term::from_field_text(self.fields.text, w))
+                            .is_ok_and(|n| n > 0)
                     }
                 }
             }
         }
+        plan.typo_only = corrections > 0 && !any_typed_matches;
         plan
     }
 
+    /// Each analyzed (stemmed, scoped) term of `q` and the word as typed, before stemming: a
+    /// misspelling is corrected as typed ("stainles" is one edit from "stainless", but its
+    /// stem "stainl" is three from the stem "stainless").
+    fn typed_words(&self, prefix: &str, q: &str) -> Vec<(String, String)> {
+        schema::analyze(&self.index, schema::WORDS, q)
+            .into_iter()
+            .filter_map(|w| {
+                let stem = schema::analyze(&self.index, schema::TEXT, &w)
+                    .into_iter()
+                    .next()?;
+                Some((format!("{prefix}{stem}"), w))
+            })
+            .collect()
+    }
+
     /// A word no entity of the vertical holds is most likely misspelled ("hex blot M8"): it is
-    /// read as the closest word the vertical does hold, so it keeps narrowing and ranking
-    /// beside the query's other words instead of matching nothing. Only words of letters are
-    /// corrected (never a size or a code: `M6` is not a typo of `M8`), within the edit distance
-    /// the fuzzy fallback allows for their length, keeping their first letter.
-    fn correction(&self, searcher: &Searcher, prefix: &str, term: &str) -> Option<String> {
-        let word = unscoped(term);
+    /// read as a close word the vertical does hold, so it keeps narrowing and ranking beside the
+    /// query's other words instead of matching nothing. Only words of letters are corrected
+    /// (never a size or a code: `M6` is not a typo of `M8`), within the edit distance the fuzzy
+    /// fallback allows for their length, keeping their first letter. Of the close words, the
+    /// most frequent one that some entity holds together with the query's other words wins
+    /// ("shaft seel FKM" reads "seal", though "steel" is commoner); without such a word, the
+    /// most frequent.
+    fn correction(
+        &self,
+        searcher: &Searcher,
+        prefix: &str,
+        term: &str,
+        typed: &[(String, String)],
+        others: &[String],
+    ) -> Option<String> {
+        let df = |t: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(self.fields.text, t))
+                .unwrap_or(0)
+        };
+        let word = typed
+            .iter()
+            .find(|(stem, _)| stem == term)
+            .map_or(unscoped(term), |(_, w)| w.as_str());
         let distance = fuzz(word);
-        if distance == 0 || !word.chars().all(char::is_alphabetic) {
-            return None;
-        }
-        let indexed = searcher
-            .doc_freq(&Term::from_field_text(self.fields.text, term))
-            .unwrap_or(0);
-        if indexed > 0 {
+        if distance == 0 || !word.chars().all(char::is_alphabetic) || df(term) > 0 {
             return None;
         }
         // The first letter is kept, as spelling correctors commonly do (typos rarely hit it):
@@ -237,15 +283,57 @@ impl SearchIndex {
         // which is what keeps a correction well under a millisecond at a million entities.
         let first = word.chars().next()?;
         let rest = &word[first.len_utf8()..];
-        closest_word(
+        let close = close_words(
             searcher,
-            self.fields.text,
+            self.fields.words,
             &format!("{prefix}{first}"),
             rest,
             distance,
         )
-        .ok()
-        .flatten()
+        .ok()?;
+        let known: Vec<&str> = others
+            .iter()
+            .map(String::as_str)
+            .filter(|o| *o != term && !is_qualifier(unscoped(o)) && df(o) > 0)
+            .collect();
+        let mut fallback = None;
+        for (close, _) in close.iter().take(MAX_CORRECTION_CANDIDATES) {
+            let Some(stem) = schema::analyze(&self.index, schema::TEXT, unscoped(close))
+                .into_iter()
+                .next()
+                .map(|s| format!("{prefix}{s}"))
+                .filter(|s| df(s) > 0)
+            else {
+                continue;
+            };
+            if known.is_empty() || self.held_together(searcher, &stem, &known) {
+                return Some(stem);
+            }
+            fallback.get_or_insert(stem);
+        }
+        fallback
+    }
+
+    /// Whether some document holds `term` and every one of `others` (text terms).
+    fn held_together(&self, searcher: &Searcher, term: &str, others: &[&str]) -> bool {
+        let all = BooleanQuery::new(
+            std::iter::once(term)
+                .chain(others.iter().copied())
+                .map(|t| {
+                    let t = Term::from_field_text(self.fields.text, t);
+                    (Occur::Must, term_query(t, IndexRecordOption::Basic))
+                })
+                .collect(),
+        );
+        let Ok(weight) = all.weight(EnableScoring::disabled_from_searcher(searcher)) else {
+            return false;
+        };
+        // A scorer starts on its first match: no need to walk the intersection.
+        searcher.segment_readers().iter().any(|segment| {
+            weight
+                .scorer(segment, 1.0)
+                .is_ok_and(|s| s.doc() != tantivy::TERMINATED)
+        })
     }
 
     /// Any of these identifier terms, scoring nothing.

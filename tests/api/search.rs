@@ -83,6 +83,21 @@ fn relevance_on_the_fixture_catalog() {
         .as_str()
         .unwrap()
         .contains("stainless"));
+
+    // A misspelled word beside correct ones is corrected as typed, before stemming (the stem
+    // of "stainles" is far from that of "stainless"), into the close word that occurs with the
+    // query's other words ("seel" is one edit from the commoner "steel" too), so the parts
+    // holding every word rank first. The query's other words match as typed: no fallback.
+    for (q, want) in [
+        ("stainles hex bolt", "stainless"),
+        ("shaft seel", "Radial shaft seal"),
+    ] {
+        let r = srv.search("acme", "parts", &json!({"query": q})).json();
+        let top = &r["results"][0];
+        assert!(top["name"].as_str().unwrap().contains(want), "{q}: {r}");
+        assert!(top["score"].as_f64().unwrap() > 0.5, "{q}: every word: {r}");
+        assert_eq!(r["metadata"]["zero_result_fallback_used"], Value::Null);
+    }
 }
 
 #[test]
