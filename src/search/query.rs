@@ -36,6 +36,78 @@ pub const MAX_FILTER_VALUES: usize = 100;
 /// gains little from its 20th word, and every word adds an automaton walk.
 pub const MAX_FUZZY_WORDS: usize = 10;
 
+/// A range of terms of one field, by its two ends.
+type TermRange = (Bound<Term>, Bound<Term>);
+
+/// The numbers a range filter admits, by its two ends; `None` for other filters.
+fn range_of(op: &FilterOp) -> Option<(Bound<f64>, Bound<f64>)> {
+    use Bound::{Excluded, Included, Unbounded};
+    match *op {
+        FilterOp::Min(n) => Some((Included(n), Unbounded)),
+        FilterOp::Max(n) => Some((Unbounded, Included(n))),
+        FilterOp::Gt(n) => Some((Excluded(n), Unbounded)),
+        FilterOp::Lt(n) => Some((Unbounded, Excluded(n))),
+        FilterOp::AnyOf(_) | FilterOp::Terms(_) => None,
+    }
+}
+
+/// The narrower of two bounds on the same end; `narrower(a, b)` says whether value `a` is
+/// narrower than `b` on that end. At the same value an excluded bound is the narrower.
+fn tighter(a: Bound<f64>, b: Bound<f64>, narrower: fn(f64, f64) -> bool) -> Bound<f64> {
+    use Bound::{Excluded, Included, Unbounded};
+    match (a, b) {
+        (Unbounded, x) | (x, Unbounded) => x,
+        (Included(x) | Excluded(x), Included(y) | Excluded(y)) if narrower(x, y) => a,
+        (Included(x) | Excluded(x), Included(y) | Excluded(y)) if narrower(y, x) => b,
+        (Excluded(_), _) => a,
+        _ => b,
+    }
+}
+
+/// At most this many values in range turn a range filter into those values.
+const MAX_RANGE_VALUES: usize = 64;
+
+/// The distinct terms within `ranges` over `searcher`'s segments, or `None` when there are more
+/// than [`MAX_RANGE_VALUES`].
+fn values_in(searcher: &Searcher, ranges: &[TermRange]) -> tantivy::Result<Option<Vec<Term>>> {
+    let bounded = |b: &Bound<Term>| match b {
+        Bound::Included(t) | Bound::Excluded(t) => Some(t.clone()),
+        Bound::Unbounded => None,
+    };
+    let mut values: std::collections::BTreeMap<Vec<u8>, Term> = Default::default();
+    for (lo, hi) in ranges {
+        let Some(template) = bounded(lo).or_else(|| bounded(hi)) else {
+            continue;
+        };
+        for segment in searcher.segment_readers() {
+            let index = segment.inverted_index(template.field())?;
+            let mut range = index.terms().range();
+            range = match lo {
+                Bound::Included(t) => range.ge(t.serialized_value_bytes()),
+                Bound::Excluded(t) => range.gt(t.serialized_value_bytes()),
+                Bound::Unbounded => range,
+            };
+            range = match hi {
+                Bound::Included(t) => range.le(t.serialized_value_bytes()),
+                Bound::Excluded(t) => range.lt(t.serialized_value_bytes()),
+                Bound::Unbounded => range,
+            };
+            let mut stream = range.into_stream()?;
+            while stream.advance() {
+                if !values.contains_key(stream.key()) {
+                    if values.len() == MAX_RANGE_VALUES {
+                        return Ok(None);
+                    }
+                    let mut term = template.clone();
+                    term.set_bytes(stream.key());
+                    values.insert(stream.key().to_vec(), term);
+                }
+            }
+        }
+    }
+    Ok(Some(values.into_values().collect()))
+}
+
 /// One filter value, as the client wrote it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scalar {
@@ -52,6 +124,9 @@ pub enum FilterOp {
     Max(f64),
     Gt(f64),
     Lt(f64),
+    /// A range resolved against the index: the numeric terms it holds within the range
+    /// (see [`SearchIndex::resolve_ranges`]).
+    Terms(Vec<Term>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -325,21 +400,19 @@ impl SearchIndex {
         }
     }
 
-    /// A numeric range over the term dictionary rather than the fast-field column: catalog
-    /// attributes have few distinct values, so a handful of postings beats scanning a million
-    /// rows. Integral values are i64 terms and fractional ones f64 terms (see
-    /// [`Self::number_term`]), so this is a union of an f64 range and the i64 range of the
-    /// integers within the bounds. Open ends are closed at ±∞ (or the i64 limits) so the byte
-    /// range stays within this key's terms of one type.
-    fn data_range(&self, key: &str, lo: Bound<f64>, hi: Bound<f64>) -> Box<dyn Query> {
+    /// The term ranges a numeric range filter covers. Integral values are i64 terms and
+    /// fractional ones f64 terms (see [`Self::number_term`]), so it is an f64 range and the i64
+    /// range of the integers within the bounds. Open ends are closed at ±∞ (or the i64 limits)
+    /// so each byte range stays within this key's terms of one type.
+    fn range_bounds(&self, key: &str, lo: Bound<f64>, hi: Bound<f64>) -> Vec<TermRange> {
         let close = |b: Bound<f64>, inf: f64| match b {
             Bound::Unbounded => Bound::Included(inf),
             b => b,
         };
-        let f64_part = InvertedIndexRangeQuery::new(
+        let mut ranges = vec![(
             close(lo, f64::NEG_INFINITY).map(|v| self.f64_term(key, v)),
             close(hi, f64::INFINITY).map(|v| self.f64_term(key, v)),
-        );
+        )];
         // `as` saturates at the i64 limits, which is what open-ended bounds need.
         let int_lo = match lo {
             Bound::Unbounded => i64::MIN,
@@ -351,17 +424,85 @@ impl SearchIndex {
             Bound::Included(x) => x.floor() as i64,
             Bound::Excluded(x) => (x.ceil() as i64).saturating_sub(1),
         };
-        let mut parts: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(f64_part))];
         if int_lo <= int_hi {
-            parts.push((
-                Occur::Should,
-                Box::new(InvertedIndexRangeQuery::new(
-                    Bound::Included(self.i64_term(key, int_lo)),
-                    Bound::Included(self.i64_term(key, int_hi)),
-                )),
+            ranges.push((
+                Bound::Included(self.i64_term(key, int_lo)),
+                Bound::Included(self.i64_term(key, int_hi)),
             ));
         }
-        Box::new(BooleanQuery::new(parts))
+        ranges
+    }
+
+    /// The term ranges of a range filter; `None` for other filters.
+    fn filter_ranges(&self, f: &Filter) -> Option<Vec<TermRange>> {
+        let (lo, hi) = range_of(&f.op)?;
+        Some(self.range_bounds(&f.key, lo, hi))
+    }
+
+    /// A numeric range over the term dictionary rather than the fast-field column: catalog
+    /// attributes have few distinct values, so a handful of postings beats scanning a million
+    /// rows.
+    fn data_range(&self, ranges: Vec<TermRange>) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(
+            ranges
+                .into_iter()
+                .map(|(lo, hi)| {
+                    let q: Box<dyn Query> = Box::new(InvertedIndexRangeQuery::new(lo, hi));
+                    (Occur::Should, q)
+                })
+                .collect(),
+        ))
+    }
+
+    /// Range filters as the values the index holds in range, where they are few.
+    ///
+    /// A range query reads every posting of every value in range into a bitset over each
+    /// segment before the search starts: at a million parts a diameter range of three sizes
+    /// reads a third of the catalog (about 3 ms, against 1 ms for the same three values as an
+    /// `_in` filter, whose postings the search seeks through). Catalog attributes have few
+    /// distinct values, so a key's range filters (`_min` and `_max` together are one range)
+    /// with at most [`MAX_RANGE_VALUES`] values in `searcher`'s segments become one filter on
+    /// those values; a range with more stays a range.
+    pub(super) fn resolve_ranges(&self, searcher: &Searcher, filters: &[Filter]) -> Vec<Filter> {
+        let mut ranges: Vec<(&str, Bound<f64>, Bound<f64>)> = Vec::new();
+        for f in filters {
+            let Some((lo, hi)) = range_of(&f.op) else {
+                continue;
+            };
+            match ranges.iter_mut().find(|r| r.0 == f.key) {
+                Some(r) => {
+                    r.1 = tighter(r.1, lo, |a, b| a > b);
+                    r.2 = tighter(r.2, hi, |a, b| a < b);
+                }
+                None => ranges.push((&f.key, lo, hi)),
+            }
+        }
+        let values: Vec<(&str, Vec<Term>)> = ranges
+            .into_iter()
+            .filter_map(|(key, lo, hi)| {
+                let terms = values_in(searcher, &self.range_bounds(key, lo, hi)).ok()??;
+                Some((key, terms))
+            })
+            .collect();
+        let mut out: Vec<Filter> = Vec::new();
+        for f in filters {
+            let resolved =
+                range_of(&f.op).and_then(|_| values.iter().find(|(key, _)| *key == f.key));
+            match resolved {
+                // The key's range, once.
+                Some((key, terms)) => {
+                    let op = FilterOp::Terms(terms.clone());
+                    if !out.iter().any(|o| o.key == *key && o.op == op) {
+                        out.push(Filter {
+                            key: f.key.clone(),
+                            op,
+                        });
+                    }
+                }
+                None => out.push(f.clone()),
+            }
+        }
+        out
     }
 
     /// Equality on a vertical_data key, in every representation the value may be stored in:
@@ -433,18 +574,13 @@ impl SearchIndex {
             ),
             // Numeric comparisons on a dedicated string field match nothing.
             (_, Some(_)) => Box::new(BooleanQuery::new(Vec::new())),
-            (FilterOp::Min(n), None) => {
-                self.data_range(&f.key, Bound::Included(*n), Bound::Unbounded)
+            (FilterOp::Terms(terms), None) => {
+                any_of(terms.iter().cloned().map(term_query).collect())
             }
-            (FilterOp::Max(n), None) => {
-                self.data_range(&f.key, Bound::Unbounded, Bound::Included(*n))
-            }
-            (FilterOp::Gt(n), None) => {
-                self.data_range(&f.key, Bound::Excluded(*n), Bound::Unbounded)
-            }
-            (FilterOp::Lt(n), None) => {
-                self.data_range(&f.key, Bound::Unbounded, Bound::Excluded(*n))
-            }
+            (_, None) => match self.filter_ranges(f) {
+                Some(ranges) => self.data_range(ranges),
+                None => Box::new(BooleanQuery::new(Vec::new())),
+            },
         }
     }
 
@@ -766,6 +902,16 @@ impl SearchIndex {
 
     fn search_in(&self, searcher: &Searcher, p: &SearchParams) -> Result<Outcome, SearchError> {
         let searcher = searcher.clone();
+        let resolved;
+        let p = if p.filters.iter().any(|f| range_of(&f.op).is_some()) {
+            resolved = SearchParams {
+                filters: self.resolve_ranges(&searcher, &p.filters),
+                ..p.clone()
+            };
+            &resolved
+        } else {
+            p
+        };
         let query_text = p.query.as_deref().map(str::trim).filter(|q| !q.is_empty());
         let Some(q) = query_text else {
             let sort = p.sort.clone().unwrap_or(Sort {
@@ -1247,6 +1393,21 @@ mod tests {
         assert_eq!(Outcome::no_vertical(&p).query_type, None);
         p.query = None;
         assert_eq!(Outcome::no_vertical(&p).query_type, Some(QueryType::List));
+    }
+
+    #[test]
+    fn the_narrower_bound_holds() {
+        use Bound::{Excluded, Included, Unbounded};
+        let lower = |a, b| tighter(a, b, |x, y| x > y);
+        let upper = |a, b| tighter(a, b, |x, y| x < y);
+        assert_eq!(lower(Included(1.0), Included(2.0)), Included(2.0));
+        assert_eq!(lower(Excluded(3.0), Included(2.0)), Excluded(3.0));
+        assert_eq!(lower(Included(2.0), Excluded(2.0)), Excluded(2.0));
+        assert_eq!(lower(Unbounded, Included(2.0)), Included(2.0));
+        assert_eq!(upper(Included(1.0), Included(2.0)), Included(1.0));
+        assert_eq!(upper(Included(2.0), Excluded(2.0)), Excluded(2.0));
+        assert_eq!(upper(Excluded(2.0), Unbounded), Excluded(2.0));
+        assert_eq!(upper(Unbounded, Unbounded), Unbounded);
     }
 
     #[test]

@@ -192,6 +192,54 @@ fn every_filter_operator() {
     assert_eq!(count(json!({"grade": "a2-70"})), 6);
 }
 
+/// A range over a key with few values in the index is answered as those values, one with
+/// many as a range: both find exactly the records in range, integral and fractional values
+/// alike, with and without a query.
+#[test]
+fn numeric_ranges_with_few_and_many_values() {
+    let srv = common::start_dev(&[]);
+    // 200 distinct lengths: 0, 0.5, 1, ... 99.5 (integral values and fractional ones are
+    // indexed as different term types).
+    let records: Vec<Value> = (0..200)
+        .map(|i| json!({"name": format!("spacer {i}"), "vertical_data": {"length_mm": f64::from(i) / 2.0}}))
+        .collect();
+    let r = srv.ingest("acme", "parts", "item", &json!({ "records": records }));
+    srv.wait_indexed("acme", r["entity_ids"].as_array().unwrap());
+    let total = |body: Value| -> u64 {
+        let r = srv.search("acme", "parts", &body);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["metadata"]["total_estimate"].as_u64().unwrap()
+    };
+    for (filters, want) in [
+        // 21 values in range.
+        (json!({"length_mm_min": 10, "length_mm_max": 20}), 21),
+        (json!({"length_mm_gt": 10, "length_mm_lt": 12}), 3),
+        // Several bounds on one end: the narrowest holds.
+        (
+            json!({"length_mm_min": 10, "length_mm_gt": 10, "length_mm_max": 11}),
+            2,
+        ),
+        (
+            json!({"length_mm_max": 30, "length_mm_lt": 11, "length_mm_gt": 9}),
+            3,
+        ),
+        (json!({"length_mm_max": 0.5}), 2),
+        (json!({"length_mm_min": 99.5}), 1),
+        (json!({"length_mm_min": 100}), 0),
+        // More values in range than a range is resolved into.
+        (json!({"length_mm_min": 10}), 180),
+        (json!({"length_mm_lt": 60.25}), 121),
+        (json!({"length_mm_min": 0.25, "length_mm_max": 99.25}), 198),
+    ] {
+        assert_eq!(total(json!({ "filters": filters })), want, "{filters}");
+        if want > 0 {
+            // (With none in range, a query answers without its filters: relaxed_filters.)
+            let spacers = total(json!({"query": "spacer", "filters": filters, "limit": 5}));
+            assert_eq!(spacers, want, "with a query: {filters}");
+        }
+    }
+}
+
 #[test]
 fn sort_filter_only_order_and_pagination() {
     let srv = catalog_server();
