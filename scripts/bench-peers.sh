@@ -15,7 +15,8 @@
 #
 # PostgreSQL: the newest /usr/lib/postgresql/*/bin (apt-get install postgresql), a fresh
 # cluster on a temp dir and a free port, stopped and removed on exit. psycopg comes from PyPI
-# into a venv under target/. PEERS (default "pg sqlite") picks the peers.
+# into a venv under target/. PEERS (default "pg sqlite") picks the peers; PG_COPY=1 also times
+# PostgreSQL's load through COPY (into a second table, after the queries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,7 +78,7 @@ for peer in $PEERS; do
       as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -o "$OPTS" start >/dev/null
       "$PGBIN/psql" -X -q -h "$PGDIR" -p "$PGPORT" -U postgres -c "CREATE DATABASE catalog" >/dev/null
       "${PY[@]}" pg "${COMMON[@]}" --dsn "host=127.0.0.1 port=$PGPORT user=postgres dbname=catalog" \
-        --pgdata "$PGDIR/data" --out "$WORK/pg.json" --config "$(echo $PGCONF | tr '\n' ' ')"
+        --pgdata "$PGDIR/data" --out "$WORK/pg.json" ${PG_COPY:+--copy} --config "$(echo $PGCONF | tr '\n' ' ')"
       as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null
       rm -rf "$PGDIR"
       PGDIR=""

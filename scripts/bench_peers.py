@@ -246,7 +246,27 @@ def run_pg(args):
             conn.execute(facet, facet_params).fetchall()
         return rows
 
-    result.update(timed_queries(connect, run, read_queries(args.queries), args.seconds, args.concurrency))
+    def ping(conn):
+        conn.execute("SELECT 1").fetchall()
+
+    result.update(timed_queries(connect, run, ping, read_queries(args.queries), args.seconds,
+                                args.concurrency))
+
+    if args.copy:
+        # The same load through COPY into a second table with the same columns and indexes.
+        with psycopg.connect(args.dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE parts_copy (LIKE parts INCLUDING ALL)")
+
+        def copy(conn, rows):
+            with conn.transaction(), conn.cursor() as cur:
+                with cur.copy("COPY parts_copy (" + PG_COLUMNS + ") FROM STDIN") as out:
+                    for row in rows:
+                        out.write_row(row[:6])
+
+        result["load_copy"] = timed_load(lambda: psycopg.connect(args.dsn, autocommit=True), copy,
+                                         batches, args.loaders, records)
+        with psycopg.connect(args.dsn, autocommit=True) as conn:
+            conn.execute("DROP TABLE parts_copy")
     write_result(args.out, result)
 
 
@@ -417,7 +437,10 @@ def run_sqlite(args):
             conn.execute(facet, facet_params)
         return rows
 
-    result.update(timed_queries(lambda: TimedConnection(args.db), run, read_queries(args.queries),
+    def ping(conn):
+        conn.execute("SELECT 1", ())
+
+    result.update(timed_queries(lambda: TimedConnection(args.db), run, ping, read_queries(args.queries),
                                 args.seconds, args.concurrency))
     write_result(args.out, result)
 
@@ -462,11 +485,18 @@ def timed_load(connect, insert, batches, loaders, records):
             "loaders": loaders, "loadavg_after": loadavg()}
 
 
-def timed_queries(connect, run, queries, seconds, concurrency):
-    """Every query once with one client (rows returned, and a warm-up), then the mix with
-    CONCURRENCY clients for SECONDS, each client starting at its own place in the mix (as the
-    server's driver does). Times are client-side wall time of the statements and fetches."""
+def timed_queries(connect, run, ping, queries, seconds, concurrency):
+    """The client's floor (a trivial statement, one client), every query once with one client
+    (rows returned, and a warm-up), then the mix with CONCURRENCY clients for SECONDS, each
+    client starting at its own place in the mix (as the server's driver does). Times are
+    client-side wall time of the statements and fetches."""
     conn = connect()
+    floor = []
+    for _ in range(500):
+        started = time.monotonic()
+        ping(conn)
+        floor.append((time.monotonic() - started) * 1000)
+    floor.sort()
     once = []
     for q in queries:
         started = time.monotonic()
@@ -531,7 +561,7 @@ def timed_queries(connect, run, queries, seconds, concurrency):
                         "req_per_s": total / qsecs, "errors": len(errors),
                         "error_samples": sorted(set(errors))[:5], "kinds": kinds,
                         "loadavg_after": loadavg()},
-            "once": once}
+            "once": once, "floor_ms": {"p50": percentile(floor, 0.5), "p99": percentile(floor, 0.99)}}
 
 
 def write_result(path, result):
@@ -596,7 +626,11 @@ def report(args):
     row("all searchable after", ours and ours["searchable_s"] and f"{ours['searchable_s']} s",
         lambda r: f"{r['load']['searchable_s']:.1f} s (at the last commit)")
     row("load average at the end of the load", None, lambda r: r["load"]["loadavg_after"])
+    row("load with COPY instead (same indexes, 3 clients)", None,
+        lambda r: (f"{r['load_copy']['records_per_s']:,.0f} rec/s ({r['load_copy']['seconds']:.1f} s)"
+                   if "load_copy" in r else "—"))
     row("VACUUM ANALYZE / ANALYZE after the load", None, lambda r: f"{r['vacuum_analyze_s']:.1f} s")
+    row("client floor: SELECT 1, one client, p50 / p99 ms", None, lambda r: fmt_ms(r["floor_ms"]))
     for k in KINDS:
         row(f"{k} p50 / p99 ms", ours and fmt_ms(ours["kinds"].get(k)),
             lambda r, k=k: fmt_ms(r["queries"]["kinds"].get(k)))
@@ -658,6 +692,7 @@ def main():
         if name == "pg":
             s.add_argument("--dsn", required=True)
             s.add_argument("--pgdata", required=True)
+            s.add_argument("--copy", action="store_true", help="also time the load with COPY")
         else:
             s.add_argument("--db", required=True)
     r = sub.add_parser("report")
