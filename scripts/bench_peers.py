@@ -105,10 +105,18 @@ class Search:
             else:
                 self.filters.append((key, "any", [value]))
 
-    def sort_field(self):
+    def order_by(self, value_of, table, best_first):
+        """The ORDER BY: `sort`'s field (records without it last), else relevance
+        (`best_first`), else newest first (the server lists by updated_at). `value_of(field)`
+        is the SQL of a vertical_data field, `table` the rows' qualifier ("" or "p.")."""
         if not self.sort:
-            return None, False
-        return self.sort.lstrip("-"), self.sort.startswith("-")
+            return best_first if self.words else f"{table}id DESC"
+        field, direction = self.sort.lstrip("-"), "DESC" if self.sort.startswith("-") else "ASC"
+        if field == "name":
+            return f"{table}name {direction}, {table}id"
+        if field in ("created_at", "updated_at"):
+            return f"{table}id {direction}"
+        return f"{value_of(field)} {direction} NULLS LAST, {table}id"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,17 +183,7 @@ def pg_sql(search):
                          f"THEN (vertical_data->>%s)::numeric END) {op} %s")
             params.extend([field, field, value])
     where_sql = " AND ".join(where) or "true"
-    field, desc = search.sort_field()
-    if field in ("name",):
-        order = f"name {'DESC' if desc else 'ASC'}, id"
-    elif field in ("created_at", "updated_at"):
-        order = f"id {'DESC' if desc else 'ASC'}"
-    elif field:
-        order = f"vertical_data->'{field.replace(chr(39), '')}' {'DESC' if desc else 'ASC'} NULLS LAST, id"
-    elif search.words:
-        order = "score DESC, id"
-    else:
-        order = "id DESC"  # newest first, as the server lists by updated_at
+    order = search.order_by(lambda f: "vertical_data->'" + f.replace("'", "") + "'", "", "score DESC, id")
     page = (f"SELECT id, entity_type, name, description, vertical_data::text, {rank} AS score "
             f"FROM {frm} WHERE {where_sql} ORDER BY {order} LIMIT {LIMIT}")
     facet = None
@@ -327,18 +325,8 @@ def sqlite_sql(search):
             where.append(f"json_type(p.data, ?) IN ('integer', 'real') AND json_extract(p.data, ?) {op} ?")
             params.extend([json_path(field), json_path(field), value])
     where_sql = " AND ".join(where) or "1"
-    field, desc = search.sort_field()
-    direction = "DESC" if desc else "ASC"
-    if field == "name":
-        order = f"p.name {direction}, p.id"
-    elif field in ("created_at", "updated_at"):
-        order = f"p.id {direction}"
-    elif field:
-        order = f"json_extract(p.data, '{json_path(field)}') {direction} NULLS LAST, p.id"
-    elif search.words:
-        order = "score"  # bm25 is lower for better matches
-    else:
-        order = "p.id DESC"
+    # bm25 is lower for better matches.
+    order = search.order_by(lambda f: f"json_extract(p.data, '{json_path(f)}')", "p.", "score, p.id")
     page = (f"SELECT p.id, p.entity_type, p.name, p.description, p.data, {rank} AS score "
             f"FROM {joins} WHERE {where_sql} ORDER BY {order} LIMIT {LIMIT}")
     if not search.facets:
