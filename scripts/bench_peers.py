@@ -593,7 +593,14 @@ def fmt_bytes(n):
 def fmt_ms(kind):
     if not kind:
         return "—"
-    return f"{kind['p50']:.2f} / {kind['p99']:.2f}"
+    n = f" (n={kind['n']})" if "n" in kind else ""
+    return f"{kind['p50']:.2f} / {kind['p99']:.2f}{n}"
+
+
+def once_ms(result, kind):
+    """Median and slowest time of a kind's queries in the one-client pass."""
+    ms = sorted(q["ms"] for q in result["once"] if q["kind"] == kind)
+    return f"{percentile(ms, 0.5):.1f} / {ms[-1]:.1f}" if ms else "—"
 
 
 def report(args):
@@ -620,8 +627,11 @@ def report(args):
     row("VACUUM ANALYZE / ANALYZE after the load", None, lambda r: f"{r['vacuum_analyze_s']:.1f} s")
     row("client floor: SELECT 1, one client, p50 / p99 ms", None, lambda r: fmt_ms(r["floor_ms"]))
     for k in KINDS:
-        row(f"{k} p50 / p99 ms", ours and fmt_ms(ours["kinds"].get(k)),
+        row(f"{k} p50 / p99 ms, {results[0]['queries']['concurrency'] if results else '?'} clients", ours and fmt_ms(ours["kinds"].get(k)),
             lambda r, k=k: fmt_ms(r["queries"]["kinds"].get(k)))
+    for k in KINDS:
+        row(f"{k}, one client, each query once: median / max ms", None,
+            lambda r, k=k: once_ms(r, k))
     row(f"requests/s, whole mix, {results[0]['queries']['concurrency'] if results else '?'} clients",
         ours and ours["req_s"] and f"{int(ours['req_s']):,} (over HTTP)",
         lambda r: f"{r['queries']['req_per_s']:,.1f} ({r['queries']['errors']} errors)")
