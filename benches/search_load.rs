@@ -13,8 +13,15 @@
 //!
 //! Environment: BASE (http://127.0.0.1:PORT), KEY (bearer), COUNT, LOADERS, CONCURRENCY, SECONDS,
 //! SKIP_LOAD (set: query what an earlier run loaded into the same data dir).
+//!
+//! DUMP_QUERIES=path (with DUMP_CATALOG=path, optional) writes the query mix, and the catalog,
+//! as NDJSON and exits without a server, so that `scripts/bench-peers.sh` runs the very same
+//! queries over the very same records on other systems: a query line is
+//! `{"kind": ..., "body": {search request}}`, a catalog line is one batch,
+//! `{"entity_type": ..., "records": [...]}`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -140,104 +147,24 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx]
 }
 
-fn main() {
-    let base: String = env("BASE", "http://127.0.0.1:18081".to_string());
-    let key: String = env("KEY", String::new());
-    let count: u64 = env("COUNT", 1_000_000);
-    let loaders: usize = env("LOADERS", 3);
-    let concurrency: usize = env("CONCURRENCY", 16);
-    let seconds: u64 = env("SECONDS", 20);
-    let vertical = "parts";
-
-    eprintln!("generating {count} records...");
-    let mut identifiers: Vec<String> = Vec::new();
-    let batches: Vec<(String, String, usize)> = sample_catalog::batches(42, count, 10_000)
-        .enumerate()
-        .map(|(i, (t, records))| {
-            if i % 7 == 0 {
-                identifiers.push(
-                    records[17 % records.len()]["vertical_data"]["part_number"]
-                        .as_str()
-                        .unwrap_or("x")
-                        .to_owned(),
-                );
-                identifiers.push(
-                    records[3 % records.len()]["vertical_data"]["ean"]
-                        .as_str()
-                        .unwrap_or("x")
-                        .to_owned(),
-                );
-            }
-            let n = records.len();
-            (t.to_owned(), json!({ "records": records }).to_string(), n)
-        })
-        .collect();
-    let bytes: usize = batches.iter().map(|b| b.1.len()).sum();
-    eprintln!(
-        "{} batches, {:.0} MB of JSON; loading with {loaders} clients...",
-        batches.len(),
-        bytes as f64 / 1e6
-    );
-
-    // Load (SKIP_LOAD=1 reuses what a previous run loaded into the server's data dir).
-    let skip_load = std::env::var("SKIP_LOAD").is_ok();
-    let next = Arc::new(AtomicUsize::new(if skip_load { usize::MAX / 2 } else { 0 }));
-    let batches = Arc::new(batches);
-    let started = Instant::now();
-    let handles: Vec<_> = (0..loaders)
-        .map(|_| {
-            let (next, batches, base, key) = (
-                Arc::clone(&next),
-                Arc::clone(&batches),
-                base.clone(),
-                key.clone(),
-            );
-            std::thread::spawn(move || {
-                let a = agent();
-                let mut accepted = 0u64;
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((t, body, _)) = batches.get(i) else {
-                        break;
-                    };
-                    let url = format!("{base}/api/v1/ingest/{vertical}/{t}/batch");
-                    match post(&a, &url, &key, body) {
-                        Ok(v) => accepted += v["accepted"].as_u64().unwrap_or(0),
-                        Err(e) => panic!("batch {i} failed: {e}"),
-                    }
-                }
-                accepted
-            })
-        })
-        .collect();
-    let mut accepted: u64 = handles.into_iter().map(|h| h.join().expect("loader")).sum();
-    if skip_load {
-        accepted = count;
+/// The identifiers the mix looks up: in every 7th batch, record 17's part number and record 3's
+/// EAN.
+fn sample_identifiers(batch: usize, records: &[Value], into: &mut Vec<String>) {
+    if !batch.is_multiple_of(7) || records.is_empty() {
+        return;
     }
-    let load_secs = started.elapsed().as_secs_f64();
-    eprintln!("loaded {accepted} records in {load_secs:.1} s; waiting until searchable...");
+    for (record, field) in [(17, "part_number"), (3, "ean")] {
+        into.push(
+            records[record % records.len()]["vertical_data"][field]
+                .as_str()
+                .unwrap_or("x")
+                .to_owned(),
+        );
+    }
+}
 
-    // Searchable: a filter-only count over every entity type.
-    let a = agent();
-    let all_types =
-        json!({"filters": {"entity_type_in": sample_catalog::ENTITY_TYPES}, "limit": 1})
-            .to_string();
-    let search_url = format!("{base}/api/v1/search/{vertical}");
-    let searchable_secs = loop {
-        let total = post(&a, &search_url, &key, &all_types)
-            .ok()
-            .and_then(|v| v["metadata"]["total_estimate"].as_u64())
-            .unwrap_or(0);
-        if total >= accepted || skip_load {
-            break started.elapsed().as_secs_f64();
-        }
-        if started.elapsed() > Duration::from_secs(900) {
-            panic!("not searchable after 900 s ({total} of {accepted})");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-
-    // Query set.
+/// The fixed query mix: `(kind, search request body)`.
+fn query_mix(identifiers: &[String]) -> Vec<(&'static str, String)> {
     let mut queries: Vec<(&'static str, String)> = Vec::new();
     for q in [
         "stainless hex bolt",
@@ -333,7 +260,126 @@ fn main() {
     ] {
         queries.push(("paraphrase", json!({"query": q}).to_string()));
     }
-    let queries = Arc::new(queries);
+    queries
+}
+
+/// DUMP_QUERIES mode: streams the catalog (when `catalog` is set) and writes the query mix.
+fn dump(queries_path: &str, catalog: Option<&str>, count: u64) -> std::io::Result<()> {
+    let mut catalog = catalog
+        .map(|p| std::fs::File::create(p).map(std::io::BufWriter::new))
+        .transpose()?;
+    let mut identifiers = Vec::new();
+    for (i, (t, records)) in sample_catalog::batches(42, count, 10_000).enumerate() {
+        sample_identifiers(i, &records, &mut identifiers);
+        if let Some(out) = catalog.as_mut() {
+            serde_json::to_writer(&mut *out, &json!({"entity_type": t, "records": records}))?;
+            out.write_all(b"\n")?;
+        }
+    }
+    if let Some(mut out) = catalog {
+        out.flush()?;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(queries_path)?);
+    for (kind, body) in query_mix(&identifiers) {
+        writeln!(out, "{{\"kind\":{},\"body\":{body}}}", json!(kind))?;
+    }
+    out.flush()
+}
+
+fn main() {
+    let base: String = env("BASE", "http://127.0.0.1:18081".to_string());
+    let key: String = env("KEY", String::new());
+    let count: u64 = env("COUNT", 1_000_000);
+    let loaders: usize = env("LOADERS", 3);
+    let concurrency: usize = env("CONCURRENCY", 16);
+    let seconds: u64 = env("SECONDS", 20);
+    let vertical = "parts";
+
+    if let Ok(path) = std::env::var("DUMP_QUERIES") {
+        let catalog = std::env::var("DUMP_CATALOG").ok();
+        if let Err(e) = dump(&path, catalog.as_deref(), count) {
+            eprintln!("dump failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+
+    eprintln!("generating {count} records...");
+    let mut identifiers: Vec<String> = Vec::new();
+    let batches: Vec<(String, String, usize)> = sample_catalog::batches(42, count, 10_000)
+        .enumerate()
+        .map(|(i, (t, records))| {
+            sample_identifiers(i, &records, &mut identifiers);
+            let n = records.len();
+            (t.to_owned(), json!({ "records": records }).to_string(), n)
+        })
+        .collect();
+    let bytes: usize = batches.iter().map(|b| b.1.len()).sum();
+    eprintln!(
+        "{} batches, {:.0} MB of JSON; loading with {loaders} clients...",
+        batches.len(),
+        bytes as f64 / 1e6
+    );
+
+    // Load (SKIP_LOAD=1 reuses what a previous run loaded into the server's data dir).
+    let skip_load = std::env::var("SKIP_LOAD").is_ok();
+    let next = Arc::new(AtomicUsize::new(if skip_load { usize::MAX / 2 } else { 0 }));
+    let batches = Arc::new(batches);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..loaders)
+        .map(|_| {
+            let (next, batches, base, key) = (
+                Arc::clone(&next),
+                Arc::clone(&batches),
+                base.clone(),
+                key.clone(),
+            );
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut accepted = 0u64;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((t, body, _)) = batches.get(i) else {
+                        break;
+                    };
+                    let url = format!("{base}/api/v1/ingest/{vertical}/{t}/batch");
+                    match post(&a, &url, &key, body) {
+                        Ok(v) => accepted += v["accepted"].as_u64().unwrap_or(0),
+                        Err(e) => panic!("batch {i} failed: {e}"),
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    let mut accepted: u64 = handles.into_iter().map(|h| h.join().expect("loader")).sum();
+    if skip_load {
+        accepted = count;
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    eprintln!("loaded {accepted} records in {load_secs:.1} s; waiting until searchable...");
+
+    // Searchable: a filter-only count over every entity type.
+    let a = agent();
+    let all_types =
+        json!({"filters": {"entity_type_in": sample_catalog::ENTITY_TYPES}, "limit": 1})
+            .to_string();
+    let search_url = format!("{base}/api/v1/search/{vertical}");
+    let searchable_secs = loop {
+        let total = post(&a, &search_url, &key, &all_types)
+            .ok()
+            .and_then(|v| v["metadata"]["total_estimate"].as_u64())
+            .unwrap_or(0);
+        if total >= accepted || skip_load {
+            break started.elapsed().as_secs_f64();
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            panic!("not searchable after 900 s ({total} of {accepted})");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    let queries = Arc::new(query_mix(&identifiers));
 
     eprintln!(
         "running {} queries in a mix with {concurrency} clients for {seconds} s...",
