@@ -179,6 +179,7 @@ pub fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
     let config = sled::Config::new()
         .path(db_path(data_dir))
         .cache_capacity(64 * 1024 * 1024);
+    remove_unfinished_snapshots(&db_path(data_dir))?;
     // sled lets go of its file lock when its flusher thread drops the last handle, a moment
     // after the caller's: a restore or a test that reopens the directory right away waits for
     // that instead of failing. Another process holding the directory still fails, after a wait.
@@ -189,12 +190,43 @@ pub fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
                 if std::time::Instant::now() >= give_up {
                     return Err(StoreError::InUse(db_path(data_dir)));
                 }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::thread::sleep(LOCK_POLL);
             }
             opened => return Ok(opened?),
         }
     }
 }
+
+/// sled writes a snapshot of its page table to `snap.<lsn>.generating` and renames it to
+/// `snap.<lsn>` once synced, but at start it reads the newest `snap.*` file, finished or not:
+/// a process killed, or a disk that filled up, while one was being written left a database
+/// that refused to open ("empty/corrupt snapshot file found", sled issue 1527). Removing the
+/// unfinished file gives the state of a stop just before it was created, which sled recovers
+/// from like any crash: the previous snapshot and the log after it are untouched until the
+/// rename.
+fn remove_unfinished_snapshots(db_dir: &Path) -> Result<(), StoreError> {
+    let entries = match std::fs::read_dir(db_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::Sled(e.into())),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| StoreError::Sled(e.into()))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            log::warn!(
+                "removing {}: a storage snapshot that was never finished (the server stopped \
+                 while writing it)",
+                path.display()
+            );
+            std::fs::remove_file(&path).map_err(|e| StoreError::Sled(e.into()))?;
+        }
+    }
+    Ok(())
+}
+
+/// How often opening looks again at a held file lock.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// How long opening waits for a database's file lock to be released.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -288,6 +320,34 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unfinished_snapshot_does_not_keep_the_database_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_db(dir.path()).unwrap();
+        for i in 0..1000u32 {
+            db.insert(i.to_be_bytes(), vec![7u8; 100]).unwrap();
+        }
+        db.flush().unwrap();
+        drop(db);
+        // What a stop in the middle of writing a snapshot leaves: a newer, unfinished one.
+        let unfinished = db_path(dir.path()).join("snap.7FFFFFFFFFFFFFFF.generating");
+        std::fs::write(&unfinished, b"").unwrap();
+        let plain = loop {
+            match sled::Config::new().path(db_path(dir.path())).open() {
+                Err(sled::Error::Io(e)) if lock_held(&e) => std::thread::sleep(LOCK_POLL),
+                other => break other,
+            }
+        };
+        assert!(
+            matches!(plain, Err(sled::Error::Corruption { .. })),
+            "sled alone opens it: the workaround may go ({:?})",
+            plain.map(|_| ())
+        );
+        let db = open_db(dir.path()).unwrap();
+        assert_eq!(db.len(), 1000);
+        assert!(!unfinished.exists());
+    }
 
     #[test]
     fn opening_waits_for_a_released_lock_and_names_a_held_one() {
