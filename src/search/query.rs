@@ -392,7 +392,7 @@ impl SearchIndex {
 
     /// The term a number is indexed as: tantivy stores integral values as i64 terms and the
     /// rest as f64 terms, so equality must look for the same form.
-    fn number_term(&self, key: &str, v: f64) -> Term {
+    pub(super) fn number_term(&self, key: &str, v: f64) -> Term {
         if v.fract() == 0.0 && (i64::MIN as f64..=i64::MAX as f64).contains(&v) {
             self.i64_term(key, v as i64)
         } else {

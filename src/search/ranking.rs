@@ -39,6 +39,32 @@ use super::{schema, SearchError, SearchIndex};
 /// series or a class.
 pub const UNIQUE_MAX_DF: u64 = 3;
 
+/// What holding a bound measure adds to a hit's raw score: more than the words' BM25 scores
+/// differ by within a tier.
+const BOUND_SCORE: f32 = 8.0;
+
+/// Units a measure in a query may carry, as the data keys spell them (`shaft_mm`).
+const UNITS: &[&str] = &[
+    "mm", "cm", "m", "in", "kw", "w", "v", "a", "bar", "nm", "kg", "g", "rpm", "hz",
+];
+
+fn is_unit(t: &str) -> bool {
+    UNITS.contains(&t)
+}
+
+/// A number, and the unit written onto it (`40mm` → 40, mm; `40` → 40, none).
+fn split_measure(t: &str) -> Option<(f64, Option<String>)> {
+    let end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+        .unwrap_or(t.len());
+    let number: f64 = t[..end].replace(',', ".").parse().ok()?;
+    match &t[end..] {
+        "" => Some((number, None)),
+        u if is_unit(u) => Some((number, Some(u.to_owned()))),
+        _ => None,
+    }
+}
+
 /// How many close words a misspelled word's correction considers, most frequent first.
 const MAX_CORRECTION_CANDIDATES: usize = 4;
 
@@ -85,6 +111,9 @@ pub struct Plan {
     /// Only corrected words match: as typed, the query matches nothing, so what it finds is
     /// the typo-tolerant answer.
     pub typo_only: bool,
+    /// Measures the query binds to an attribute ("40 mm shaft" → `shaft_mm` = 40): the
+    /// attribute's value terms, which rank the entities holding them first within a tier.
+    pub bound: Vec<Term>,
 }
 
 impl Plan {
@@ -231,7 +260,60 @@ impl SearchIndex {
             }
         }
         plan.typo_only = corrections > 0 && !any_typed_matches;
+        plan.bound = self.bound_measures(searcher, q);
         plan
+    }
+
+    /// A number with a unit next to a word that names an attribute with that unit ("40 mm
+    /// shaft", "a shaft of 40 mm", "25mm bore") reads as that attribute's value: the vertical's
+    /// data must have the key `<word>_<unit>` (`shaft_mm`, `bore_mm`, `power_kw`), in any
+    /// segment. The word may stand up to two words before the number or after the unit; the
+    /// nearest one that names such a key counts.
+    fn bound_measures(&self, searcher: &Searcher, q: &str) -> Vec<Term> {
+        let tokens: Vec<String> = q
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')'))
+            .filter(|t| !t.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let mut out = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            // "40mm" or "40 mm".
+            let (number, unit, after) = match split_measure(t) {
+                Some((n, Some(u))) => (n, u, i + 1),
+                Some((n, None)) => match tokens.get(i + 1).filter(|u| is_unit(u)) {
+                    Some(u) => (n, u.clone(), i + 2),
+                    None => continue,
+                },
+                None => continue,
+            };
+            // Nearest first; at equal distance the word after ("40 mm shaft").
+            let near = (0..2).flat_map(|d| {
+                let following = tokens.get(after + d);
+                let preceding = i.checked_sub(d + 1).and_then(|j| tokens.get(j));
+                following.into_iter().chain(preceding)
+            });
+            for word in near {
+                let singular = word.strip_suffix('s').unwrap_or(word);
+                let key = format!("{singular}_{unit}");
+                if singular.len() > 2
+                    && singular.chars().all(char::is_alphabetic)
+                    && self.has_data_column(searcher, &key)
+                {
+                    out.push(self.number_term(&key, number));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn has_data_column(&self, searcher: &Searcher, key: &str) -> bool {
+        let column = format!("data.{}", schema::json_key(key));
+        searcher.segment_readers().iter().any(|r| {
+            r.fast_fields()
+                .dynamic_column_handles(&column)
+                .is_ok_and(|h| !h.is_empty())
+        })
     }
 
     /// Each analyzed (stemmed, scoped) term of `q` and the word as typed, before stemming: a
@@ -446,11 +528,29 @@ impl SearchIndex {
                 Box::new(BooleanQuery::new(clauses))
             }
             Tier::AllWords if !plan.word_base().is_empty() => {
-                self.words_query(plan.word_base(), true)
+                self.with_bound(plan, self.words_query(plan.word_base(), true))
             }
-            Tier::SomeWords if plan.words.len() > 1 => self.words_query(&plan.words, false),
+            Tier::SomeWords if plan.words.len() > 1 => {
+                self.with_bound(plan, self.words_query(&plan.words, false))
+            }
             Tier::AllWords | Tier::SomeWords => return None,
         })
+    }
+
+    /// `q`, with the entities holding a bound measure of the plan scored above the others.
+    fn with_bound(&self, plan: &Plan, q: Box<dyn Query>) -> Box<dyn Query> {
+        if plan.bound.is_empty() {
+            return q;
+        }
+        let mut clauses = vec![(Occur::Must, q)];
+        clauses.extend(plan.bound.iter().map(|t| {
+            let held: Box<dyn Query> = Box::new(ConstScoreQuery::new(
+                term_query(t.clone(), IndexRecordOption::Basic),
+                BOUND_SCORE,
+            ));
+            (Occur::Should, held)
+        }));
+        Box::new(BooleanQuery::new(clauses))
     }
 
     /// Every document a relevance-ordered search of `plan` can page through: the union of its
@@ -589,6 +689,16 @@ mod tests {
         let (b, _) = normalized_score(20.0);
         assert!(0.0 < a && a < b && b < 1.0);
         assert_eq!(normalized_score(0.0).0, 0.0);
+    }
+
+    #[test]
+    fn measures_and_units() {
+        assert_eq!(split_measure("40mm"), Some((40.0, Some("mm".into()))));
+        assert_eq!(split_measure("2,5kw"), Some((2.5, Some("kw".into()))));
+        assert_eq!(split_measure("40"), Some((40.0, None)));
+        assert_eq!(split_measure("m8"), None);
+        assert_eq!(split_measure("40x52"), None);
+        assert!(is_unit("mm") && !is_unit("shaft"));
     }
 
     #[test]

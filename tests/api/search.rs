@@ -240,6 +240,47 @@ fn numeric_ranges_with_few_and_many_values() {
     }
 }
 
+/// "40 mm shaft" reads as the value of the attribute `shaft_mm`: the seal for a 40 mm shaft
+/// ranks above one whose name holds 40 as its outer diameter, though both hold every word.
+#[test]
+fn a_measure_next_to_an_attribute_name_ranks_by_that_attribute() {
+    let srv = common::start_dev(&[]);
+    let seal = |name: &str, shaft: u32, outer: u32| json!({"name": name, "vertical_data": {"shaft_mm": shaft, "outer_mm": outer, "material": "FKM"}});
+    let records = json!({"records": [
+        seal("Radial shaft seal 25x40x7 FKM", 25, 40),
+        seal("Radial shaft seal 40x52x7 FKM", 40, 52),
+        seal("Radial shaft seal 30x40x7 FKM", 30, 40),
+    ]});
+    let r = srv.ingest("acme", "parts", "item", &records);
+    srv.wait_indexed("acme", r["entity_ids"].as_array().unwrap());
+    for q in [
+        "shaft seal for a 40 mm shaft",
+        "FKM seal 40mm shaft",
+        "seal with a shaft of 40 mm",
+    ] {
+        let r = srv.search("acme", "parts", &json!({"query": q})).json();
+        let results = r["results"].as_array().unwrap();
+        assert_eq!(
+            results[0]["name"], "Radial shaft seal 40x52x7 FKM",
+            "{q}: {r}"
+        );
+        let (first, second) = (results[0]["score"].as_f64(), results[1]["score"].as_f64());
+        assert!(first > second, "{q}: {first:?} {second:?}");
+    }
+    // A measure next to a word that names no attribute ranks as before: by the words.
+    let r = srv
+        .search("acme", "parts", &json!({"query": "seal 40 mm FKM"}))
+        .json();
+    let scores: Vec<f64> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["score"].as_f64().unwrap())
+        .collect();
+    assert_eq!(scores.len(), 3, "{r}");
+    assert!(scores.iter().all(|s| *s == scores[0]), "{scores:?}");
+}
+
 #[test]
 fn sort_filter_only_order_and_pagination() {
     let srv = catalog_server();
