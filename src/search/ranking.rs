@@ -52,6 +52,19 @@ fn is_unit(t: &str) -> bool {
     UNITS.contains(&t)
 }
 
+/// The noun an adjective of size stands for ("40 mm long" is a length).
+fn dimension_noun(word: &str) -> &str {
+    match word {
+        "long" => "length",
+        "wide" => "width",
+        "thick" => "thickness",
+        "high" | "tall" => "height",
+        "deep" => "depth",
+        "heavy" => "weight",
+        w => w,
+    }
+}
+
 /// A number, and the unit written onto it (`40mm` → 40, mm; `40` → 40, none).
 fn split_measure(t: &str) -> Option<(f64, Option<String>)> {
     let end = t
@@ -268,7 +281,8 @@ impl SearchIndex {
     /// shaft", "a shaft of 40 mm", "25mm bore") reads as that attribute's value: the vertical's
     /// data must have the key `<word>_<unit>` (`shaft_mm`, `bore_mm`, `power_kw`), in any
     /// segment. The word may stand up to two words before the number or after the unit; the
-    /// nearest one that names such a key counts.
+    /// nearest one that names such a key counts. Adjectives of size stand for their noun
+    /// ("40 mm long" → `length_mm`).
     fn bound_measures(&self, searcher: &Searcher, q: &str) -> Vec<Term> {
         let tokens: Vec<String> = q
             .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')'))
@@ -294,7 +308,7 @@ impl SearchIndex {
             });
             for word in near {
                 let singular = word.strip_suffix('s').unwrap_or(word);
-                let key = format!("{singular}_{unit}");
+                let key = format!("{}_{unit}", dimension_noun(singular));
                 if singular.len() > 2
                     && singular.chars().all(char::is_alphabetic)
                     && self.has_data_column(searcher, &key)
@@ -699,6 +713,8 @@ mod tests {
         assert_eq!(split_measure("m8"), None);
         assert_eq!(split_measure("40x52"), None);
         assert!(is_unit("mm") && !is_unit("shaft"));
+        assert_eq!(dimension_noun("long"), "length");
+        assert_eq!(dimension_noun("bore"), "bore");
     }
 
     #[test]

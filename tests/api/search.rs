@@ -257,6 +257,8 @@ fn a_measure_next_to_an_attribute_name_ranks_by_that_attribute() {
         "shaft seal for a 40 mm shaft",
         "FKM seal 40mm shaft",
         "seal with a shaft of 40 mm",
+        // The key is `shaft_mm`; a plural names it too.
+        "seal for 40 mm shafts",
     ] {
         let r = srv.search("acme", "parts", &json!({"query": q})).json();
         let results = r["results"].as_array().unwrap();
