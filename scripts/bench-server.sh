@@ -45,9 +45,11 @@ load_bench_catalog() {
   }
   export -f load_one
   export BASE KEY
-  start=$(date +%s)
+  start=$(date +%s.%N)
   ls "$dir"/*.json | xargs -P 3 -I{} bash -c 'load_one {}'
-  echo "loaded $count records in $(( $(date +%s) - start )) s" >&2
+  python3 -c "import sys; s = float(sys.argv[2]) - float(sys.argv[1]); \
+print(f'loaded {sys.argv[3]} records in {s:.1f} s ({int(sys.argv[3]) / s:,.0f} rec/s)')" \
+    "$start" "$(date +%s.%N)" "$count" >&2
   until curl -sf "$BASE/api/v1/admin/stats" -H "Authorization: Bearer $KEY" |
     python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["queue_depth"] == 0 else 1)'; do
     sleep 5

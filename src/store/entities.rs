@@ -2,11 +2,12 @@
 //!
 //! | prefix | key                         | value                         |
 //! |--------|-----------------------------|-------------------------------|
-//! | `e`    | tenant `\0` uuid            | entity (JSON)                 |
+//! | `e`    | tenant `\0` uuid            | entity (JSON; see [`super::dictionaries`]) |
 //! | `u`    | tenant `\0` vertical `\0` entity_type `\0` source_id | uuid |
 //! | `h`    | tenant `\0` content hash    | uuid (non-archived only)      |
 //! | `q`    | tenant `\0` uuid            | queue version (u64 BE)        |
 //! | `f`    | tenant `\0` uuid            | indexing failed marker        |
+//! | `d`    | tenant `\0`                 | compression dictionary        |
 //! | —      | `mformat`                   | index format (one byte)       |
 //!
 //! A `source_id` names an entity only within its vertical and entity type: source systems
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::dictionaries::{self, Dictionaries, DICTIONARY};
 use super::entity_counts::{EntityCounts, Group};
 use super::StoreError;
 
@@ -262,6 +264,8 @@ fn uuid_value(v: &[u8]) -> Option<Uuid> {
     Uuid::from_slice(v).ok()
 }
 
+/// An entity's uncompressed stored form (what a tenant's first records are stored as).
+#[cfg(test)]
 fn encode(e: &Entity) -> Result<Vec<u8>, StoreError> {
     super::to_versioned_json(e)
 }
@@ -289,29 +293,39 @@ struct SourceHead {
     source_id: Option<String>,
 }
 
-fn decode(bytes: &[u8]) -> Result<Entity, StoreError> {
-    decode_as(bytes)
-}
-
-fn decode_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+/// Decodes a stored entity of `tenant` (whose dictionary a compressed one needs).
+fn decode_as<T: serde::de::DeserializeOwned>(
+    dicts: &Dictionaries,
+    tenant: &str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
     // Entities always had the version byte; a bare JSON object is not one of their forms.
     match bytes.first() {
+        Some(&dictionaries::COMPRESSED) => super::from_json(&dicts.decompress(tenant, bytes)?),
         Some(b'{') | None => Err(StoreError::Codec("unknown entity format".into())),
         Some(_) => super::from_versioned_json(bytes),
     }
+}
+
+/// The tenant of a `kind tenant \0 …` key.
+fn tenant_of(k: &[u8]) -> Option<&str> {
+    let body = k.get(1..)?;
+    let zero = body.iter().position(|&b| b == 0)?;
+    std::str::from_utf8(&body[..zero]).ok()
 }
 
 /// Decodes one entry of a scan. An entity that cannot be decoded is logged and skipped, so
 /// one damaged record never hides its tenant's others from listings, exports and reindexing;
 /// it can still be removed by id (see [`Changes::remove_undecodable`]). Storage errors pass.
 fn decode_scanned<T: serde::de::DeserializeOwned>(
+    dicts: &Dictionaries,
     item: sled::Result<(sled::IVec, sled::IVec)>,
 ) -> Option<Result<T, StoreError>> {
     let (k, v) = match item {
         Ok(kv) => kv,
         Err(e) => return Some(Err(e.into())),
     };
-    match decode_as(&v) {
+    match decode_as(dicts, tenant_of(&k).unwrap_or_default(), &v) {
         Err(StoreError::Codec(e)) => {
             let (tenant, id) = parse_id_key(&k).unwrap_or_default();
             log::warn!("skipping entity {id} of tenant '{tenant}': it cannot be decoded: {e}");
@@ -361,8 +375,12 @@ impl Changes<'_> {
         if entity.status != EntityStatus::Archived {
             self.ops.push(Op::Insert(key(HASH, t, &hash), id.clone()));
         }
-        self.ops
-            .push(Op::Insert(entity_key(t, entity.id), encode(entity)?));
+        let json = serde_json::to_vec(entity).map_err(|e| StoreError::Codec(e.to_string()))?;
+        let stored = self
+            .store
+            .dicts
+            .encode(t, &json, &tenant_prefix(ENTITY, t))?;
+        self.ops.push(Op::Insert(entity_key(t, entity.id), stored));
         // Most writes update an entity within its group: nothing to count, nothing to copy.
         if !previous.is_some_and(|p| Group::same(p, entity)) {
             if let Some(prev) = previous {
@@ -431,7 +449,7 @@ impl Changes<'_> {
 /// before the store serves anything, and every step can be repeated: a crash part-way
 /// leaves no format marker, so the next start runs it again from the top (the new entries
 /// are rebuilt from the entities themselves, never from the old entries).
-fn migrate(db: &sled::Db, tree: &sled::Tree) -> Result<(), StoreError> {
+fn migrate(db: &sled::Db, tree: &sled::Tree, dicts: &Dictionaries) -> Result<(), StoreError> {
     if tree.get(FORMAT_KEY)?.as_deref() == Some(&[INDEX_FORMAT][..]) {
         return Ok(());
     }
@@ -439,7 +457,7 @@ fn migrate(db: &sled::Db, tree: &sled::Tree) -> Result<(), StoreError> {
     for item in tree.scan_prefix([ENTITY]) {
         // A damaged entity is skipped (and logged) here as in every scan; it keeps no
         // source-id entry, so a later write of its source id creates a fresh entity.
-        let Some(h) = decode_scanned::<SourceHead>(item) else {
+        let Some(h) = decode_scanned::<SourceHead>(dicts, item) else {
             continue;
         };
         let h = h?;
@@ -480,20 +498,25 @@ pub struct EntityStore {
     locks: crate::concurrent_map::ConcurrentMap<String, Arc<Mutex<()>>>,
     /// Live entity counts (see [`super::entity_counts`]).
     pub counts: EntityCounts,
+    dicts: Dictionaries,
 }
 
 impl EntityStore {
     /// Opens the tree, migrating an older index format first.
     pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
         let tree = db.open_tree("entities")?;
-        migrate(db, &tree)?;
-        let heads = tree.scan_prefix([ENTITY]).filter_map(decode_scanned);
+        let dicts = Dictionaries::new(db, &tree);
+        migrate(db, &tree, &dicts)?;
+        let heads = tree
+            .scan_prefix([ENTITY])
+            .filter_map(|item| decode_scanned(&dicts, item));
         let counts = EntityCounts::open(db, heads)?;
         Ok(EntityStore {
             db: db.clone(),
             tree,
             locks: Default::default(),
             counts,
+            dicts,
         })
     }
 
@@ -563,7 +586,7 @@ impl EntityStore {
     pub fn get(&self, tenant: &str, id: Uuid) -> Result<Option<Entity>, StoreError> {
         self.tree
             .get(entity_key(tenant, id))?
-            .map(|v| decode(&v))
+            .map(|v| decode_as(&self.dicts, tenant, &v))
             .transpose()
     }
 
@@ -638,7 +661,7 @@ impl EntityStore {
                 Ok((k, _)) => k.starts_with(&prefix),
                 Err(_) => true,
             })
-            .filter_map(decode_scanned)
+            .filter_map(|item| decode_scanned(&self.dicts, item))
     }
 
     /// The heads of the tenant's entities (every tenant's with `None`), in key order: a scan
@@ -651,7 +674,9 @@ impl EntityStore {
             Some(t) => tenant_prefix(ENTITY, t),
             None => vec![ENTITY],
         };
-        self.tree.scan_prefix(prefix).filter_map(decode_scanned)
+        self.tree
+            .scan_prefix(prefix)
+            .filter_map(|item| decode_scanned(&self.dicts, item))
     }
 
     /// How many of the tenant's (or every tenant's) stored entities are queued for indexing, and
@@ -694,7 +719,9 @@ impl EntityStore {
 
     /// Every entity of every tenant (used to rebuild a lost search index).
     pub fn scan_all(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
-        self.tree.scan_prefix([ENTITY]).filter_map(decode_scanned)
+        self.tree
+            .scan_prefix([ENTITY])
+            .filter_map(|item| decode_scanned(&self.dicts, item))
     }
 
     /// Up to `max` queued entries: (tenant, id, version), in key order.
@@ -767,7 +794,7 @@ impl EntityStore {
         let mut batch = sled::Batch::default();
         let mut entities = 0;
         for item in self.tree.scan_prefix([ENTITY]) {
-            let Some(e) = decode_scanned::<Entity>(item) else {
+            let Some(e) = decode_scanned::<Entity>(&self.dicts, item) else {
                 continue;
             };
             let e = e?;
@@ -810,12 +837,14 @@ impl EntityStore {
 
     /// Removes every record of the tenant and queues nothing: the caller drops its index documents.
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
-        // Entities last: until they go, a crash leaves the tenant whole enough to delete again.
-        for kind in [QUEUE, FAILED, SOURCE, HASH, ENTITY] {
+        // Entities last but for their dictionary: until they go, a crash leaves the tenant whole
+        // enough to delete again.
+        for kind in [QUEUE, FAILED, SOURCE, HASH, ENTITY, DICTIONARY] {
             for item in self.tree.scan_prefix(tenant_prefix(kind, tenant)) {
                 self.tree.remove(item?.0)?;
             }
         }
+        self.dicts.forget(tenant);
         self.counts.delete_tenant(tenant);
         Ok(())
     }
@@ -900,6 +929,8 @@ mod tests {
         stored.as_object_mut().unwrap().remove("visibility");
         let mut bytes = vec![1u8];
         bytes.extend(serde_json::to_vec(&stored).unwrap());
+        let (_d, s) = open();
+        let decode = |bytes: &[u8]| decode_as::<Entity>(&s.dicts, "t", bytes);
         assert_eq!(decode(&bytes).unwrap().visibility, Visibility::Private);
         let mut public = entity("t", "new");
         public.visibility = Visibility::Public;

@@ -3,6 +3,7 @@
 
 pub mod collections;
 pub mod connectors;
+mod dictionaries;
 pub mod entities;
 pub mod entity_counts;
 pub mod ingestions;

@@ -10,6 +10,7 @@ mod console_assets;
 mod counts;
 mod crash;
 mod databases;
+mod disk;
 mod entities;
 mod export;
 mod facets;
