@@ -834,12 +834,7 @@ impl SearchIndex {
             return Ok(());
         };
         let column = format!("data.{}", json_key(key));
-        let anywhere = searcher.segment_readers().iter().any(|r| {
-            r.fast_fields()
-                .dynamic_column_handles(&column)
-                .is_ok_and(|h| !h.is_empty())
-        });
-        if !anywhere
+        if !self.has_data_column(searcher, key)
             || !self.scope_has(searcher, p, Some(Box::new(ExistsQuery::new(column, false))))?
         {
             return Err(SearchError::UnknownSort(key.clone()));

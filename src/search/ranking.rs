@@ -321,7 +321,8 @@ impl SearchIndex {
         out
     }
 
-    fn has_data_column(&self, searcher: &Searcher, key: &str) -> bool {
+    /// Whether any segment has a column for the `vertical_data` key (of any tenant).
+    pub(super) fn has_data_column(&self, searcher: &Searcher, key: &str) -> bool {
         let column = format!("data.{}", schema::json_key(key));
         searcher.segment_readers().iter().any(|r| {
             r.fast_fields()

@@ -100,6 +100,16 @@ fn relevance_on_the_fixture_catalog() {
     }
 }
 
+/// The scores of a search answer's results, in order.
+fn scores(answer: &Value) -> Vec<f64> {
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["score"].as_f64().unwrap())
+        .collect()
+}
+
 #[test]
 fn scores_are_in_unit_interval_and_non_increasing() {
     let srv = catalog_server();
@@ -112,12 +122,7 @@ fn scores_are_in_unit_interval_and_non_increasing() {
         let r = srv
             .search("acme", "parts", &json!({"query": q, "limit": 100}))
             .json();
-        let scores: Vec<f64> = r["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x["score"].as_f64().unwrap())
-            .collect();
+        let scores = scores(&r);
         assert!(!scores.is_empty(), "{q}");
         assert!(
             scores.iter().all(|s| (0.0..=1.0).contains(s)),
@@ -273,12 +278,7 @@ fn a_measure_next_to_an_attribute_name_ranks_by_that_attribute() {
     let r = srv
         .search("acme", "parts", &json!({"query": "seal 40 mm FKM"}))
         .json();
-    let scores: Vec<f64> = r["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["score"].as_f64().unwrap())
-        .collect();
+    let scores = scores(&r);
     assert_eq!(scores.len(), 3, "{r}");
     assert!(scores.iter().all(|s| *s == scores[0]), "{scores:?}");
 }
