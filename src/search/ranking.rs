@@ -285,7 +285,9 @@ impl SearchIndex {
     /// ("40 mm long" → `length_mm`).
     fn bound_measures(&self, searcher: &Searcher, q: &str) -> Vec<Term> {
         let tokens: Vec<String> = q
-            .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')'))
+            // Not on ',': "2,5 kW" is a decimal comma.
+            .split(|c: char| c.is_whitespace() || matches!(c, ';' | '(' | ')'))
+            .map(|t| t.trim_matches(','))
             .filter(|t| !t.is_empty())
             .map(str::to_lowercase)
             .collect();
@@ -306,16 +308,14 @@ impl SearchIndex {
                 let preceding = i.checked_sub(d + 1).and_then(|j| tokens.get(j));
                 following.into_iter().chain(preceding)
             });
-            for word in near {
-                let singular = word.strip_suffix('s').unwrap_or(word);
-                let key = format!("{}_{unit}", dimension_noun(singular));
-                if singular.len() > 2
-                    && singular.chars().all(char::is_alphabetic)
-                    && self.has_data_column(searcher, &key)
-                {
-                    out.push(self.number_term(&key, number));
-                    break;
-                }
+            // The word as typed, then without a plural "s" ("thickness" stays whole).
+            let key = near
+                .flat_map(|w| std::iter::once(w.as_str()).chain(w.strip_suffix('s')))
+                .filter(|w| w.len() > 2 && w.chars().all(char::is_alphabetic))
+                .map(|w| format!("{}_{unit}", dimension_noun(w)))
+                .find(|key| self.has_data_column(searcher, key));
+            if let Some(key) = key {
+                out.push(self.number_term(&key, number));
             }
         }
         out

@@ -7,7 +7,7 @@
 //! | `h`    | tenant `\0` content hash    | uuid (non-archived only)      |
 //! | `q`    | tenant `\0` uuid            | queue version (u64 BE)        |
 //! | `f`    | tenant `\0` uuid            | indexing failed marker        |
-//! | `d`    | tenant `\0`                 | compression dictionary        |
+//! | `z`    | tenant `\0`                 | compression dictionary        |
 //! | —      | `mformat`                   | index format (one byte)       |
 //!
 //! A `source_id` names an entity only within its vertical and entity type: source systems

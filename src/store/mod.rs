@@ -180,13 +180,20 @@ pub fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
     let config = sled::Config::new()
         .path(db_path(data_dir))
         .cache_capacity(64 * 1024 * 1024);
-    remove_unfinished_snapshots(&db_path(data_dir))?;
     // sled lets go of its file lock when its flusher thread drops the last handle, a moment
     // after the caller's: a restore or a test that reopens the directory right away waits for
     // that instead of failing. Another process holding the directory still fails, after a wait.
     let give_up = std::time::Instant::now() + LOCK_WAIT;
+    let mut cleaned = false;
     loop {
         match config.open() {
+            // Only once sled has refused: a handle of this process that is still closing may
+            // be writing a snapshot right now.
+            Err(sled::Error::Corruption { .. })
+                if !cleaned && remove_unfinished_snapshots(&db_path(data_dir))? =>
+            {
+                cleaned = true;
+            }
             Err(sled::Error::Io(e)) if lock_held(&e) => {
                 if std::time::Instant::now() >= give_up {
                     return Err(StoreError::InUse(db_path(data_dir)));
@@ -204,13 +211,14 @@ pub fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
 /// that refused to open ("empty/corrupt snapshot file found", sled issue 1527). Removing the
 /// unfinished file gives the state of a stop just before it was created, which sled recovers
 /// from like any crash: the previous snapshot and the log after it are untouched until the
-/// rename.
-fn remove_unfinished_snapshots(db_dir: &Path) -> Result<(), StoreError> {
+/// rename. Returns whether there was one.
+fn remove_unfinished_snapshots(db_dir: &Path) -> Result<bool, StoreError> {
     let entries = match std::fs::read_dir(db_dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(StoreError::Sled(e.into())),
     };
+    let mut removed = false;
     for entry in entries {
         let path = entry.map_err(|e| StoreError::Sled(e.into()))?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -221,9 +229,10 @@ fn remove_unfinished_snapshots(db_dir: &Path) -> Result<(), StoreError> {
                 path.display()
             );
             std::fs::remove_file(&path).map_err(|e| StoreError::Sled(e.into()))?;
+            removed = true;
         }
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// How often opening looks again at a held file lock.

@@ -32,7 +32,7 @@ const TENANT_KEYED: &[&str] = &[
 ];
 /// The entities tree: keys are a kind byte, then `tenant \0` (see `entities.rs`).
 const ENTITIES: &str = "entities";
-const ENTITY_KINDS: &[u8] = b"euhqfd";
+const ENTITY_KINDS: &[u8] = b"euhqfz";
 /// Trees not keyed by tenant: the tenants themselves, key hashes (their records are in
 /// `keys`), the outbox (keyed by due time; rows of a removed subscription are dropped by the
 /// delivery worker), entity counts (opening the restored store takes their clean-stop marker

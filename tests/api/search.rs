@@ -264,6 +264,8 @@ fn a_measure_next_to_an_attribute_name_ranks_by_that_attribute() {
         "seal with a shaft of 40 mm",
         // The key is `shaft_mm`; a plural names it too.
         "seal for 40 mm shafts",
+        // A decimal comma.
+        "shaft seal for a 40,0 mm shaft",
     ] {
         let r = srv.search("acme", "parts", &json!({"query": q})).json();
         let results = r["results"].as_array().unwrap();
