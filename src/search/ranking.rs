@@ -250,25 +250,28 @@ impl SearchIndex {
         }
         let rest = scan.rest(|f| matched.contains(&f.term));
         plan.rest = self.scoped_words(schema::TEXT, p, &rest);
-        let typed = self.typed_words(&prefix, q);
+        let held = |t: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(self.fields.text, t))
+                .is_ok_and(|n| n > 0)
+        };
+        // Read only when a word matches nothing as typed.
+        let typed = std::cell::OnceCell::new();
         let mut corrections = 0;
         let mut any_typed_matches = !plan.unique.is_empty() || !plan.class.is_empty();
         for words in [&mut plan.words, &mut plan.rest] {
             for i in 0..words.len() {
-                let (w, others) = (&words[i], [&words[..i], &words[i + 1..]].concat());
-                let fixed = (corrections < MAX_FUZZY_WORDS)
-                    .then(|| self.correction(searcher, &prefix, w, &typed, &others))
-                    .flatten();
-                match fixed {
-                    Some(fixed) => {
-                        words[i] = fixed;
-                        corrections += 1;
-                    }
-                    None => {
-                        any_typed_matches |= searcher
-                            .doc_freq(&Term::from_field_text(self.fields.text, w))
-                            .is_ok_and(|n| n > 0)
-                    }
+                if held(&words[i]) {
+                    any_typed_matches = true;
+                    continue;
+                }
+                if corrections == MAX_FUZZY_WORDS {
+                    continue;
+                }
+                let typed = typed.get_or_init(|| self.typed_words(&prefix, q));
+                if let Some(fixed) = self.correction(searcher, &prefix, words, i, typed) {
+                    words[i] = fixed;
+                    corrections += 1;
                 }
             }
         }
@@ -284,6 +287,9 @@ impl SearchIndex {
     /// nearest one that names such a key counts. Adjectives of size stand for their noun
     /// ("40 mm long" → `length_mm`).
     fn bound_measures(&self, searcher: &Searcher, q: &str) -> Vec<Term> {
+        if !q.bytes().any(|b| b.is_ascii_digit()) {
+            return Vec::new();
+        }
         let tokens: Vec<String> = q
             // Not on ',': "2,5 kW" is a decimal comma.
             .split(|c: char| c.is_whitespace() || matches!(c, ';' | '(' | ')'))
@@ -358,21 +364,22 @@ impl SearchIndex {
         &self,
         searcher: &Searcher,
         prefix: &str,
-        term: &str,
+        words: &[String],
+        i: usize,
         typed: &[(String, String)],
-        others: &[String],
     ) -> Option<String> {
         let df = |t: &str| {
             searcher
                 .doc_freq(&Term::from_field_text(self.fields.text, t))
                 .unwrap_or(0)
         };
+        let term = words[i].as_str();
         let word = typed
             .iter()
             .find(|(stem, _)| stem == term)
             .map_or(unscoped(term), |(_, w)| w.as_str());
         let distance = fuzz(word);
-        if distance == 0 || !word.chars().all(char::is_alphabetic) || df(term) > 0 {
+        if distance == 0 || !word.chars().all(char::is_alphabetic) {
             return None;
         }
         // The first letter is kept, as spelling correctors commonly do (typos rarely hit it):
@@ -388,7 +395,7 @@ impl SearchIndex {
             distance,
         )
         .ok()?;
-        let known: Vec<&str> = others
+        let known: Vec<&str> = words
             .iter()
             .map(String::as_str)
             .filter(|o| *o != term && !is_qualifier(unscoped(o)) && df(o) > 0)
