@@ -10,8 +10,11 @@
 //!   `Ø12` → `12`, `12mm`; an inch mark is the unit `in`: `1/4"` → `1/4in`;
 //! - fractions stay whole and give their parts: `1/4-20` → `1/4`, `1`, `4`, `20`;
 //! - decimals stay whole: `1.5`, `1,5` → `1.5`;
-//! - codes split at their separators: `6204-2RS` → `6204`, `2rs` (codes are also compared
-//!   whole, separators ignored, through the identifier field: see [`super::identifiers`]).
+//! - codes split at their separators: `6204-C3` → `6204`, `c3` (codes are also compared
+//!   whole, separators ignored, through the identifier field: see [`super::identifiers`]);
+//! - a bearing designation's closure suffix also gives the word a buyer uses for it
+//!   ([`CLOSURES`]): `6204-2RS`, `6204-2RSH/C3`, `608-LLU` → … `sealed`; `6204-ZZ`, `608ZZ`,
+//!   `6204-2Z` → … `shielded`.
 //!
 //! The filters that follow fold accents and German umlauts and ß to ASCII (`Würth` → `wurth`),
 //! fold the German transliterations `ae`, `oe`, `ue` the same way (`Wuerth` → `wurth`), drop
@@ -110,6 +113,59 @@ const UNITS: &[(&str, &str)] = &[
     ("litres", "l"),
     ("ml", "ml"),
 ];
+
+/// Bearing designation suffixes that say how a bearing is closed, and the word a buyer uses for
+/// it: catalogs print `6204-2RS`, buyers ask for a "sealed" bearing. Contact and non-contact
+/// seals of the common makers (SKF `2RS1`, `2RSH`, `2RZ`; FAG `2RSR`; NTN `LLU`, `LLB`; NSK
+/// `DDU`, `VV`) and metal shields (`ZZ`, `2Z`, `ZR`).
+const CLOSURES: &[(&str, &str)] = &[
+    ("2rs", "sealed"),
+    ("rs", "sealed"),
+    ("2rs1", "sealed"),
+    ("rs1", "sealed"),
+    ("2rsh", "sealed"),
+    ("rsh", "sealed"),
+    ("2rsr", "sealed"),
+    ("rsr", "sealed"),
+    ("2rsl", "sealed"),
+    ("2rz", "sealed"),
+    ("rz", "sealed"),
+    ("llu", "sealed"),
+    ("lu", "sealed"),
+    ("llb", "sealed"),
+    ("ddu", "sealed"),
+    ("du", "sealed"),
+    ("vv", "sealed"),
+    ("zz", "shielded"),
+    ("2z", "shielded"),
+    ("z", "shielded"),
+    ("zr", "shielded"),
+    ("2zr", "shielded"),
+];
+
+/// Whether a closure suffix means that much on its own, outside a designation (`2RS`, `ZZ`, not
+/// `RS` or `Z`).
+fn distinct_closure(suffix: &str) -> bool {
+    suffix.starts_with(|c: char| c.is_ascii_digit())
+        || matches!(suffix, "zz" | "llu" | "llb" | "ddu")
+}
+
+/// The closure word of piece `i` of a chunk: a suffix after a bearing number (`6204-2RS`,
+/// `6204-2RSH/C3`), written onto it (`608ZZ`), or a distinct suffix on its own (`2RS`).
+fn closure_word(ps: &[Piece], i: usize) -> Option<&'static str> {
+    let lookup = |s: &str| CLOSURES.iter().find(|(k, _)| *k == s).map(|(_, w)| *w);
+    let bearing_number = |s: &str| s.len() >= 3 && is_number(s);
+    let text = ps[i].text.as_str();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    if digits < text.len() && bearing_number(&text[..digits]) {
+        return lookup(&text[digits..]);
+    }
+    let after_number = i > 0 && bearing_number(&ps[0].text);
+    let word = lookup(text)?;
+    (after_number || (ps.len() == 1 && distinct_closure(text))).then_some(word)
+}
 
 fn unit(word: &str) -> Option<&'static str> {
     UNITS.iter().find(|(s, _)| *s == word).map(|(_, c)| *c)
@@ -274,6 +330,9 @@ pub fn tokenize(text: &str) -> Vec<String> {
                 }
                 (None, None) => {
                     out.push(p.text.clone());
+                    if let Some(word) = closure_word(&ps, i) {
+                        out.push(word.to_owned());
+                    }
                     if is_number(&p.text) {
                         if p.diameter && !(last && next_unit.is_some()) && p.sep != Some('"') {
                             out.push(format!("{}mm", p.text));
@@ -480,8 +539,27 @@ mod tests {
 
     #[test]
     fn codes_split_at_separators() {
-        assert_eq!(tokenize("6204-2RS"), ["6204", "2rs"]);
+        assert_eq!(tokenize("6204-C3"), ["6204", "c3"]);
         assert_eq!(tokenize("A2-70"), ["a2", "70"]);
+    }
+
+    #[test]
+    fn bearing_closures_give_their_word() {
+        assert_eq!(tokenize("6204-2RS"), ["6204", "2rs", "sealed"]);
+        assert_eq!(tokenize("6204-2RSH/C3"), ["6204", "2rsh", "sealed", "c3"]);
+        assert_eq!(tokenize("608-LLU"), ["608", "llu", "sealed"]);
+        assert_eq!(tokenize("6204-ZZ"), ["6204", "zz", "shielded"]);
+        assert_eq!(tokenize("608ZZ"), ["608zz", "shielded"]);
+        assert_eq!(tokenize("SKF 6204 2RS"), ["skf", "6204", "2rs", "sealed"]);
+        assert_eq!(tokenize("ZZ"), ["zz", "shielded"]);
+        // Not closures: a lone ambiguous suffix, a suffix after a short number or a word.
+        assert_eq!(tokenize("RS components"), ["rs", "components"]);
+        assert_eq!(tokenize("Z axis"), ["z", "axis"]);
+        assert_eq!(tokenize("A2-RS"), ["a2", "rs"]);
+        assert_eq!(tokenize("12-Z"), ["12", "z"]);
+        // One analysis: the query word meets the suffix.
+        assert!(text("Ball bearing 6205-2RS").contains(&text("sealed")[0]));
+        assert!(text("6205-2Z").contains(&text("shielded")[0]));
     }
 
     #[test]

@@ -207,6 +207,24 @@ fn bearing_designations_with_suffixes() {
     assert_eq!(n[0], "Deep groove ball bearing 6204-2RS");
     let n = names(&srv, "6204-2RS");
     assert_eq!(n[0], "Deep groove ball bearing 6204-2RS");
+    // The closure suffix answers to the word a buyer uses for it.
+    let sealed = [
+        "Deep groove ball bearing 6204-2RS",
+        "Deep groove ball bearing 6304-2RS",
+    ];
+    for q in ["sealed bearing", "sealed ball bearings"] {
+        let mut n = names(&srv, q);
+        assert_eq!(n[2], "Deep groove ball bearing 6204-ZZ", "{q}: {n:?}");
+        n.truncate(2);
+        n.sort();
+        assert_eq!(n, sealed, "{q}");
+    }
+    let n = names(&srv, "sealed bearing 6204");
+    assert_eq!(n[0], "Deep groove ball bearing 6204-2RS");
+    let n = names(&srv, "shielded ball bearing");
+    assert_eq!(n[0], "Deep groove ball bearing 6204-ZZ", "{n:?}");
+    // "RS-100" is a series, not a bearing's seal.
+    assert!(!names(&srv, "sealed").iter().any(|n| n.contains("washer")));
 }
 
 #[test]
