@@ -284,8 +284,9 @@ impl SearchIndex {
     /// shaft", "a shaft of 40 mm", "25mm bore") reads as that attribute's value: the vertical's
     /// data must have the key `<word>_<unit>` (`shaft_mm`, `bore_mm`, `power_kw`), in any
     /// segment. The word may stand up to two words before the number or after the unit; the
-    /// nearest one that names such a key counts. Adjectives of size stand for their noun
-    /// ("40 mm long" → `length_mm`).
+    /// nearest one that names such a key counts. A name of two words counts as the key joined
+    /// by `_`, as does a hyphen ("3 mm cross section", "3 mm cross-section" → `cross_section_mm`). Adjectives of size stand for their
+    /// noun ("40 mm long" → `length_mm`).
     fn bound_measures(&self, searcher: &Searcher, q: &str) -> Vec<Term> {
         if !q.bytes().any(|b| b.is_ascii_digit()) {
             return Vec::new();
@@ -308,17 +309,30 @@ impl SearchIndex {
                 },
                 None => continue,
             };
-            // Nearest first; at equal distance the word after ("40 mm shaft").
+            // Nearest first; at equal distance the word after ("40 mm shaft"). A name of two
+            // words ("3 mm cross section", "outer diameter 52 mm") before its first word.
+            let word = |j: usize| tokens.get(j).map(String::as_str);
+            let pair = |a: Option<&str>, b: Option<&str>| Some(format!("{}_{}", a?, b?));
             let near = (0..2).flat_map(|d| {
-                let following = tokens.get(after + d);
-                let preceding = i.checked_sub(d + 1).and_then(|j| tokens.get(j));
-                following.into_iter().chain(preceding)
+                let preceding = i.checked_sub(d + 1);
+                [
+                    pair(word(after + d), word(after + d + 1)),
+                    word(after + d).map(str::to_owned),
+                    preceding.and_then(|j| pair(j.checked_sub(1).and_then(word), word(j))),
+                    preceding.and_then(word).map(str::to_owned),
+                ]
+                .into_iter()
+                .flatten()
             });
-            // The word as typed, then without a plural "s" ("thickness" stays whole).
+            // The name as typed, then without a plural "s" ("thickness" stays whole).
             let key = near
-                .flat_map(|w| std::iter::once(w.as_str()).chain(w.strip_suffix('s')))
-                .filter(|w| w.len() > 2 && w.chars().all(char::is_alphabetic))
-                .map(|w| format!("{}_{unit}", dimension_noun(w)))
+                .map(|w| w.replace('-', "_"))
+                .flat_map(|w| {
+                    let singular = w.strip_suffix('s').map(str::to_owned);
+                    std::iter::once(w).chain(singular)
+                })
+                .filter(|w| w.len() > 2 && w.chars().all(|c| c.is_alphabetic() || c == '_'))
+                .map(|w| format!("{}_{unit}", dimension_noun(&w)))
                 .find(|key| self.has_data_column(searcher, key));
             if let Some(key) = key {
                 out.push(self.number_term(&key, number));

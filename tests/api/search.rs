@@ -286,6 +286,30 @@ fn a_measure_next_to_an_attribute_name_ranks_by_that_attribute() {
 }
 
 #[test]
+fn an_attribute_name_of_two_words_binds_a_measure() {
+    let srv = common::start_dev(&[]);
+    let ring = |id: f64, cs: f64| {
+        json!({"name": format!("O-ring {id}x{cs} NBR"),
+            "vertical_data": {"inner_diameter_mm": id, "cross_section_mm": cs, "material": "NBR"}})
+    };
+    let records =
+        json!({"records": [ring(3.0, 1.5), ring(20.0, 3.0), ring(3.0, 2.0), ring(30.0, 2.5)]});
+    let r = srv.ingest("acme", "parts", "item", &records);
+    srv.wait_indexed("acme", r["entity_ids"].as_array().unwrap());
+    for (q, want) in [
+        ("NBR o-ring with 3 mm cross section", "O-ring 20x3 NBR"),
+        ("o-ring 3 mm cross-sections", "O-ring 20x3 NBR"),
+        (
+            "o-ring with an inner diameter of 30 mm",
+            "O-ring 30x2.5 NBR",
+        ),
+    ] {
+        let r = srv.search("acme", "parts", &json!({"query": q})).json();
+        assert_eq!(r["results"][0]["name"], want, "{q}: {r}");
+    }
+}
+
+#[test]
 fn sort_filter_only_order_and_pagination() {
     let srv = catalog_server();
     let prices = |sort: &str| -> Vec<f64> {
