@@ -265,21 +265,45 @@ impl SearchIndex {
                 c.similarity = sim;
             }
         }
-        let at: HashMap<DocAddress, usize> =
-            cands.iter().enumerate().map(|(i, c)| (c.doc, i)).collect();
+        let keyword_docs: Vec<DocAddress> = cands.iter().map(|c| c.doc).collect();
+        let mut coverage = self.coverage(searcher, plan, &keyword_docs)?;
+        let rrf = |r: Option<usize>| r.map_or(0.0, |r| 1.0 / (RRF_K + 1.0 + r as f32));
+        // The meaning counts as much as the words leave unexplained: what the best keyword
+        // hit does not hold of the query.
+        let explained = coverage.iter().copied().fold(0.0f32, f32::max);
+        let meaning = 1.0 - explained;
+        // A record only the vectors find scores at most `meaning · rrf(0)`; a keyword hit at
+        // least its words' part. When the page's worth of keyword hits score more on words
+        // alone, no vector-only record can reach the page: the scan of the partition is
+        // skipped, and keyword hits are ranked by similarity among themselves.
+        let page = p.offset + p.limit;
+        let mut floors: Vec<f32> = (0..cands.len())
+            .map(|i| coverage[i] * rrf(Some(i)))
+            .collect();
+        floors.sort_by(|a, b| b.total_cmp(a));
+        let page_is_keyword = floors
+            .get(page.saturating_sub(1))
+            .is_some_and(|&f| f > meaning * rrf(Some(0)));
         let mut vector_only = 0;
-        for (doc, sim) in self.vector_candidates(searcher, p, filters, v, want)? {
-            match at.get(&doc) {
-                Some(&i) => cands[i].similarity = Some(sim),
-                None => {
-                    vector_only += 1;
-                    cands.push(Candidate {
-                        doc,
-                        keyword_rank: None,
-                        similarity: Some(sim),
-                    });
+        if !page_is_keyword {
+            let at: HashMap<DocAddress, usize> =
+                cands.iter().enumerate().map(|(i, c)| (c.doc, i)).collect();
+            let mut extra = Vec::new();
+            for (doc, sim) in self.vector_candidates(searcher, p, filters, v, want)? {
+                match at.get(&doc) {
+                    Some(&i) => cands[i].similarity = Some(sim),
+                    None => {
+                        extra.push(doc);
+                        cands.push(Candidate {
+                            doc,
+                            keyword_rank: None,
+                            similarity: Some(sim),
+                        });
+                    }
                 }
             }
+            vector_only = extra.len();
+            coverage.extend(self.coverage(searcher, plan, &extra)?);
         }
         let mut by_similarity: Vec<usize> = (0..cands.len())
             .filter(|&i| cands[i].similarity.is_some_and(|s| s >= MIN_SIMILARITY))
@@ -294,13 +318,6 @@ impl SearchIndex {
         for (rank, &i) in by_similarity.iter().enumerate() {
             vector_rank[i] = Some(rank);
         }
-        let docs: Vec<DocAddress> = cands.iter().map(|c| c.doc).collect();
-        let coverage = self.coverage(searcher, plan, &docs)?;
-        let rrf = |r: Option<usize>| r.map_or(0.0, |r| 1.0 / (RRF_K + 1.0 + r as f32));
-        // The meaning counts as much as the words leave unexplained: what the best keyword
-        // hit does not hold of the query.
-        let explained = coverage.iter().copied().fold(0.0f32, f32::max);
-        let meaning = 1.0 - explained;
         let mut scored: Vec<(f32, usize)> = cands
             .iter()
             .enumerate()
