@@ -162,9 +162,12 @@ fn closure_word(ps: &[Piece], i: usize) -> Option<&'static str> {
     if digits < text.len() && bearing_number(&text[..digits]) {
         return lookup(&text[digits..]);
     }
+    // Most pieces are words: ruled out before the table is searched.
     let after_number = i > 0 && bearing_number(&ps[0].text);
-    let word = lookup(text)?;
-    (after_number || (ps.len() == 1 && distinct_closure(text))).then_some(word)
+    if !(after_number || (ps.len() == 1 && distinct_closure(text))) {
+        return None;
+    }
+    lookup(text)
 }
 
 fn unit(word: &str) -> Option<&'static str> {
