@@ -12,9 +12,9 @@
 //! - decimals stay whole: `1.5`, `1,5` → `1.5`;
 //! - codes split at their separators: `6204-C3` → `6204`, `c3` (codes are also compared
 //!   whole, separators ignored, through the identifier field: see [`super::identifiers`]);
-//! - a bearing designation's closure suffix also gives the word a buyer uses for it
-//!   ([`CLOSURES`]): `6204-2RS`, `6204-2RSH/C3`, `608-LLU` → … `sealed`; `6204-ZZ`, `608ZZ`,
-//!   `6204-2Z` → … `shielded`.
+//! - a bearing designation's closure suffix also gives one token per kind of closure
+//!   ([`CLOSURES`]), which the words a buyer uses give too: `6204-2RSH/C3`, `608-LLU` and
+//!   "sealed" → … `2rs`; `6204-2Z`, `608ZZ` and "shielded" → … `zz`.
 //!
 //! The filters that follow fold accents and German umlauts and ß to ASCII (`Würth` → `wurth`),
 //! fold the German transliterations `ae`, `oe`, `ue` the same way (`Wuerth` → `wurth`), drop
@@ -114,60 +114,70 @@ const UNITS: &[(&str, &str)] = &[
     ("ml", "ml"),
 ];
 
-/// Bearing designation suffixes that say how a bearing is closed, and the word a buyer uses for
-/// it: catalogs print `6204-2RS`, buyers ask for a "sealed" bearing. Contact and non-contact
-/// seals of the common makers (SKF `2RS1`, `2RSH`, `2RZ`; FAG `2RSR`; NTN `LLU`, `LLB`; NSK
-/// `DDU`, `VV`) and metal shields (`ZZ`, `2Z`, `ZR`).
-const CLOSURES: &[(&str, &str)] = &[
-    ("2rs", "sealed"),
-    ("rs", "sealed"),
-    ("2rs1", "sealed"),
-    ("rs1", "sealed"),
-    ("2rsh", "sealed"),
-    ("rsh", "sealed"),
-    ("2rsr", "sealed"),
-    ("rsr", "sealed"),
-    ("2rsl", "sealed"),
-    ("2rz", "sealed"),
-    ("rz", "sealed"),
-    ("llu", "sealed"),
-    ("lu", "sealed"),
-    ("llb", "sealed"),
-    ("ddu", "sealed"),
-    ("du", "sealed"),
-    ("vv", "sealed"),
-    ("zz", "shielded"),
-    ("2z", "shielded"),
-    ("z", "shielded"),
-    ("zr", "shielded"),
-    ("2zr", "shielded"),
+/// How a bearing is closed, as one token each: the suffix catalogs print most (`6204-2RS`,
+/// `6204-ZZ`). Other makers' suffixes and the words buyers use ("sealed", "shielded") read as
+/// these, on both sides of the index. A token the stemmer leaves alone: "sealed" as its own word
+/// would stem to the noun "seal", and every sealed bearing would answer a search for a seal.
+const SEALED: &str = "2rs";
+const SHIELDED: &str = "zz";
+
+/// Closure suffixes and what they mean. `distinct` ones mean that much anywhere (written onto
+/// a number, after it, or alone: `608ZZ`, `6204-2RS`, `2RS`); the others only next to a
+/// bearing number (`6204-RS`, `6301-DDU`: alone, DDU is also an Incoterm). Contact and
+/// non-contact seals of the common makers (SKF `2RS1`, `2RSH`, `2RZ`; FAG `2RSR`; NTN `LLU`,
+/// `LLB`; NSK `DDU`, `VV`) and metal shields (`ZZ`, `2Z`, `ZR`). A single `Z` or `DU` is left
+/// out: `DIN 7985-Z` is a Pozidriv screw, `2020DU` a plain bush.
+const CLOSURES: &[(&str, &str, bool)] = &[
+    ("2rs", SEALED, true),
+    ("2rs1", SEALED, true),
+    ("2rsh", SEALED, true),
+    ("2rsr", SEALED, true),
+    ("2rsl", SEALED, true),
+    ("2rz", SEALED, true),
+    ("llu", SEALED, true),
+    ("llb", SEALED, true),
+    ("rs", SEALED, false),
+    ("rs1", SEALED, false),
+    ("rsh", SEALED, false),
+    ("rsr", SEALED, false),
+    ("ddu", SEALED, false),
+    ("vv", SEALED, false),
+    ("zz", SHIELDED, true),
+    ("2z", SHIELDED, true),
+    ("2zr", SHIELDED, true),
+    ("zr", SHIELDED, false),
 ];
 
-/// Whether a closure suffix means that much on its own, outside a designation (`2RS`, `ZZ`, not
-/// `RS` or `Z`).
-fn distinct_closure(suffix: &str) -> bool {
-    suffix.starts_with(|c: char| c.is_ascii_digit())
-        || matches!(suffix, "zz" | "llu" | "llb" | "ddu")
-}
-
-/// The closure word of piece `i` of a chunk: a suffix after a bearing number (`6204-2RS`,
-/// `6204-2RSH/C3`), written onto it (`608ZZ`), or a distinct suffix on its own (`2RS`).
-fn closure_word(ps: &[Piece], i: usize) -> Option<&'static str> {
-    let lookup = |s: &str| CLOSURES.iter().find(|(k, _)| *k == s).map(|(_, w)| *w);
-    let bearing_number = |s: &str| s.len() >= 3 && is_number(s);
+/// The closure token of piece `i` of a chunk, when the piece is a closure suffix: after a
+/// bearing number (`6204-2RS`, `6204-2RSH/C3`), written onto one (`608ZZ`), or a distinct
+/// suffix alone (`2RS`); or one of the words for it.
+fn closure_token(ps: &[Piece], i: usize) -> Option<&'static str> {
     let text = ps[i].text.as_str();
+    match text {
+        "sealed" => return Some(SEALED),
+        "shielded" => return Some(SHIELDED),
+        _ => {}
+    }
+    // A bearing's basic designation: `608`, `6204`, `61804`.
+    let bearing_number = |s: &str| (3..=5).contains(&s.len()) && is_number(s);
+    let lookup = |s: &str, next_to_number: bool| {
+        CLOSURES
+            .iter()
+            .find(|(k, _, distinct)| *k == s && (*distinct || next_to_number))
+            .map(|(_, token, _)| *token)
+    };
     let digits = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     if digits < text.len() && bearing_number(&text[..digits]) {
-        return lookup(&text[digits..]);
+        return lookup(&text[digits..], true);
     }
     // Most pieces are words: ruled out before the table is searched.
-    let after_number = i > 0 && bearing_number(&ps[0].text);
-    if !(after_number || (ps.len() == 1 && distinct_closure(text))) {
+    let after_number = i > 0 && bearing_number(&ps[i - 1].text);
+    if !(after_number || ps.len() == 1) {
         return None;
     }
-    lookup(text)
+    lookup(text, after_number)
 }
 
 fn unit(word: &str) -> Option<&'static str> {
@@ -332,9 +342,13 @@ pub fn tokenize(text: &str) -> Vec<String> {
                     out.push(format!("{n}{u}"));
                 }
                 (None, None) => {
-                    out.push(p.text.clone());
-                    if let Some(word) = closure_word(&ps, i) {
-                        out.push(word.to_owned());
+                    let closure = closure_token(&ps, i);
+                    // The words for a closure stand for it: "sealed" is not the noun "seal".
+                    if closure.is_none() || !matches!(p.text.as_str(), "sealed" | "shielded") {
+                        out.push(p.text.clone());
+                    }
+                    if let Some(token) = closure.filter(|t| *t != p.text) {
+                        out.push(token.to_owned());
                     }
                     if is_number(&p.text) {
                         if p.diameter && !(last && next_unit.is_some()) && p.sep != Some('"') {
@@ -547,22 +561,45 @@ mod tests {
     }
 
     #[test]
-    fn bearing_closures_give_their_word() {
-        assert_eq!(tokenize("6204-2RS"), ["6204", "2rs", "sealed"]);
-        assert_eq!(tokenize("6204-2RSH/C3"), ["6204", "2rsh", "sealed", "c3"]);
-        assert_eq!(tokenize("608-LLU"), ["608", "llu", "sealed"]);
-        assert_eq!(tokenize("6204-ZZ"), ["6204", "zz", "shielded"]);
-        assert_eq!(tokenize("608ZZ"), ["608zz", "shielded"]);
-        assert_eq!(tokenize("SKF 6204 2RS"), ["skf", "6204", "2rs", "sealed"]);
-        assert_eq!(tokenize("ZZ"), ["zz", "shielded"]);
-        // Not closures: a lone ambiguous suffix, a suffix after a short number or a word.
-        assert_eq!(tokenize("RS components"), ["rs", "components"]);
-        assert_eq!(tokenize("Z axis"), ["z", "axis"]);
-        assert_eq!(tokenize("A2-RS"), ["a2", "rs"]);
-        assert_eq!(tokenize("12-Z"), ["12", "z"]);
-        // One analysis: the query word meets the suffix.
+    fn bearing_closures_give_their_token() {
+        assert_eq!(tokenize("6204-2RS"), ["6204", "2rs"]);
+        assert_eq!(tokenize("6204-2RSH/C3"), ["6204", "2rsh", "2rs", "c3"]);
+        assert_eq!(tokenize("608-LLU"), ["608", "llu", "2rs"]);
+        assert_eq!(tokenize("6301-DDU"), ["6301", "ddu", "2rs"]);
+        assert_eq!(tokenize("6204-RS"), ["6204", "rs", "2rs"]);
+        assert_eq!(tokenize("6204-ZZ"), ["6204", "zz"]);
+        assert_eq!(tokenize("6204-2Z"), ["6204", "2z", "zz"]);
+        assert_eq!(tokenize("608ZZ"), ["608zz", "zz"]);
+        assert_eq!(tokenize("SKF 6204 2RS"), ["skf", "6204", "2rs"]);
+        assert_eq!(tokenize("2RSH"), ["2rsh", "2rs"]);
+        assert_eq!(tokenize("sealed ball bearing"), ["2rs", "ball", "bearing"]);
+        assert_eq!(tokenize("shielded"), ["zz"]);
+        // Not closures: ambiguous suffixes alone or after something else than a bearing
+        // number, a Pozidriv screw, a plain bush, an Incoterm.
+        for plain in [
+            "RS components",
+            "Z axis",
+            "A2-RS",
+            "12-RS",
+            "DIN 7985-Z",
+            "6204-Z",
+            "2020DU",
+            "DDU",
+            "RS-100",
+            "123456-RS",
+        ] {
+            let words: Vec<String> = plain
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect();
+            assert_eq!(tokenize(plain), words, "{plain}");
+        }
+        // One analysis: the word meets the suffix, and not the noun it would stem to.
         assert!(text("Ball bearing 6205-2RS").contains(&text("sealed")[0]));
         assert!(text("6205-2Z").contains(&text("shielded")[0]));
+        assert_ne!(text("sealed"), text("seal"));
+        assert!(!text("Ball bearing 6205-2RS").contains(&text("seal")[0]));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub const EXACT: &str = "qx_exact";
 
 /// Bump when the schema, the analysis or the scoping of terms changes: an index of another version is
 /// rebuilt from the store at start-up.
-pub const SCHEMA_VERSION: &str = "6";
+pub const SCHEMA_VERSION: &str = "7";
 
 /// Scoped analyzers: [`TEXT`] and [`WORDS`] applied to the part of a value after
 /// [`SCOPE_END`], each token prefixed with the part before it (see [`scoped_value`]).
