@@ -310,13 +310,23 @@ impl SearchIndex {
                 None => continue,
             };
             // Nearest first; at equal distance the word after ("40 mm shaft"). A name of two
-            // words ("3 mm cross section", "outer diameter 52 mm") before its first word.
-            let word = |j: usize| tokens.get(j).map(String::as_str);
+            // words ("3 mm cross section", "outer diameter 52 mm") before its first word. A
+            // name after the unit that a number follows belongs to that number ("inner
+            // diameter 30 mm cross section 3 mm").
+            let starts_measure =
+                |j: usize| tokens.get(j).is_some_and(|t| split_measure(t).is_some());
+            let word = |j: usize| {
+                tokens
+                    .get(j)
+                    .filter(|_| j < after || !starts_measure(j + 1))
+                    .map(String::as_str)
+            };
             let pair = |a: Option<&str>, b: Option<&str>| Some(format!("{}_{}", a?, b?));
             let near = (0..2).flat_map(|d| {
                 let preceding = i.checked_sub(d + 1);
+                let first_of_pair = tokens.get(after + d).map(String::as_str);
                 [
-                    pair(word(after + d), word(after + d + 1)),
+                    pair(first_of_pair, word(after + d + 1)),
                     word(after + d).map(str::to_owned),
                     preceding.and_then(|j| pair(j.checked_sub(1).and_then(word), word(j))),
                     preceding.and_then(word).map(str::to_owned),

@@ -303,6 +303,9 @@ fn an_attribute_name_of_two_words_binds_a_measure() {
             "o-ring with an inner diameter of 30 mm",
             "O-ring 30x2.5 NBR",
         ),
+        // Two measures, each with its own name.
+        ("cross section 3 mm inner diameter 20 mm", "O-ring 20x3 NBR"),
+        ("inner diameter 3 mm cross section 2 mm", "O-ring 3x2 NBR"),
     ] {
         let r = srv.search("acme", "parts", &json!({"query": q})).json();
         assert_eq!(r["results"][0]["name"], want, "{q}: {r}");
