@@ -273,19 +273,17 @@ impl SearchIndex {
         let explained = coverage.iter().copied().fold(0.0f32, f32::max);
         let meaning = 1.0 - explained;
         // A record only the vectors find scores at most `meaning · rrf(0)`; a keyword hit at
-        // least its words' part. When the page's worth of keyword hits score more on words
-        // alone, no vector-only record can reach the page: the scan of the partition is
-        // skipped, and keyword hits are ranked by similarity among themselves.
-        let page = p.offset + p.limit;
-        let mut floors: Vec<f32> = (0..cands.len())
-            .map(|i| coverage[i] * rrf(Some(i)))
-            .collect();
-        floors.sort_by(|a, b| b.total_cmp(a));
-        let page_is_keyword = floors
-            .get(page.saturating_sub(1))
-            .is_some_and(|&f| f > meaning * rrf(Some(0)));
+        // least its words' part. When each of the first MIN_WINDOW keyword hits scores more on
+        // words alone, no vector-only record can come before them: the query's meaning is
+        // taken as carried by its words, the partition is not scanned and keyword hits are
+        // ranked by similarity among themselves. The first MIN_WINDOW hits are the same
+        // whatever page is asked for, so every page of a query reads it the same way.
+        let words_suffice = cands.len() >= MIN_WINDOW
+            && (0..MIN_WINDOW)
+                .map(|i| coverage[i] * rrf(Some(i)))
+                .all(|floor| floor > meaning * rrf(Some(0)));
         let mut vector_only = 0;
-        if !page_is_keyword {
+        if !words_suffice {
             let at: HashMap<DocAddress, usize> =
                 cands.iter().enumerate().map(|(i, c)| (c.doc, i)).collect();
             let mut extra = Vec::new();
