@@ -223,6 +223,21 @@ fn bearing_designations_with_suffixes() {
     assert_eq!(n[0], "Deep groove ball bearing 6204-2RS");
     let n = names(&srv, "shielded ball bearing");
     assert_eq!(n[0], "Deep groove ball bearing 6204-ZZ", "{n:?}");
+    // A search for a seal is not a search for a sealed bearing.
+    let r = srv
+        .search(
+            "acme",
+            "parts",
+            &json!({"query": "seal", "mode": "keyword"}),
+        )
+        .json();
+    let found = r["results"].as_array().unwrap();
+    assert!(
+        found
+            .iter()
+            .all(|x| !x["name"].as_str().unwrap().contains("bearing")),
+        "{r}"
+    );
     // "RS-100" is a series, not a bearing's seal.
     assert!(!names(&srv, "sealed").iter().any(|n| n.contains("washer")));
 }
