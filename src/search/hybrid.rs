@@ -77,6 +77,9 @@ impl Mode {
 const RRF_K: f32 = 60.0;
 /// Fewest candidates of each reading fused, whatever the page size.
 const MIN_WINDOW: usize = 100;
+/// How many of the first keyword hits decide that a query's words suffice (no vector scan):
+/// a default page (`limit` 20).
+const WORDS_SUFFICE_DEPTH: usize = 20;
 /// With filters, vector candidates fetched per one wanted: filters drop some.
 const FILTERED_OVERFETCH: usize = 10;
 const MAX_VECTOR_CANDIDATES: usize = 5_000;
@@ -273,13 +276,13 @@ impl SearchIndex {
         let explained = coverage.iter().copied().fold(0.0f32, f32::max);
         let meaning = 1.0 - explained;
         // A record only the vectors find scores at most `meaning · rrf(0)`; a keyword hit at
-        // least its words' part. When each of the first MIN_WINDOW keyword hits scores more on
-        // words alone, no vector-only record can come before them: the query's meaning is
-        // taken as carried by its words, the partition is not scanned and keyword hits are
-        // ranked by similarity among themselves. The first MIN_WINDOW hits are the same
+        // least its words' part. When each of the first WORDS_SUFFICE_DEPTH keyword hits
+        // scores more on words alone, no vector-only record can come before them: the query's
+        // meaning is taken as carried by its words, the partition is not scanned and keyword
+        // hits are ranked by similarity among themselves. Those first hits are the same
         // whatever page is asked for, so every page of a query reads it the same way.
-        let words_suffice = cands.len() >= MIN_WINDOW
-            && (0..MIN_WINDOW)
+        let words_suffice = cands.len() >= WORDS_SUFFICE_DEPTH
+            && (0..WORDS_SUFFICE_DEPTH)
                 .map(|i| coverage[i] * rrf(Some(i)))
                 .all(|floor| floor > meaning * rrf(Some(0)));
         let mut vector_only = 0;
