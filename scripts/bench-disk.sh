@@ -18,12 +18,7 @@ mkdir -p bench-results
 
 cargo build --release --quiet --bin qanatix --bin gen-catalog --bin store-sizes
 source scripts/bench-server.sh
-WORK=$(mktemp -d)
-cleanup() {
-  stop_bench_server
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+use_bench_workdir
 start_bench_server "$PORT" '["ingest","admin"]'
 LOAD=$(load_bench_catalog "$COUNT" "$WORK/batches" 2>&1 >/dev/null | tail -1)
 RSS=$(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status)

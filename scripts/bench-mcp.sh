@@ -25,9 +25,7 @@ cargo bench --no-run --quiet --bench search_load 2>/dev/null
 DRIVER=$(ls -t target/release/deps/search_load-* | grep -v '\.d$' | head -1)
 
 source scripts/bench-server.sh
-WORK=$(mktemp -d)
-cleanup() { stop_bench_server; rm -rf "$WORK"; }
-trap cleanup EXIT
+use_bench_workdir
 start_bench_server "$PORT" '["search","ingest"]'
 
 # Load and wait until searchable (the driver's own query phase is cut to one second).

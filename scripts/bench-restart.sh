@@ -18,12 +18,7 @@ mkdir -p bench-results
 
 cargo build --release --quiet --bin qanatix --bin gen-catalog
 source scripts/bench-server.sh
-WORK=$(mktemp -d)
-cleanup() {
-  stop_bench_server
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+use_bench_workdir
 start_bench_server "$PORT" '["ingest","admin","search"]'
 load_bench_catalog "$COUNT" "$WORK/batches"
 

@@ -55,3 +55,9 @@ print(f'loaded {sys.argv[3]} records in {s:.1f} s ({int(sys.argv[3]) / s:,.0f} r
     sleep 5
   done
 }
+
+# use_bench_workdir: WORK is a temp dir, removed with the server on exit.
+use_bench_workdir() {
+  WORK=$(mktemp -d)
+  trap 'stop_bench_server; rm -rf "$WORK"' EXIT
+}

@@ -253,11 +253,10 @@ fn tenant_prefix(kind: u8, tenant: &str) -> Vec<u8> {
 
 /// Splits a `kind tenant \0 uuid` key.
 pub fn parse_id_key(k: &[u8]) -> Option<(String, Uuid)> {
-    let body = k.get(1..)?;
-    let zero = body.iter().position(|&b| b == 0)?;
-    let tenant = std::str::from_utf8(&body[..zero]).ok()?.to_owned();
-    let id = Uuid::from_slice(body.get(zero + 1..)?).ok()?;
-    Some((tenant, id))
+    let tenant = tenant_of(k)?;
+    // The kind byte, the tenant, its `\0`, then the id.
+    let id = Uuid::from_slice(k.get(tenant.len() + 2..)?).ok()?;
+    Some((tenant.to_owned(), id))
 }
 
 fn uuid_value(v: &[u8]) -> Option<Uuid> {
