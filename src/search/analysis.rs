@@ -148,16 +148,20 @@ const CLOSURES: &[(&str, &str, bool)] = &[
     ("zr", SHIELDED, false),
 ];
 
+/// The closure token a word for a closure stands for.
+fn closure_word(word: &str) -> Option<&'static str> {
+    match word {
+        "sealed" => Some(SEALED),
+        "shielded" => Some(SHIELDED),
+        _ => None,
+    }
+}
+
 /// The closure token of piece `i` of a chunk, when the piece is a closure suffix: after a
 /// bearing number (`6204-2RS`, `6204-2RSH/C3`), written onto one (`608ZZ`), or a distinct
-/// suffix alone (`2RS`); or one of the words for it.
+/// suffix alone (`2RS`).
 fn closure_token(ps: &[Piece], i: usize) -> Option<&'static str> {
     let text = ps[i].text.as_str();
-    match text {
-        "sealed" => return Some(SEALED),
-        "shielded" => return Some(SHIELDED),
-        _ => {}
-    }
     // A bearing's basic designation: `608`, `6204`, `61804`.
     let bearing_number = |s: &str| (3..=5).contains(&s.len()) && is_number(s);
     let lookup = |s: &str, next_to_number: bool| {
@@ -342,13 +346,14 @@ pub fn tokenize(text: &str) -> Vec<String> {
                     out.push(format!("{n}{u}"));
                 }
                 (None, None) => {
-                    let closure = closure_token(&ps, i);
                     // The words for a closure stand for it: "sealed" is not the noun "seal".
-                    if closure.is_none() || !matches!(p.text.as_str(), "sealed" | "shielded") {
-                        out.push(p.text.clone());
-                    }
-                    if let Some(token) = closure.filter(|t| *t != p.text) {
+                    if let Some(token) = closure_word(&p.text) {
                         out.push(token.to_owned());
+                    } else {
+                        out.push(p.text.clone());
+                        if let Some(token) = closure_token(&ps, i).filter(|t| *t != p.text) {
+                            out.push(token.to_owned());
+                        }
                     }
                     if is_number(&p.text) {
                         if p.diameter && !(last && next_unit.is_some()) && p.sep != Some('"') {
