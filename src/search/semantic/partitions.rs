@@ -276,6 +276,22 @@ impl Partitions {
             .unwrap_or_default()
     }
 
+    /// [`Self::nearest`] by comparing every vector's bytes, whatever the partition's size: the
+    /// answer the prefilter approximates (benches/vector_recall.rs measures how well).
+    pub fn nearest_exact(
+        &self,
+        tenant: &str,
+        vertical: &str,
+        query: &[f32],
+        k: usize,
+    ) -> Vec<(Uuid, f32)> {
+        let q = Quantized::from_f32(query);
+        self.read()
+            .get(&(tenant.to_owned(), vertical.to_owned()))
+            .map(|p| p.nearest(self.dim, &q, k, usize::MAX))
+            .unwrap_or_default()
+    }
+
     /// The similarity of each given entity of the tenant's vertical to `query` (`None` for an
     /// entity without a vector there).
     pub fn similarities(
@@ -352,6 +368,8 @@ mod tests {
         let hits = p.nearest("acme", "parts", &q, 10);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].0, a);
+        assert_eq!(p.nearest_exact("acme", "parts", &q, 10), hits);
+        assert!(p.nearest_exact("nobody", "parts", &q, 10).is_empty());
         assert!(p.nearest("nobody", "parts", &q, 10).is_empty());
     }
 
