@@ -100,11 +100,14 @@ impl Semantic {
     /// Reads every stored vector into memory.
     pub fn load(&self, store: &Store) -> Result<usize, StoreError> {
         let mut n = 0;
-        store.vectors.for_each(|sv| {
+        self.partitions.begin_bulk();
+        let read = store.vectors.for_each(|sv| {
             self.partitions
                 .upsert(sv.tenant, sv.vertical, None, sv.id, &sv.vector);
             n += 1;
-        })?;
+        });
+        self.partitions.end_bulk();
+        read?;
         self.loaded.store(true, Ordering::Release);
         Ok(n)
     }

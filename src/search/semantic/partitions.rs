@@ -1,14 +1,17 @@
 //! Entity vectors in memory, one partition per tenant and vertical: a query can only ever be
-//! compared with vectors of its own tenant and vertical, and a partition is scanned without an
-//! index structure to keep up to date.
+//! compared with vectors of its own tenant and vertical.
 //!
-//! Each vector is held twice: as signed bytes (one per dimension, with a scale; the ranking
-//! similarity) and as one sign bit per dimension (the prefilter). A partition up to
-//! [`EXACT_MAX`] vectors is compared byte-wise in full; a larger one is first narrowed by the
-//! Hamming distance of the first 64 sign bits (8 bytes per vector per query), then of all of
-//! them, and the [`PREFILTER_FACTOR`]× nearest are re-ranked by their bytes.
+//! Each vector is held as signed bytes (one per dimension, with a scale). A partition up to
+//! [`EXACT_MAX`] vectors is compared with the query in full. A larger one is divided into
+//! [`LISTS`] lists by the nearest of as many centroids (an inverted-file index: spherical
+//! k-means over a sample of the partition, computed again whenever the partition has doubled);
+//! a query compares the vectors of the [`PROBES`] lists whose centroids are nearest to it.
+//! benches/vector_recall.rs measures how many of the exact nearest this finds. (Sign bits of
+//! the components were the prefilter before: this model's vectors share a strong common
+//! direction, and the signs found a minority of the true nearest.)
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 use uuid::Uuid;
@@ -17,12 +20,26 @@ use crate::store::vectors::Quantized;
 
 /// Partitions up to this size are compared exactly.
 pub const EXACT_MAX: usize = 50_000;
-/// Candidates the sign-bit prefilter keeps, per result asked for.
-pub const PREFILTER_FACTOR: usize = 8;
-/// The prefilter's first stage keeps one slot in this many ...
-const FIRST_STAGE_SHARE: usize = 50;
-/// ... and at least this many.
-const FIRST_STAGE_MIN: usize = 5_000;
+/// Lists of a larger partition.
+pub const LISTS: usize = 256;
+/// Lists a query compares the vectors of, at least ...
+pub const PROBES: usize = 3;
+/// ... and more until they hold this many vectors per result asked for.
+pub const PROBE_FACTOR: usize = 8;
+/// Vectors of the sample k-means trains on, per list.
+const TRAIN_PER_LIST: usize = 40;
+/// Rounds of k-means.
+const TRAIN_ROUNDS: usize = 8;
+
+/// Centroids of the lists of a large partition.
+struct Lists {
+    /// `LISTS × dim`, each of unit length.
+    centroids: Vec<f32>,
+    /// Vectors in each list.
+    sizes: Vec<u32>,
+    /// The partition's size when they were computed: they are computed again when it doubles.
+    built_at: usize,
+}
 
 #[derive(Default)]
 struct Partition {
@@ -30,22 +47,13 @@ struct Partition {
     scales: Vec<f32>,
     /// `dim` bytes per vector.
     bytes: Vec<i8>,
-    /// `dim / 64` words per vector, word-major: `bits[k][i]` is word `k` of slot `i`, so the
-    /// prefilter's first stage reads one contiguous array (8 bytes per vector, not 32).
-    bits: Vec<Vec<u64>>,
+    /// The list of each slot (meaningful when `lists` is set).
+    list_of: Vec<u16>,
+    lists: Option<Lists>,
+    /// Slots removed so far: lists computed outside the lock are only installed if no slot
+    /// moved meanwhile.
+    removals: u64,
     slot: HashMap<Uuid, usize>,
-}
-
-fn sign_bits(values: &[i8], out: &mut Vec<u64>) {
-    for chunk in values.chunks(64) {
-        let mut w = 0u64;
-        for (i, v) in chunk.iter().enumerate() {
-            if *v > 0 {
-                w |= 1 << i;
-            }
-        }
-        out.push(w);
-    }
 }
 
 fn dot(a: &[i8], b: &[i8]) -> i32 {
@@ -55,33 +63,132 @@ fn dot(a: &[i8], b: &[i8]) -> i32 {
         .sum()
 }
 
-impl Partition {
-    fn words(dim: usize) -> usize {
-        dim.div_ceil(64)
+/// Eight partial sums, so that the compiler keeps them in one vector register.
+#[inline(always)]
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (a8, a_rest) = a.as_chunks::<8>();
+    let (b8, b_rest) = b.as_chunks::<8>();
+    for (x, y) in a8.iter().zip(b8) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j];
+        }
     }
+    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
 
+fn to_f32(v: &[i8], scale: f32) -> Vec<f32> {
+    v.iter().map(|b| f32::from(*b) * scale).collect()
+}
+
+/// The centroid (of `centroids`, `dim` floats each) nearest to `v`.
+#[inline(always)]
+fn nearest_centroid(centroids: &[f32], dim: usize, v: &[f32]) -> u16 {
+    let mut best = (f32::MIN, 0usize);
+    for (i, c) in centroids.chunks_exact(dim).enumerate() {
+        let d = dot_f32(c, v);
+        if d > best.0 {
+            best = (d, i);
+        }
+    }
+    best.1 as u16
+}
+
+/// The list of each of `vectors` (`dim` bytes each, with `scales`). It multiplies every
+/// vector with every centroid; where the CPU has AVX2 and FMA, the same code is compiled with
+/// them (8 products per instruction, not 4).
+fn assign(centroids: &[f32], dim: usize, vectors: &[i8], scales: &[f32]) -> Vec<u16> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        return unsafe { assign_avx2(centroids, dim, vectors, scales) };
+    }
+    assign_portable(centroids, dim, vectors, scales)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn assign_avx2(centroids: &[f32], dim: usize, vectors: &[i8], scales: &[f32]) -> Vec<u16> {
+    assign_portable(centroids, dim, vectors, scales)
+}
+
+#[inline(always)]
+fn assign_portable(centroids: &[f32], dim: usize, vectors: &[i8], scales: &[f32]) -> Vec<u16> {
+    let mut v = vec![0f32; dim];
+    let mut out = Vec::with_capacity(scales.len());
+    for (bytes, scale) in vectors.chunks_exact(dim).zip(scales) {
+        for (x, b) in v.iter_mut().zip(bytes) {
+            *x = f32::from(*b) * scale;
+        }
+        out.push(nearest_centroid(centroids, dim, &v));
+    }
+    out
+}
+
+/// [`LISTS`] unit centroids by spherical k-means over `sample` (`dim` bytes per vector, with
+/// `scales`), started from vectors spread over the sample.
+fn train(dim: usize, sample: &[i8], scales: &[f32]) -> Vec<f32> {
+    let n = scales.len();
+    if n == 0 {
+        return vec![0.0; LISTS * dim];
+    }
+    let step = (n / LISTS).max(1);
+    let mut centroids: Vec<f32> = (0..LISTS)
+        .flat_map(|c| {
+            let i = (c * step) % n;
+            to_f32(&sample[i * dim..(i + 1) * dim], scales[i])
+        })
+        .collect();
+    for _ in 0..TRAIN_ROUNDS {
+        let lists = assign(&centroids, dim, sample, scales);
+        let mut sums = vec![0f32; LISTS * dim];
+        for ((bytes, scale), l) in sample.chunks_exact(dim).zip(scales).zip(&lists) {
+            let sum = &mut sums[usize::from(*l) * dim..(usize::from(*l) + 1) * dim];
+            for (s, b) in sum.iter_mut().zip(bytes) {
+                *s += f32::from(*b) * scale;
+            }
+        }
+        for (c, sum) in centroids.chunks_exact_mut(dim).zip(sums.chunks_exact(dim)) {
+            let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+            // A list nothing was assigned to keeps its centroid.
+            if norm > 0.0 {
+                for (x, s) in c.iter_mut().zip(sum) {
+                    *x = s / norm;
+                }
+            }
+        }
+    }
+    centroids
+}
+
+impl Partition {
     fn upsert(&mut self, dim: usize, id: Uuid, v: &Quantized) {
-        let w = Self::words(dim);
-        let mut bits = Vec::with_capacity(w);
-        sign_bits(&v.values, &mut bits);
-        self.bits.resize_with(w, Vec::new);
-        match self.slot.get(&id) {
+        let list = self
+            .lists
+            .as_ref()
+            .and_then(|l| assign(&l.centroids, dim, &v.values, &[v.scale]).pop());
+        let i = match self.slot.get(&id) {
             Some(&i) => {
                 self.scales[i] = v.scale;
                 self.bytes[i * dim..(i + 1) * dim].copy_from_slice(&v.values);
-                for (column, word) in self.bits.iter_mut().zip(bits) {
-                    column[i] = word;
+                if let Some(l) = &mut self.lists {
+                    l.sizes[usize::from(self.list_of[i])] -= 1;
                 }
+                i
             }
             None => {
                 self.slot.insert(id, self.ids.len());
                 self.ids.push(id);
                 self.scales.push(v.scale);
                 self.bytes.extend_from_slice(&v.values);
-                for (column, word) in self.bits.iter_mut().zip(bits) {
-                    column.push(word);
-                }
+                self.list_of.push(0);
+                self.ids.len() - 1
             }
+        };
+        if let (Some(l), Some(list)) = (&mut self.lists, list) {
+            self.list_of[i] = list;
+            l.sizes[usize::from(list)] += 1;
         }
     }
 
@@ -89,21 +196,23 @@ impl Partition {
         let Some(i) = self.slot.remove(&id) else {
             return;
         };
-        let last = self.ids.len() - 1;
-        for column in &mut self.bits {
-            column.swap_remove(i);
+        if let Some(l) = &mut self.lists {
+            l.sizes[usize::from(self.list_of[i])] -= 1;
         }
+        self.removals += 1;
+        let last = self.ids.len() - 1;
         if i != last {
             let moved = self.ids[last];
             self.ids.swap(i, last);
             self.scales.swap(i, last);
-            for k in 0..dim {
-                self.bytes.swap(i * dim + k, last * dim + k);
-            }
+            self.list_of.swap(i, last);
+            self.bytes
+                .copy_within(last * dim..(last + 1) * dim, i * dim);
             self.slot.insert(moved, i);
         }
         self.ids.pop();
         self.scales.pop();
+        self.list_of.pop();
         self.bytes.truncate(last * dim);
     }
 
@@ -112,102 +221,245 @@ impl Partition {
         dot(&self.bytes[i * dim..(i + 1) * dim], q) as f32 * self.scales[i] * qs
     }
 
+    /// Whether the partition is compared by lists (it holds more than `exact_max` vectors) and
+    /// they are missing or were computed for half its vectors or fewer.
+    fn needs_lists(&self, exact_max: usize) -> bool {
+        let n = self.ids.len();
+        n > exact_max && self.lists.as_ref().is_none_or(|l| n > 2 * l.built_at)
+    }
+
+    /// Bytes and scales of about [`TRAIN_PER_LIST`] × [`LISTS`] vectors spread over the
+    /// partition.
+    fn train_sample(&self, dim: usize) -> (Vec<i8>, Vec<f32>) {
+        let n = self.ids.len();
+        let step = n.div_ceil(TRAIN_PER_LIST * LISTS).max(1);
+        let mut bytes = Vec::with_capacity(n / step * dim);
+        let mut scales = Vec::with_capacity(n / step);
+        for i in (0..n).step_by(step) {
+            bytes.extend_from_slice(&self.bytes[i * dim..(i + 1) * dim]);
+            scales.push(self.scales[i]);
+        }
+        (bytes, scales)
+    }
+
+    /// Takes lists computed for the first `list_of.len()` slots, assigning the slots added
+    /// since.
+    fn install(&mut self, dim: usize, centroids: Vec<f32>, mut list_of: Vec<u16>) {
+        let n = self.ids.len();
+        let tail = list_of.len().min(n);
+        list_of.truncate(n);
+        list_of.extend(assign(
+            &centroids,
+            dim,
+            &self.bytes[tail * dim..],
+            &self.scales[tail..],
+        ));
+        let mut sizes = vec![0u32; LISTS];
+        for l in &list_of {
+            sizes[usize::from(*l)] += 1;
+        }
+        self.list_of = list_of;
+        self.lists = Some(Lists {
+            centroids,
+            sizes,
+            built_at: n,
+        });
+    }
+
+    /// Computes the lists in place (the caller holds the partition exclusively).
+    #[cfg(test)]
+    fn build_lists(&mut self, dim: usize) {
+        let (sample, scales) = self.train_sample(dim);
+        let centroids = train(dim, &sample, &scales);
+        self.install(dim, centroids, Vec::new());
+    }
+
     fn nearest(&self, dim: usize, q: &Quantized, k: usize, exact_max: usize) -> Vec<(Uuid, f32)> {
         let n = self.ids.len();
-        let candidates: Vec<usize> = if n <= exact_max {
-            (0..n).collect()
-        } else {
-            self.prefiltered(dim, q, k.saturating_mul(PREFILTER_FACTOR).max(k))
+        let candidates: Vec<usize> = match &self.lists {
+            Some(lists) if n > exact_max => self.probed(dim, lists, q, k),
+            _ => (0..n).collect(),
         };
-        let mut scored: Vec<(Uuid, f32)> = candidates
-            .into_iter()
-            .map(|i| (self.ids[i], self.similarity(dim, i, &q.values, q.scale)))
-            .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut scored = self.scored(dim, q, &candidates);
+        // Only the best k are ordered: a full sort of tens of thousands of candidates would
+        // cost more than comparing them.
+        let order = |a: &(Uuid, f32), b: &(Uuid, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if scored.len() > k && k > 0 {
+            scored.select_nth_unstable_by(k - 1, order);
+            scored.truncate(k);
+        }
+        scored.sort_by(order);
         scored.truncate(k);
         scored
     }
 
-    /// The `keep` slots nearest to `q` by the Hamming distance of their sign bits, in two
-    /// stages: the first 64 bits (the model's dimensions are PCA components, strongest first)
-    /// pick [`FIRST_STAGE_SHARE`] of the partition, at least [`FIRST_STAGE_MIN`], by a
-    /// histogram threshold; all the bits then rank those.
-    ///
-    /// It counts bits over every vector of the partition. x86-64's baseline has no popcount
-    /// instruction (the portable build counts bits in a dozen instructions), so where the CPU
-    /// has one, the same code is compiled with it.
-    fn prefiltered(&self, dim: usize, q: &Quantized, keep: usize) -> Vec<usize> {
+    /// The similarity of each candidate slot to `q`. Where the CPU has AVX2, the same code is
+    /// compiled with it (it multiplies 16 bytes per instruction instead of 8).
+    fn scored(&self, dim: usize, q: &Quantized, candidates: &[usize]) -> Vec<(Uuid, f32)> {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU supports popcnt, checked just above.
-            return unsafe { self.prefiltered_popcnt(dim, q, keep) };
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { self.scored_avx2(dim, q, candidates) };
         }
-        self.prefiltered_portable(dim, q, keep)
+        self.scored_portable(dim, q, candidates)
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "popcnt")]
-    unsafe fn prefiltered_popcnt(&self, dim: usize, q: &Quantized, keep: usize) -> Vec<usize> {
-        self.prefiltered_portable(dim, q, keep)
+    #[target_feature(enable = "avx2")]
+    unsafe fn scored_avx2(
+        &self,
+        dim: usize,
+        q: &Quantized,
+        candidates: &[usize],
+    ) -> Vec<(Uuid, f32)> {
+        self.scored_portable(dim, q, candidates)
     }
 
     #[inline(always)]
-    fn prefiltered_portable(&self, dim: usize, q: &Quantized, keep: usize) -> Vec<usize> {
-        let w = Self::words(dim);
-        let mut qbits = Vec::with_capacity(w);
-        sign_bits(&q.values, &mut qbits);
-        let n = self.ids.len();
-        // Plain loops, not iterator adapters: a `collect` is compiled once, outside the
-        // popcount build of this function.
-        let mut first = vec![0u8; n];
-        let mut histogram = [0usize; 65];
-        for (d, word) in first.iter_mut().zip(&self.bits[0]) {
-            *d = (word ^ qbits[0]).count_ones() as u8;
-            histogram[usize::from(*d)] += 1;
-        }
-        let wanted = (n / FIRST_STAGE_SHARE).max(FIRST_STAGE_MIN).max(keep);
-        let mut seen = 0;
-        let threshold = histogram
-            .iter()
-            .position(|c| {
-                seen += c;
-                seen >= wanted
-            })
-            .unwrap_or(64) as u8;
-        // Max-heap on distance: the root is the worst of the best `keep` so far.
-        let mut heap: BinaryHeap<(u32, usize)> = BinaryHeap::with_capacity(keep + 1);
-        for (i, d0) in first.iter().enumerate() {
-            if *d0 > threshold {
-                continue;
+    fn scored_portable(&self, dim: usize, q: &Quantized, candidates: &[usize]) -> Vec<(Uuid, f32)> {
+        let mut scored: Vec<(Uuid, f32)> = Vec::with_capacity(candidates.len());
+        for (j, &i) in candidates.iter().enumerate() {
+            // The candidates' bytes are scattered: ask for a later one's while this one is
+            // compared, or each waits for memory in turn.
+            if let Some(&ahead) = candidates.get(j + PREFETCH_AHEAD) {
+                prefetch(&self.bytes, ahead * dim);
             }
-            let d: u32 = self
-                .bits
-                .iter()
-                .zip(&qbits)
-                .map(|(column, b)| (column[i] ^ b).count_ones())
-                .sum();
-            if heap.len() < keep {
-                heap.push((d, i));
-            } else if heap.peek().is_some_and(|top| d < top.0) {
-                heap.pop();
-                heap.push((d, i));
+            let row = &self.bytes[i * dim..(i + 1) * dim];
+            let mut d = 0i32;
+            for (x, y) in row.iter().zip(&q.values) {
+                d += i32::from(*x) * i32::from(*y);
             }
+            scored.push((self.ids[i], d as f32 * self.scales[i] * q.scale));
         }
-        heap.into_iter().map(|(_, i)| i).collect()
+        scored
     }
+
+    /// The slots of the lists nearest to `q`: [`PROBES`] lists, more while they hold fewer
+    /// than [`PROBE_FACTOR`] vectors per result asked for.
+    fn probed(&self, dim: usize, lists: &Lists, q: &Quantized, k: usize) -> Vec<usize> {
+        let qf = to_f32(&q.values, q.scale);
+        let mut order: Vec<(f32, usize)> = lists
+            .centroids
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(i, c)| (dot_f32(c, &qf), i))
+            .collect();
+        order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let wanted = k.saturating_mul(PROBE_FACTOR);
+        let mut probe = vec![false; LISTS];
+        let mut held = 0usize;
+        for (probes, (_, l)) in order.iter().enumerate() {
+            if probes >= PROBES && held >= wanted {
+                break;
+            }
+            probe[*l] = true;
+            held += lists.sizes[*l] as usize;
+        }
+        // Each slot is written at the end of the list and kept if probed (no branch on it).
+        // The lists' sizes say how many will be; the room grows anyway should they be off.
+        let mut passed = vec![0usize; held.min(self.ids.len()) + 1];
+        let mut m = 0;
+        for (i, l) in self.list_of.iter().enumerate() {
+            if m == passed.len() {
+                passed.resize(2 * m, 0);
+            }
+            passed[m] = i;
+            m += usize::from(probe[usize::from(*l)]);
+        }
+        passed.truncate(m);
+        passed
+    }
+}
+
+/// Candidates the comparison asks memory for ahead of the one it compares.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Asks the CPU to bring `bytes[at]` into cache: a hint, which never faults.
+#[inline(always)]
+fn prefetch(bytes: &[i8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(byte) = bytes.get(at) {
+        // SAFETY: the pointer is to an element of the slice, and a prefetch neither reads nor
+        // writes memory as far as the program can observe.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (byte as *const i8).cast(),
+            )
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, at);
 }
 
 /// Every partition, keyed by tenant and vertical.
 pub struct Partitions {
     dim: usize,
+    /// [`EXACT_MAX`], but for tests.
+    exact_max: usize,
     parts: RwLock<HashMap<(String, String), Partition>>,
+    /// Vectors are being read back in bulk: lists are computed once at the end, not each time
+    /// a partition doubles on the way.
+    bulk: AtomicBool,
 }
+
+type Key = (String, String);
 
 impl Partitions {
     pub fn new(dim: usize) -> Partitions {
+        Partitions::with_exact_max(dim, EXACT_MAX)
+    }
+
+    fn with_exact_max(dim: usize, exact_max: usize) -> Partitions {
         Partitions {
             dim,
+            exact_max,
             parts: RwLock::new(HashMap::new()),
+            bulk: AtomicBool::new(false),
+        }
+    }
+
+    /// Upserts that follow add many vectors at once (a start-up reading them back): lists
+    /// wait for [`Self::end_bulk`].
+    pub fn begin_bulk(&self) {
+        self.bulk.store(true, Ordering::Release);
+    }
+
+    /// Computes the lists every partition needs after a bulk of upserts.
+    pub fn end_bulk(&self) {
+        self.bulk.store(false, Ordering::Release);
+        let keys: Vec<Key> = self.read().keys().cloned().collect();
+        for key in keys {
+            self.maintain(&key);
+        }
+    }
+
+    /// Computes the lists of a partition that needs them (see [`Partition::needs_lists`]).
+    /// k-means runs with no lock held and the assignment under the read lock, so searches go
+    /// on meanwhile; the result is installed only if no slot moved in between (it is computed
+    /// again at the next upsert otherwise). A vector updated in place meanwhile keeps the list
+    /// of its former value until the next computation: a small loss of recall, never a wrong
+    /// result.
+    fn maintain(&self, key: &Key) {
+        let dim = self.dim;
+        let (sample, scales, removals) = {
+            let parts = self.read();
+            let Some(p) = parts.get(key).filter(|p| p.needs_lists(self.exact_max)) else {
+                return;
+            };
+            let (sample, scales) = p.train_sample(dim);
+            (sample, scales, p.removals)
+        };
+        let centroids = train(dim, &sample, &scales);
+        let list_of = {
+            let parts = self.read();
+            let Some(p) = parts.get(key).filter(|p| p.removals == removals) else {
+                return;
+            };
+            assign(&centroids, dim, &p.bytes, &p.scales)
+        };
+        let mut parts = self.write();
+        if let Some(p) = parts.get_mut(key).filter(|p| p.removals == removals) {
+            p.install(dim, centroids, list_of);
         }
     }
 
@@ -238,10 +490,14 @@ impl Partitions {
                 p.remove(self.dim, id);
             }
         }
-        parts
-            .entry((tenant.to_owned(), vertical.to_owned()))
-            .or_default()
-            .upsert(self.dim, id, v);
+        let key = (tenant.to_owned(), vertical.to_owned());
+        let part = parts.entry(key.clone()).or_default();
+        part.upsert(self.dim, id, v);
+        let needs_lists = part.needs_lists(self.exact_max);
+        drop(parts);
+        if needs_lists && !self.bulk.load(Ordering::Acquire) {
+            self.maintain(&key);
+        }
     }
 
     pub fn remove(&self, tenant: &str, vertical: &str, id: Uuid) {
@@ -272,7 +528,7 @@ impl Partitions {
         let q = Quantized::from_f32(query);
         self.read()
             .get(&(tenant.to_owned(), vertical.to_owned()))
-            .map(|p| p.nearest(self.dim, &q, k, EXACT_MAX))
+            .map(|p| p.nearest(self.dim, &q, k, self.exact_max))
             .unwrap_or_default()
     }
 
@@ -373,13 +629,10 @@ mod tests {
         assert!(p.nearest("nobody", "parts", &q, 10).is_empty());
     }
 
-    #[test]
-    fn the_prefilter_finds_what_the_exact_scan_finds() {
-        // Clustered vectors, like a catalog's: 600 families of 100 near-identical records; the
-        // first stage keeps 5,000 of the 60,000.
-        let dim = 256;
+    /// Clustered vectors, like a catalog's: `families` families of 100 near-identical records.
+    fn clustered(dim: usize, families: u64) -> Partition {
         let mut part = Partition::default();
-        for s in 0..60_000u64 {
+        for s in 0..families * 100 {
             let centre = unit(s / 100, dim);
             let noise = unit(10_000 + s, dim);
             let v: Vec<f32> = centre
@@ -393,43 +646,103 @@ mod tests {
                 &Quantized::from_f32(&v),
             );
         }
-        for family in [3u64, 170, 420] {
+        part
+    }
+
+    #[test]
+    fn the_lists_find_what_the_exact_scan_finds() {
+        let dim = 64;
+        let mut part = clustered(dim, 300);
+        part.build_lists(dim);
+        for family in [3u64, 170, 260] {
             let q = Quantized::from_f32(&unit(family, dim));
             let exact = part.nearest(dim, &q, 20, usize::MAX);
-            let filtered = part.nearest(dim, &q, 20, 0);
-            let overlap = filtered.iter().filter(|h| exact.contains(h)).count();
+            // Exact limit 0: only the probed lists are compared.
+            let listed = part.nearest(dim, &q, 20, 0);
+            let overlap = listed.iter().filter(|h| exact.contains(h)).count();
             assert!(overlap >= 18, "family {family}: {overlap} of 20");
-            assert!(filtered
+            assert!(listed
                 .iter()
                 .all(|(id, _)| id.as_u128() as u64 / 100 == family));
+        }
+        // A query compares a few lists' vectors, not the partition's.
+        let lists = part.lists.as_ref().unwrap();
+        let probed = part.probed(dim, lists, &Quantized::from_f32(&unit(3, dim)), 20);
+        assert!(probed.len() < 30_000 / 4, "{} compared", probed.len());
+        assert!(probed.len() >= 20 * PROBE_FACTOR);
+    }
+
+    #[test]
+    fn removals_and_updates_keep_the_lists_with_their_slots() {
+        let dim = 64;
+        let mut part = Partition::default();
+        let id = |s: u64| Uuid::from_u128(u128::from(s) + 1);
+        for s in 0..3_000u64 {
+            part.upsert(dim, id(s), &Quantized::from_f32(&unit(s, dim)));
+        }
+        part.build_lists(dim);
+        // Removals move the last slot into the hole; updates rewrite a slot in place and move
+        // it to the list of its new value.
+        for s in (0..3_000u64).step_by(7) {
+            part.remove(dim, id(s));
+        }
+        for s in (1..3_000u64).step_by(11) {
+            part.upsert(dim, id(s), &Quantized::from_f32(&unit(10_000 + s, dim)));
+        }
+        let sizes = &part.lists.as_ref().unwrap().sizes;
+        assert_eq!(sizes.iter().sum::<u32>() as usize, part.ids.len());
+        for s in (0..3_000u64).filter(|s| s % 7 != 0) {
+            let v = if s % 11 == 1 {
+                unit(10_000 + s, dim)
+            } else {
+                unit(s, dim)
+            };
+            // Through the lists (exact limit 0).
+            let hit = part.nearest(dim, &Quantized::from_f32(&v), 1, 0);
+            assert_eq!(hit[0].0, id(s), "slot of {s}");
         }
     }
 
     #[test]
-    fn removals_and_updates_keep_the_sign_bits_with_their_slots() {
-        let dim = 256;
-        let mut part = Partition::default();
-        let id = |s: u64| Uuid::from_u128(u128::from(s) + 1);
-        for s in 0..300u64 {
-            part.upsert(dim, id(s), &Quantized::from_f32(&unit(s, dim)));
+    fn lists_are_computed_when_a_partition_outgrows_the_exact_scan_and_when_it_doubles() {
+        let dim = 64;
+        let p = Partitions::with_exact_max(dim, 1_000);
+        let add = |from: u64, to: u64| {
+            for s in from..to {
+                let v = Quantized::from_f32(&unit(s, dim));
+                p.upsert("t", "v", None, Uuid::from_u128(u128::from(s) + 1), &v);
+            }
+        };
+        let built_at = || {
+            let parts = p.read();
+            let part = &parts[&("t".to_owned(), "v".to_owned())];
+            part.lists.as_ref().map(|l| l.built_at)
+        };
+        add(0, 1_000);
+        assert_eq!(built_at(), None);
+        add(1_000, 1_001);
+        assert_eq!(built_at(), Some(1_001));
+        add(1_001, 2_002);
+        assert_eq!(built_at(), Some(1_001));
+        add(2_002, 2_003);
+        assert_eq!(built_at(), Some(2_003));
+        // Every vector is still its own nearest through the lists.
+        for s in (0..2_003u64).step_by(97) {
+            let hit = p.nearest("t", "v", &unit(s, dim), 1);
+            assert_eq!(hit[0].0, Uuid::from_u128(u128::from(s) + 1));
         }
-        // Removals move the last slot into the hole; updates rewrite a slot in place.
-        for s in (0..300u64).step_by(7) {
-            part.remove(dim, id(s));
+        // Reading back in bulk computes them once, at the end.
+        let q = Partitions::with_exact_max(dim, 1_000);
+        q.begin_bulk();
+        for s in 0..3_000u64 {
+            let v = Quantized::from_f32(&unit(s, dim));
+            q.upsert("t", "v", None, Uuid::from_u128(u128::from(s) + 1), &v);
         }
-        for s in (1..300u64).step_by(11) {
-            part.upsert(dim, id(s), &Quantized::from_f32(&unit(1_000 + s, dim)));
-        }
-        for s in (0..300u64).filter(|s| s % 7 != 0) {
-            let v = if s % 11 == 1 {
-                unit(1_000 + s, dim)
-            } else {
-                unit(s, dim)
-            };
-            // Through the prefilter (exact limit 0): only the sign bits choose the candidates.
-            let hit = part.nearest(dim, &Quantized::from_f32(&v), 1, 0);
-            assert_eq!(hit[0].0, id(s), "slot of {s}");
-        }
+        assert!(q.read()[&("t".to_owned(), "v".to_owned())].lists.is_none());
+        q.end_bulk();
+        let parts = q.read();
+        let lists = parts[&("t".to_owned(), "v".to_owned())].lists.as_ref();
+        assert_eq!(lists.map(|l| l.built_at), Some(3_000));
     }
 
     #[test]
