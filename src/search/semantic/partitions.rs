@@ -11,7 +11,7 @@
 //! direction, and the signs found a minority of the true nearest.)
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use uuid::Uuid;
@@ -30,6 +30,9 @@ pub const PROBE_FACTOR: usize = 8;
 const TRAIN_PER_LIST: usize = 40;
 /// Rounds of k-means.
 const TRAIN_ROUNDS: usize = 8;
+/// Vectors assigned to lists per hold of the read lock (~0.1 s): a writer waiting for the
+/// lock, and the searches queued behind it, wait no longer than that.
+const ASSIGN_CHUNK: usize = 16_384;
 
 /// Centroids of the lists of a large partition.
 struct Lists {
@@ -50,10 +53,25 @@ struct Partition {
     /// The list of each slot (meaningful when `lists` is set).
     list_of: Vec<u16>,
     lists: Option<Lists>,
-    /// Slots removed so far: lists computed outside the lock are only installed if no slot
-    /// moved meanwhile.
-    removals: u64,
+    /// The computation of lists under way, if any: the last one started is the only one that
+    /// may install its result (see [`Partitions::maintain`]).
+    build: Option<u64>,
+    /// Slots updated in place since that computation sampled the partition: their lists are
+    /// assigned again when it installs.
+    updated: Vec<usize>,
     slot: HashMap<Uuid, usize>,
+}
+
+/// Numbers the computations of lists over all partitions, so that a partition deleted and
+/// created again, or a newer computation, is never confused with the one a ticket was for.
+static BUILDS: AtomicU64 = AtomicU64::new(1);
+
+/// A computation of lists between its steps (see [`Partitions::maintain`]).
+struct Build {
+    ticket: u64,
+    centroids: Vec<f32>,
+    /// The lists of the first slots, as far as assigned.
+    list_of: Vec<u16>,
 }
 
 fn dot(a: &[i8], b: &[i8]) -> i32 {
@@ -96,8 +114,8 @@ fn nearest_centroid(centroids: &[f32], dim: usize, v: &[f32]) -> u16 {
 }
 
 /// The list of each of `vectors` (`dim` bytes each, with `scales`). It multiplies every
-/// vector with every centroid; where the CPU has AVX2 and FMA, the same code is compiled with
-/// them (8 products per instruction, not 4).
+/// vector with every centroid; where the CPU has AVX2, the same code is compiled with it (8
+/// products per instruction, not 4).
 fn assign(centroids: &[f32], dim: usize, vectors: &[i8], scales: &[f32]) -> Vec<u16> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
@@ -108,7 +126,7 @@ fn assign(centroids: &[f32], dim: usize, vectors: &[i8], scales: &[f32]) -> Vec<
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2")]
 unsafe fn assign_avx2(centroids: &[f32], dim: usize, vectors: &[i8], scales: &[f32]) -> Vec<u16> {
     assign_portable(centroids, dim, vectors, scales)
 }
@@ -175,6 +193,9 @@ impl Partition {
                 if let Some(l) = &mut self.lists {
                     l.sizes[usize::from(self.list_of[i])] -= 1;
                 }
+                if self.build.is_some() && self.updated.len() < self.ids.len() {
+                    self.updated.push(i);
+                }
                 i
             }
             None => {
@@ -199,7 +220,9 @@ impl Partition {
         if let Some(l) = &mut self.lists {
             l.sizes[usize::from(self.list_of[i])] -= 1;
         }
-        self.removals += 1;
+        // Slots move: lists being computed for the old order would be misplaced.
+        self.build = None;
+        self.updated.clear();
         let last = self.ids.len() - 1;
         if i != last {
             let moved = self.ids[last];
@@ -243,7 +266,7 @@ impl Partition {
     }
 
     /// Takes lists computed for the first `list_of.len()` slots, assigning the slots added
-    /// since.
+    /// since and those updated in place since the computation began.
     fn install(&mut self, dim: usize, centroids: Vec<f32>, mut list_of: Vec<u16>) {
         let n = self.ids.len();
         let tail = list_of.len().min(n);
@@ -254,6 +277,15 @@ impl Partition {
             &self.bytes[tail * dim..],
             &self.scales[tail..],
         ));
+        for i in std::mem::take(&mut self.updated) {
+            if i < tail {
+                let bytes = &self.bytes[i * dim..(i + 1) * dim];
+                if let Some(l) = assign(&centroids, dim, bytes, &self.scales[i..=i]).pop() {
+                    list_of[i] = l;
+                }
+            }
+        }
+        self.build = None;
         let mut sizes = vec![0u32; LISTS];
         for l in &list_of {
             sizes[usize::from(*l)] += 1;
@@ -275,6 +307,9 @@ impl Partition {
     }
 
     fn nearest(&self, dim: usize, q: &Quantized, k: usize, exact_max: usize) -> Vec<(Uuid, f32)> {
+        if k == 0 {
+            return Vec::new();
+        }
         let n = self.ids.len();
         let candidates: Vec<usize> = match &self.lists {
             Some(lists) if n > exact_max => self.probed(dim, lists, q, k),
@@ -284,7 +319,7 @@ impl Partition {
         // Only the best k are ordered: a full sort of tens of thousands of candidates would
         // cost more than comparing them.
         let order = |a: &(Uuid, f32), b: &(Uuid, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if scored.len() > k && k > 0 {
+        if scored.len() > k {
             scored.select_nth_unstable_by(k - 1, order);
             scored.truncate(k);
         }
@@ -433,33 +468,74 @@ impl Partitions {
         }
     }
 
-    /// Computes the lists of a partition that needs them (see [`Partition::needs_lists`]).
-    /// k-means runs with no lock held and the assignment under the read lock, so searches go
-    /// on meanwhile; the result is installed only if no slot moved in between (it is computed
-    /// again at the next upsert otherwise). A vector updated in place meanwhile keeps the list
-    /// of its former value until the next computation: a small loss of recall, never a wrong
-    /// result.
+    /// Computes the lists of a partition that needs them (see [`Partition::needs_lists`]), in
+    /// steps that let searches and writes go on: a sample is taken under the write lock
+    /// (briefly), k-means runs with no lock, the vectors are assigned [`ASSIGN_CHUNK`] at a time
+    /// under the read lock, and the result is installed under the write lock, with the slots
+    /// added or updated in place meanwhile assigned then. A removal (slots move), a newer
+    /// computation or the partition's deletion voids it; it is tried again, a few times.
     fn maintain(&self, key: &Key) {
+        for _ in 0..3 {
+            let Some(mut build) = self.begin_build(key) else {
+                return;
+            };
+            if self.assign_build(key, &mut build) && self.finish_build(key, build) {
+                return;
+            }
+        }
+    }
+
+    /// Samples a partition that needs lists and trains their centroids.
+    fn begin_build(&self, key: &Key) -> Option<Build> {
         let dim = self.dim;
-        let (sample, scales, removals) = {
-            let parts = self.read();
-            let Some(p) = parts.get(key).filter(|p| p.needs_lists(self.exact_max)) else {
-                return;
-            };
-            let (sample, scales) = p.train_sample(dim);
-            (sample, scales, p.removals)
+        let ticket = BUILDS.fetch_add(1, Ordering::Relaxed);
+        let (sample, scales) = {
+            let mut parts = self.write();
+            let p = parts
+                .get_mut(key)
+                .filter(|p| p.needs_lists(self.exact_max))?;
+            p.build = Some(ticket);
+            p.updated.clear();
+            p.train_sample(dim)
         };
-        let centroids = train(dim, &sample, &scales);
-        let list_of = {
+        Some(Build {
+            ticket,
+            centroids: train(dim, &sample, &scales),
+            list_of: Vec::new(),
+        })
+    }
+
+    /// Assigns the partition's vectors to the build's lists; false when the build was voided.
+    fn assign_build(&self, key: &Key, build: &mut Build) -> bool {
+        let dim = self.dim;
+        loop {
             let parts = self.read();
-            let Some(p) = parts.get(key).filter(|p| p.removals == removals) else {
-                return;
+            let Some(p) = parts.get(key).filter(|p| p.build == Some(build.ticket)) else {
+                return false;
             };
-            assign(&centroids, dim, &p.bytes, &p.scales)
-        };
+            let from = build.list_of.len();
+            let to = p.ids.len().min(from + ASSIGN_CHUNK);
+            if from >= to {
+                return true;
+            }
+            build.list_of.extend(assign(
+                &build.centroids,
+                dim,
+                &p.bytes[from * dim..to * dim],
+                &p.scales[from..to],
+            ));
+        }
+    }
+
+    /// Installs the build's lists; false when it was voided.
+    fn finish_build(&self, key: &Key, build: Build) -> bool {
         let mut parts = self.write();
-        if let Some(p) = parts.get_mut(key).filter(|p| p.removals == removals) {
-            p.install(dim, centroids, list_of);
+        match parts.get_mut(key).filter(|p| p.build == Some(build.ticket)) {
+            Some(p) => {
+                p.install(self.dim, build.centroids, build.list_of);
+                true
+            }
+            None => false,
         }
     }
 
@@ -501,11 +577,15 @@ impl Partitions {
     }
 
     pub fn remove(&self, tenant: &str, vertical: &str, id: Uuid) {
-        if let Some(p) = self
-            .write()
-            .get_mut(&(tenant.to_owned(), vertical.to_owned()))
-        {
+        let key = (tenant.to_owned(), vertical.to_owned());
+        let needs_lists = self.write().get_mut(&key).is_some_and(|p| {
             p.remove(self.dim, id);
+            p.needs_lists(self.exact_max)
+        });
+        // A removal voids lists being computed: a vertical that only loses records would
+        // otherwise wait for its next insertion to get them.
+        if needs_lists && !self.bulk.load(Ordering::Acquire) {
+            self.maintain(&key);
         }
     }
 
@@ -649,6 +729,20 @@ mod tests {
         part
     }
 
+    /// Each slot is in the list of its nearest centroid, and the lists' sizes count them.
+    fn assert_lists_consistent(part: &Partition, dim: usize) {
+        let lists = part.lists.as_ref().expect("lists");
+        assert_eq!(part.list_of.len(), part.ids.len());
+        let mut sizes = vec![0u32; LISTS];
+        for (i, l) in part.list_of.iter().enumerate() {
+            sizes[usize::from(*l)] += 1;
+            let bytes = &part.bytes[i * dim..(i + 1) * dim];
+            let own = assign(&lists.centroids, dim, bytes, &part.scales[i..=i]);
+            assert_eq!(own, vec![*l], "slot {i}");
+        }
+        assert_eq!(sizes, lists.sizes);
+    }
+
     #[test]
     fn the_lists_find_what_the_exact_scan_finds() {
         let dim = 64;
@@ -689,8 +783,7 @@ mod tests {
         for s in (1..3_000u64).step_by(11) {
             part.upsert(dim, id(s), &Quantized::from_f32(&unit(10_000 + s, dim)));
         }
-        let sizes = &part.lists.as_ref().unwrap().sizes;
-        assert_eq!(sizes.iter().sum::<u32>() as usize, part.ids.len());
+        assert_lists_consistent(&part, dim);
         for s in (0..3_000u64).filter(|s| s % 7 != 0) {
             let v = if s % 11 == 1 {
                 unit(10_000 + s, dim)
@@ -743,6 +836,54 @@ mod tests {
         let parts = q.read();
         let lists = parts[&("t".to_owned(), "v".to_owned())].lists.as_ref();
         assert_eq!(lists.map(|l| l.built_at), Some(3_000));
+    }
+
+    #[test]
+    fn lists_computed_while_vectors_change_fit_the_slots_they_are_installed_on() {
+        let dim = 64;
+        let key = ("t".to_owned(), "v".to_owned());
+        let id = |s: u64| Uuid::from_u128(u128::from(s) + 1);
+        let p = Partitions::with_exact_max(dim, 1_000);
+        p.begin_bulk();
+        let put = |s: u64, seed: u64| {
+            p.upsert(
+                "t",
+                "v",
+                None,
+                id(s),
+                &Quantized::from_f32(&unit(seed, dim)),
+            );
+        };
+        for s in 0..2_000 {
+            put(s, s);
+        }
+        // Added and updated in place between the steps: assigned when the lists install.
+        let mut build = p.begin_build(&key).expect("needs lists");
+        put(2_000, 2_000);
+        put(5, 50_005);
+        assert!(p.assign_build(&key, &mut build));
+        put(2_001, 2_001);
+        put(7, 50_007);
+        assert!(p.finish_build(&key, build));
+        assert_lists_consistent(&p.read()[&key], dim);
+
+        // Fresh lists are not computed again until the partition has doubled.
+        assert!(p.begin_build(&key).is_none());
+        for s in 2_002..4_100 {
+            put(s, s);
+        }
+        // A removal moves slots: the computation under way is void.
+        let mut build = p.begin_build(&key).expect("the partition doubled");
+        p.remove("t", "v", id(3));
+        assert!(!p.assign_build(&key, &mut build));
+        // Deleted and created again: a ticket of the old partition installs nothing.
+        let mut build = p.begin_build(&key).expect("still needs lists");
+        p.delete_tenant("t");
+        put(1, 1);
+        assert!(!p.assign_build(&key, &mut build));
+        assert!(!p.finish_build(&key, build));
+        assert!(p.read()[&key].lists.is_none());
+        p.end_bulk();
     }
 
     #[test]
