@@ -1,14 +1,15 @@
-//! Recall and speed of the sign-bit prefilter that narrows a large vector partition
+//! Recall and speed of the k-means lists that narrow the search of a large vector partition
 //! (src/search/semantic/partitions.rs), against comparing every vector's bytes.
 //!
 //!    COUNT=1000000 cargo bench --bench vector_recall
 //!
 //! 1. generates COUNT catalog records (the seeded generator of `search_load`, seed 42) and
-//!    embeds them with the built-in model into one partition, as the indexer would,
+//!    embeds them with the built-in model into one partition, as the indexer would (lists
+//!    computed on the way, as the partition doubles),
 //! 2. embeds the natural-language and paraphrase queries of the judged set
 //!    (tests/relevance/queries.json) and the benchmark's query mix the way a search does,
 //! 3. for k = 20 and 101 (a default page; the window hybrid search asks for), prints the mean
-//!    and worst recall of the prefiltered `nearest` against `nearest_exact` (the share of its
+//!    and worst recall of `nearest` (through the lists) against `nearest_exact` (the share of its
 //!    hits at least as similar as the exact k-th), the share of the exact hits' summed
 //!    similarity its hits keep, and the mean time per query of each.
 //!
@@ -131,7 +132,7 @@ fn main() {
             let recall = found as f64 / exact.len().max(1) as f64;
             sum += recall;
             worst = worst.min(recall);
-            // How much similarity the prefiltered page keeps of the exact one's.
+            // How much similarity the listed page keeps of the exact one's.
             let total = |hits: &[(Uuid, f32)]| hits.iter().map(|h| f64::from(h.1)).sum::<f64>();
             let ratio = total(&approx) / total(&exact).max(f64::MIN_POSITIVE);
             ratio_sum += ratio;
@@ -140,7 +141,7 @@ fn main() {
         let n = vectors.len() as f64;
         println!(
             "k={k:>3}: recall mean {:.3}, worst {:.3}; similarity kept mean {:.3}, worst {:.3}; \
-             prefiltered {:.2} ms, exact {:.2} ms per query",
+             lists {:.2} ms, exact {:.2} ms per query",
             sum / n,
             worst,
             ratio_sum / n,

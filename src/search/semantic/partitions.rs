@@ -74,6 +74,9 @@ struct Build {
     list_of: Vec<u16>,
 }
 
+/// Inlined, like [`Partition::similarity`], so that the AVX2 build of
+/// [`Partition::scored`] multiplies with AVX2 too.
+#[inline(always)]
 fn dot(a: &[i8], b: &[i8]) -> i32 {
     a.iter()
         .zip(b)
@@ -118,8 +121,8 @@ fn nearest_centroid(centroids: &[f32], dim: usize, v: &[f32]) -> u16 {
 /// products per instruction, not 4).
 fn assign(centroids: &[f32], dim: usize, vectors: &[i8], scales: &[f32]) -> Vec<u16> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
         return unsafe { assign_avx2(centroids, dim, vectors, scales) };
     }
     assign_portable(centroids, dim, vectors, scales)
@@ -240,6 +243,7 @@ impl Partition {
     }
 
     /// The similarity of slot `i` to a query (bytes `q`, scale `qs`): cosine for unit vectors.
+    #[inline(always)]
     fn similarity(&self, dim: usize, i: usize, q: &[i8], qs: f32) -> f32 {
         dot(&self.bytes[i * dim..(i + 1) * dim], q) as f32 * self.scales[i] * qs
     }
@@ -324,7 +328,6 @@ impl Partition {
             scored.truncate(k);
         }
         scored.sort_by(order);
-        scored.truncate(k);
         scored
     }
 
@@ -359,12 +362,7 @@ impl Partition {
             if let Some(&ahead) = candidates.get(j + PREFETCH_AHEAD) {
                 prefetch(&self.bytes, ahead * dim);
             }
-            let row = &self.bytes[i * dim..(i + 1) * dim];
-            let mut d = 0i32;
-            for (x, y) in row.iter().zip(&q.values) {
-                d += i32::from(*x) * i32::from(*y);
-            }
-            scored.push((self.ids[i], d as f32 * self.scales[i] * q.scale));
+            scored.push((self.ids[i], self.similarity(dim, i, &q.values, q.scale)));
         }
         scored
     }
@@ -474,7 +472,11 @@ impl Partitions {
     /// under the read lock, and the result is installed under the write lock, with the slots
     /// added or updated in place meanwhile assigned then. A removal (slots move), a newer
     /// computation or the partition's deletion voids it; it is tried again, a few times.
+    /// During a bulk of upserts it waits for [`Self::end_bulk`].
     fn maintain(&self, key: &Key) {
+        if self.bulk.load(Ordering::Acquire) {
+            return;
+        }
         for _ in 0..3 {
             let Some(mut build) = self.begin_build(key) else {
                 return;
@@ -566,13 +568,14 @@ impl Partitions {
                 p.remove(self.dim, id);
             }
         }
-        let key = (tenant.to_owned(), vertical.to_owned());
-        let part = parts.entry(key.clone()).or_default();
+        let part = parts
+            .entry((tenant.to_owned(), vertical.to_owned()))
+            .or_default();
         part.upsert(self.dim, id, v);
         let needs_lists = part.needs_lists(self.exact_max);
         drop(parts);
-        if needs_lists && !self.bulk.load(Ordering::Acquire) {
-            self.maintain(&key);
+        if needs_lists {
+            self.maintain(&(tenant.to_owned(), vertical.to_owned()));
         }
     }
 
@@ -584,7 +587,7 @@ impl Partitions {
         });
         // A removal voids lists being computed: a vertical that only loses records would
         // otherwise wait for its next insertion to get them.
-        if needs_lists && !self.bulk.load(Ordering::Acquire) {
+        if needs_lists {
             self.maintain(&key);
         }
     }
@@ -605,15 +608,11 @@ impl Partitions {
         query: &[f32],
         k: usize,
     ) -> Vec<(Uuid, f32)> {
-        let q = Quantized::from_f32(query);
-        self.read()
-            .get(&(tenant.to_owned(), vertical.to_owned()))
-            .map(|p| p.nearest(self.dim, &q, k, self.exact_max))
-            .unwrap_or_default()
+        self.nearest_within(tenant, vertical, query, k, self.exact_max)
     }
 
     /// [`Self::nearest`] by comparing every vector's bytes, whatever the partition's size: the
-    /// answer the prefilter approximates (benches/vector_recall.rs measures how well).
+    /// answer the lists approximate (benches/vector_recall.rs measures how well).
     pub fn nearest_exact(
         &self,
         tenant: &str,
@@ -621,10 +620,22 @@ impl Partitions {
         query: &[f32],
         k: usize,
     ) -> Vec<(Uuid, f32)> {
+        self.nearest_within(tenant, vertical, query, k, usize::MAX)
+    }
+
+    /// The nearest, comparing every vector of a partition up to `exact_max` of them.
+    fn nearest_within(
+        &self,
+        tenant: &str,
+        vertical: &str,
+        query: &[f32],
+        k: usize,
+        exact_max: usize,
+    ) -> Vec<(Uuid, f32)> {
         let q = Quantized::from_f32(query);
         self.read()
             .get(&(tenant.to_owned(), vertical.to_owned()))
-            .map(|p| p.nearest(self.dim, &q, k, usize::MAX))
+            .map(|p| p.nearest(self.dim, &q, k, exact_max))
             .unwrap_or_default()
     }
 
