@@ -5,7 +5,11 @@
 //!
 //! 1. generates COUNT catalog records (the seeded generator of `search_load`, seed 42) and
 //!    embeds them with the built-in model into one partition, as the indexer would (lists
-//!    computed on the way, as the partition doubles),
+//!    computed on the way, as the partition doubles). This is done twice: for the records as
+//!    generated, whose texts differ mostly in numbers the model has no words for (so that
+//!    entities share a few hundred distinct vectors, each compared once), and for the same
+//!    records with one made-up word each (letters that spell the record's number), which
+//!    makes nearly every vector distinct: the case the lists are for,
 //! 2. embeds the natural-language and paraphrase queries of the judged set
 //!    (tests/relevance/queries.json) and the benchmark's query mix the way a search does,
 //! 3. for k = 20 and 101 (a default page; the window hybrid search asks for), prints the mean
@@ -76,28 +80,58 @@ fn entity(record: &Value, entity_type: &str) -> Entity {
     }
 }
 
+/// A word of letters only, different for every `n` (the model ignores digits).
+fn made_up_word(mut n: u64) -> String {
+    let mut word = String::from("zq");
+    loop {
+        word.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+        if n == 0 {
+            return word;
+        }
+    }
+}
+
 fn main() {
     let count: u64 = std::env::var("COUNT")
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(1_000_000);
     let embedder = Embedder::builtin().expect("built-in model");
-    let partitions = Partitions::new(embedder.dim());
-    let started = Instant::now();
-    for (entity_type, records) in sample_catalog::batches(42, count, 10_000) {
-        for r in &records {
-            let e = entity(r, entity_type);
-            let text = qanatix::search::semantic::model::entity_text(&e);
-            if let Some(v) = embedder.embed(&text) {
-                partitions.upsert("bench", "parts", None, e.id, &Quantized::from_f32(&v));
+    for distinct in [false, true] {
+        let partitions = Partitions::new(embedder.dim());
+        let started = Instant::now();
+        let mut n = 0u64;
+        for (entity_type, records) in sample_catalog::batches(42, count, 10_000) {
+            for r in &records {
+                let e = entity(r, entity_type);
+                let mut text = qanatix::search::semantic::model::entity_text(&e);
+                if distinct {
+                    text.push(' ');
+                    text.push_str(&made_up_word(n));
+                }
+                n += 1;
+                if let Some(v) = embedder.embed(&text) {
+                    partitions.upsert("bench", "parts", None, e.id, &Quantized::from_f32(&v));
+                }
             }
         }
+        println!(
+            "{}: {} vectors ({} distinct) embedded in {:.1} s",
+            if distinct {
+                "with a made-up word per record"
+            } else {
+                "records as generated"
+            },
+            partitions.len(),
+            partitions.distinct_len(),
+            started.elapsed().as_secs_f64()
+        );
+        measure(&embedder, &partitions);
     }
-    println!(
-        "{} vectors embedded in {:.1} s",
-        partitions.len(),
-        started.elapsed().as_secs_f64()
-    );
+}
+
+fn measure(embedder: &Embedder, partitions: &Partitions) {
     let queries = queries();
     let vectors: Vec<Vec<f32>> = queries
         .iter()

@@ -1,16 +1,20 @@
 //! Entity vectors in memory, one partition per tenant and vertical: a query can only ever be
 //! compared with vectors of its own tenant and vertical.
 //!
-//! Each vector is held as signed bytes (one per dimension, with a scale). A partition up to
-//! [`EXACT_MAX`] vectors is compared with the query in full. A larger one is divided into
-//! [`LISTS`] lists by the nearest of as many centroids (an inverted-file index: spherical
-//! k-means over a sample of the partition, computed again whenever the partition has doubled);
-//! a query compares the vectors of the [`PROBES`] lists whose centroids are nearest to it.
-//! benches/vector_recall.rs measures how many of the exact nearest this finds. (Sign bits of
-//! the components were the prefilter before: this model's vectors share a strong common
-//! direction, and the signs found a minority of the true nearest.)
+//! Each vector is held as signed bytes (one per dimension, with a scale), once per distinct
+//! value: entities whose texts embed identically (variants of one part that differ only in
+//! numbers and codes the model has no words for) share one vector, compared once per query.
+//! A partition of up to [`EXACT_MAX`] distinct vectors is compared with the query in full. A
+//! larger one is divided into [`LISTS`] lists by the nearest of as many centroids (an
+//! inverted-file index: spherical k-means over a sample of the partition, computed again
+//! whenever the partition has doubled); a query compares the vectors of the [`PROBES`] lists
+//! whose centroids are nearest to it. benches/vector_recall.rs measures how many of the exact
+//! nearest this finds. (Sign bits of the components were the prefilter before: this model's
+//! vectors share a strong common direction, and the signs found a minority of the true
+//! nearest.)
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
@@ -18,13 +22,13 @@ use uuid::Uuid;
 
 use crate::store::vectors::Quantized;
 
-/// Partitions up to this size are compared exactly.
+/// Partitions of up to this many distinct vectors are compared exactly.
 pub const EXACT_MAX: usize = 50_000;
 /// Lists of a larger partition.
 pub const LISTS: usize = 256;
 /// Lists a query compares the vectors of, at least ...
 pub const PROBES: usize = 3;
-/// ... and more until they hold this many vectors per result asked for.
+/// ... and more until they hold this many distinct vectors per result asked for.
 pub const PROBE_FACTOR: usize = 8;
 /// Vectors of the sample k-means trains on, per list.
 const TRAIN_PER_LIST: usize = 40;
@@ -34,32 +38,50 @@ const TRAIN_ROUNDS: usize = 8;
 /// lock, and the searches queued behind it, wait no longer than that.
 const ASSIGN_CHUNK: usize = 16_384;
 
-/// Centroids of the lists of a large partition.
+/// Centroids of the lists of a large partition, and the distinct vectors in each.
 struct Lists {
     /// `LISTS × dim`, each of unit length.
     centroids: Vec<f32>,
-    /// Vectors in each list.
-    sizes: Vec<u32>,
-    /// The partition's size when they were computed: they are computed again when it doubles.
+    /// The distinct vectors of each list, in no order: a query reads the lists it probes.
+    members: Vec<Vec<u32>>,
+    /// Distinct vectors when they were computed: they are computed again when that doubles.
     built_at: usize,
+}
+
+/// The distinct vectors of a partition. An entry's index never changes while entities hold
+/// it; an entry no entity holds is free, and reused by the next new vector.
+#[derive(Default)]
+struct Distinct {
+    /// `dim` bytes per entry.
+    bytes: Vec<i8>,
+    scales: Vec<f32>,
+    /// The entity slots holding each entry (none: the entry is free).
+    holders: Vec<Vec<u32>>,
+    free: Vec<u32>,
+    /// Entries by a hash of their value. On the rare collision of two values the later one is
+    /// simply not found here, and not shared.
+    by_hash: HashMap<u64, u32>,
+    /// The list of each entry, and its place among the list's members (meaningful when the
+    /// partition has lists).
+    list_of: Vec<u16>,
+    list_place: Vec<u32>,
 }
 
 #[derive(Default)]
 struct Partition {
+    /// Per entity slot: its id, its distinct vector and its place among that vector's holders.
     ids: Vec<Uuid>,
-    scales: Vec<f32>,
-    /// `dim` bytes per vector.
-    bytes: Vec<i8>,
-    /// The list of each slot (meaningful when `lists` is set).
-    list_of: Vec<u16>,
+    vector_of: Vec<u32>,
+    holder_place: Vec<u32>,
+    slot: HashMap<Uuid, usize>,
+    distinct: Distinct,
     lists: Option<Lists>,
     /// The computation of lists under way, if any: the last one started is the only one that
     /// may install its result (see [`Partitions::maintain`]).
     build: Option<u64>,
-    /// Slots updated in place since that computation sampled the partition: their lists are
-    /// assigned again when it installs.
-    updated: Vec<usize>,
-    slot: HashMap<Uuid, usize>,
+    /// Entries filled with a new value since that computation sampled the partition: their
+    /// lists are assigned again when it installs.
+    refilled: Vec<u32>,
 }
 
 /// Numbers the computations of lists over all partitions, so that a partition deleted and
@@ -70,11 +92,11 @@ static BUILDS: AtomicU64 = AtomicU64::new(1);
 struct Build {
     ticket: u64,
     centroids: Vec<f32>,
-    /// The lists of the first slots, as far as assigned.
+    /// The lists of the first entries, as far as assigned.
     list_of: Vec<u16>,
 }
 
-/// Inlined, like [`Partition::similarity`], so that the AVX2 build of
+/// Inlined, like [`Distinct::similarity`], so that the AVX2 build of
 /// [`Partition::scored`] multiplies with AVX2 too.
 #[inline(always)]
 fn dot(a: &[i8], b: &[i8]) -> i32 {
@@ -183,36 +205,165 @@ fn train(dim: usize, sample: &[i8], scales: &[f32]) -> Vec<f32> {
     centroids
 }
 
+fn value_hash(values: &[i8], scale: f32) -> u64 {
+    let mut h = DefaultHasher::new();
+    values.hash(&mut h);
+    scale.to_bits().hash(&mut h);
+    h.finish()
+}
+
+impl Distinct {
+    /// Entries in use.
+    fn len(&self) -> usize {
+        self.holders.len() - self.free.len()
+    }
+
+    fn live(&self, e: u32) -> bool {
+        !self.holders[e as usize].is_empty()
+    }
+
+    fn value(&self, dim: usize, e: u32) -> &[i8] {
+        let e = e as usize;
+        &self.bytes[e * dim..(e + 1) * dim]
+    }
+
+    /// The similarity of entry `e` to a query (bytes `q`, scale `qs`): cosine for unit vectors.
+    #[inline(always)]
+    fn similarity(&self, dim: usize, e: u32, q: &[i8], qs: f32) -> f32 {
+        dot(self.value(dim, e), q) as f32 * self.scales[e as usize] * qs
+    }
+
+    /// The entry holding `v`, if one does.
+    fn find(&self, dim: usize, v: &Quantized, hash: u64) -> Option<u32> {
+        let e = *self.by_hash.get(&hash)?;
+        (self.live(e) && self.scales[e as usize] == v.scale && self.value(dim, e) == v.values)
+            .then_some(e)
+    }
+
+    /// A free entry filled with `v` (no holders yet), and whether it was reused.
+    fn fill(&mut self, dim: usize, v: &Quantized, hash: u64) -> (u32, bool) {
+        let (e, reused) = match self.free.pop() {
+            Some(e) => {
+                let at = e as usize;
+                self.bytes[at * dim..(at + 1) * dim].copy_from_slice(&v.values);
+                self.scales[at] = v.scale;
+                (e, true)
+            }
+            None => {
+                self.bytes.extend_from_slice(&v.values);
+                self.scales.push(v.scale);
+                self.holders.push(Vec::new());
+                self.list_of.push(0);
+                self.list_place.push(0);
+                ((self.holders.len() - 1) as u32, false)
+            }
+        };
+        self.by_hash.entry(hash).or_insert(e);
+        (e, reused)
+    }
+
+    /// Frees entry `e`, which no entity holds any longer.
+    fn release(&mut self, dim: usize, e: u32) {
+        let hash = value_hash(self.value(dim, e), self.scales[e as usize]);
+        if self.by_hash.get(&hash) == Some(&e) {
+            self.by_hash.remove(&hash);
+        }
+        self.free.push(e);
+    }
+
+    /// Takes entry `e` out of its list's members.
+    fn leave_list(&mut self, lists: &mut Lists, e: u32) {
+        let members = &mut lists.members[usize::from(self.list_of[e as usize])];
+        let at = self.list_place[e as usize] as usize;
+        members.swap_remove(at);
+        if let Some(&moved) = members.get(at) {
+            self.list_place[moved as usize] = at as u32;
+        }
+    }
+
+    /// Puts entry `e` among the members of `list`.
+    fn join_list(&mut self, lists: &mut Lists, e: u32, list: u16) {
+        let members = &mut lists.members[usize::from(list)];
+        self.list_of[e as usize] = list;
+        self.list_place[e as usize] = members.len() as u32;
+        members.push(e);
+    }
+
+    /// Bytes and scales of about [`TRAIN_PER_LIST`] × [`LISTS`] entries in use, spread over
+    /// all.
+    fn train_sample(&self, dim: usize) -> (Vec<i8>, Vec<f32>) {
+        let n = self.holders.len();
+        let step = self.len().div_ceil(TRAIN_PER_LIST * LISTS).max(1);
+        let mut bytes = Vec::new();
+        let mut scales = Vec::new();
+        for e in (0..n as u32).filter(|e| self.live(*e)).step_by(step) {
+            bytes.extend_from_slice(self.value(dim, e));
+            scales.push(self.scales[e as usize]);
+        }
+        (bytes, scales)
+    }
+}
+
 impl Partition {
     fn upsert(&mut self, dim: usize, id: Uuid, v: &Quantized) {
-        let list = self
-            .lists
-            .as_ref()
-            .and_then(|l| assign(&l.centroids, dim, &v.values, &[v.scale]).pop());
-        let i = match self.slot.get(&id) {
-            Some(&i) => {
-                self.scales[i] = v.scale;
-                self.bytes[i * dim..(i + 1) * dim].copy_from_slice(&v.values);
-                if let Some(l) = &mut self.lists {
-                    l.sizes[usize::from(self.list_of[i])] -= 1;
-                }
-                if self.build.is_some() && self.updated.len() < self.ids.len() {
-                    self.updated.push(i);
-                }
+        let hash = value_hash(&v.values, v.scale);
+        let existing = self.slot.get(&id).copied();
+        if let Some(i) = existing {
+            if self.distinct.find(dim, v, hash) == Some(self.vector_of[i]) {
+                return;
+            }
+        }
+        let e = match self.distinct.find(dim, v, hash) {
+            Some(e) => e,
+            None => self.fill(dim, v, hash),
+        };
+        let i = match existing {
+            Some(i) => {
+                self.leave_vector(dim, i);
                 i
             }
             None => {
                 self.slot.insert(id, self.ids.len());
                 self.ids.push(id);
-                self.scales.push(v.scale);
-                self.bytes.extend_from_slice(&v.values);
-                self.list_of.push(0);
+                self.vector_of.push(0);
+                self.holder_place.push(0);
                 self.ids.len() - 1
             }
         };
-        if let (Some(l), Some(list)) = (&mut self.lists, list) {
-            self.list_of[i] = list;
-            l.sizes[usize::from(list)] += 1;
+        let holders = &mut self.distinct.holders[e as usize];
+        self.vector_of[i] = e;
+        self.holder_place[i] = holders.len() as u32;
+        holders.push(i as u32);
+    }
+
+    /// A new entry for `v`, in the list of its nearest centroid when there are lists.
+    fn fill(&mut self, dim: usize, v: &Quantized, hash: u64) -> u32 {
+        let (e, reused) = self.distinct.fill(dim, v, hash);
+        if let Some(lists) = &mut self.lists {
+            if let Some(list) = assign(&lists.centroids, dim, &v.values, &[v.scale]).pop() {
+                self.distinct.join_list(lists, e, list);
+            }
+        }
+        if reused && self.build.is_some() && self.refilled.len() < self.distinct.holders.len() {
+            self.refilled.push(e);
+        }
+        e
+    }
+
+    /// Takes slot `i` off its vector's holders, freeing the vector if it was the last.
+    fn leave_vector(&mut self, dim: usize, i: usize) {
+        let e = self.vector_of[i];
+        let holders = &mut self.distinct.holders[e as usize];
+        let at = self.holder_place[i] as usize;
+        holders.swap_remove(at);
+        if let Some(&moved) = holders.get(at) {
+            self.holder_place[moved as usize] = at as u32;
+        }
+        if holders.is_empty() {
+            if let Some(lists) = &mut self.lists {
+                self.distinct.leave_list(lists, e);
+            }
+            self.distinct.release(dim, e);
         }
     }
 
@@ -220,120 +371,112 @@ impl Partition {
         let Some(i) = self.slot.remove(&id) else {
             return;
         };
-        if let Some(l) = &mut self.lists {
-            l.sizes[usize::from(self.list_of[i])] -= 1;
-        }
-        // Slots move: lists being computed for the old order would be misplaced.
-        self.build = None;
-        self.updated.clear();
+        self.leave_vector(dim, i);
         let last = self.ids.len() - 1;
         if i != last {
             let moved = self.ids[last];
+            let e = self.vector_of[last] as usize;
+            self.distinct.holders[e][self.holder_place[last] as usize] = i as u32;
             self.ids.swap(i, last);
-            self.scales.swap(i, last);
-            self.list_of.swap(i, last);
-            self.bytes
-                .copy_within(last * dim..(last + 1) * dim, i * dim);
+            self.vector_of.swap(i, last);
+            self.holder_place.swap(i, last);
             self.slot.insert(moved, i);
         }
         self.ids.pop();
-        self.scales.pop();
-        self.list_of.pop();
-        self.bytes.truncate(last * dim);
+        self.vector_of.pop();
+        self.holder_place.pop();
     }
 
-    /// The similarity of slot `i` to a query (bytes `q`, scale `qs`): cosine for unit vectors.
-    #[inline(always)]
-    fn similarity(&self, dim: usize, i: usize, q: &[i8], qs: f32) -> f32 {
-        dot(&self.bytes[i * dim..(i + 1) * dim], q) as f32 * self.scales[i] * qs
-    }
-
-    /// Whether the partition is compared by lists (it holds more than `exact_max` vectors) and
-    /// they are missing or were computed for half its vectors or fewer.
+    /// Whether the partition is compared by lists (it holds more than `exact_max` distinct
+    /// vectors) and they are missing or were computed for half as many or fewer.
     fn needs_lists(&self, exact_max: usize) -> bool {
-        let n = self.ids.len();
+        let n = self.distinct.len();
         n > exact_max && self.lists.as_ref().is_none_or(|l| n > 2 * l.built_at)
     }
 
-    /// Bytes and scales of about [`TRAIN_PER_LIST`] × [`LISTS`] vectors spread over the
-    /// partition.
-    fn train_sample(&self, dim: usize) -> (Vec<i8>, Vec<f32>) {
-        let n = self.ids.len();
-        let step = n.div_ceil(TRAIN_PER_LIST * LISTS).max(1);
-        let mut bytes = Vec::with_capacity(n / step * dim);
-        let mut scales = Vec::with_capacity(n / step);
-        for i in (0..n).step_by(step) {
-            bytes.extend_from_slice(&self.bytes[i * dim..(i + 1) * dim]);
-            scales.push(self.scales[i]);
-        }
-        (bytes, scales)
-    }
-
-    /// Takes lists computed for the first `list_of.len()` slots, assigning the slots added
-    /// since and those updated in place since the computation began.
+    /// Takes lists computed for the first `list_of.len()` entries, assigning the entries added
+    /// since and those filled again since the computation began.
     fn install(&mut self, dim: usize, centroids: Vec<f32>, mut list_of: Vec<u16>) {
-        let n = self.ids.len();
+        let d = &self.distinct;
+        let n = d.holders.len();
         let tail = list_of.len().min(n);
         list_of.truncate(n);
         list_of.extend(assign(
             &centroids,
             dim,
-            &self.bytes[tail * dim..],
-            &self.scales[tail..],
+            &d.bytes[tail * dim..],
+            &d.scales[tail..],
         ));
-        for i in std::mem::take(&mut self.updated) {
-            if i < tail {
-                let bytes = &self.bytes[i * dim..(i + 1) * dim];
-                if let Some(l) = assign(&centroids, dim, bytes, &self.scales[i..=i]).pop() {
-                    list_of[i] = l;
+        for e in std::mem::take(&mut self.refilled) {
+            let at = e as usize;
+            if at < tail {
+                if let Some(l) = assign(&centroids, dim, d.value(dim, e), &d.scales[at..=at]).pop()
+                {
+                    list_of[at] = l;
                 }
             }
         }
         self.build = None;
-        let mut sizes = vec![0u32; LISTS];
-        for l in &list_of {
-            sizes[usize::from(*l)] += 1;
+        let mut members = vec![Vec::new(); LISTS];
+        let mut list_place = vec![0u32; n];
+        for (e, l) in list_of.iter().enumerate() {
+            if d.live(e as u32) {
+                let list: &mut Vec<u32> = &mut members[usize::from(*l)];
+                list_place[e] = list.len() as u32;
+                list.push(e as u32);
+            }
         }
-        self.list_of = list_of;
+        self.distinct.list_of = list_of;
+        self.distinct.list_place = list_place;
         self.lists = Some(Lists {
             centroids,
-            sizes,
-            built_at: n,
+            members,
+            built_at: self.distinct.len(),
         });
     }
 
     /// Computes the lists in place (the caller holds the partition exclusively).
     #[cfg(test)]
     fn build_lists(&mut self, dim: usize) {
-        let (sample, scales) = self.train_sample(dim);
+        let (sample, scales) = self.distinct.train_sample(dim);
         let centroids = train(dim, &sample, &scales);
         self.install(dim, centroids, Vec::new());
     }
 
+    /// The `k` entities most similar to `q`, best first; equally similar ones by vector and
+    /// then as their vector's holders are ordered.
     fn nearest(&self, dim: usize, q: &Quantized, k: usize, exact_max: usize) -> Vec<(Uuid, f32)> {
         if k == 0 {
             return Vec::new();
         }
-        let n = self.ids.len();
-        let candidates: Vec<usize> = match &self.lists {
-            Some(lists) if n > exact_max => self.probed(dim, lists, q, k),
-            _ => (0..n).collect(),
+        let d = &self.distinct;
+        let candidates: Vec<u32> = match &self.lists {
+            Some(lists) if d.len() > exact_max => self.probed(dim, lists, q, k),
+            _ => (0..d.holders.len() as u32).filter(|e| d.live(*e)).collect(),
         };
         let mut scored = self.scored(dim, q, &candidates);
-        // Only the best k are ordered: a full sort of tens of thousands of candidates would
-        // cost more than comparing them.
-        let order = |a: &(Uuid, f32), b: &(Uuid, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        // The k entities are held by at most k of the vectors: only those are ordered (a full
+        // sort of tens of thousands of candidates would cost more than comparing them).
+        let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         if scored.len() > k {
             scored.select_nth_unstable_by(k - 1, order);
             scored.truncate(k);
         }
         scored.sort_by(order);
         scored
+            .iter()
+            .flat_map(|&(sim, e)| {
+                d.holders[e as usize]
+                    .iter()
+                    .map(move |&i| (self.ids[i as usize], sim))
+            })
+            .take(k)
+            .collect()
     }
 
-    /// The similarity of each candidate slot to `q`. Where the CPU has AVX2, the same code is
+    /// The similarity of each candidate entry to `q`. Where the CPU has AVX2, the same code is
     /// compiled with it (it multiplies 16 bytes per instruction instead of 8).
-    fn scored(&self, dim: usize, q: &Quantized, candidates: &[usize]) -> Vec<(Uuid, f32)> {
+    fn scored(&self, dim: usize, q: &Quantized, candidates: &[u32]) -> Vec<(f32, u32)> {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
@@ -344,32 +487,28 @@ impl Partition {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn scored_avx2(
-        &self,
-        dim: usize,
-        q: &Quantized,
-        candidates: &[usize],
-    ) -> Vec<(Uuid, f32)> {
+    unsafe fn scored_avx2(&self, dim: usize, q: &Quantized, candidates: &[u32]) -> Vec<(f32, u32)> {
         self.scored_portable(dim, q, candidates)
     }
 
     #[inline(always)]
-    fn scored_portable(&self, dim: usize, q: &Quantized, candidates: &[usize]) -> Vec<(Uuid, f32)> {
-        let mut scored: Vec<(Uuid, f32)> = Vec::with_capacity(candidates.len());
-        for (j, &i) in candidates.iter().enumerate() {
+    fn scored_portable(&self, dim: usize, q: &Quantized, candidates: &[u32]) -> Vec<(f32, u32)> {
+        let d = &self.distinct;
+        let mut scored = Vec::with_capacity(candidates.len());
+        for (j, &e) in candidates.iter().enumerate() {
             // The candidates' bytes are scattered: ask for a later one's while this one is
             // compared, or each waits for memory in turn.
             if let Some(&ahead) = candidates.get(j + PREFETCH_AHEAD) {
-                prefetch(&self.bytes, ahead * dim);
+                prefetch(&d.bytes, ahead as usize * dim);
             }
-            scored.push((self.ids[i], self.similarity(dim, i, &q.values, q.scale)));
+            scored.push((d.similarity(dim, e, &q.values, q.scale), e));
         }
         scored
     }
 
-    /// The slots of the lists nearest to `q`: [`PROBES`] lists, more while they hold fewer
-    /// than [`PROBE_FACTOR`] vectors per result asked for.
-    fn probed(&self, dim: usize, lists: &Lists, q: &Quantized, k: usize) -> Vec<usize> {
+    /// The entries of the lists nearest to `q`: [`PROBES`] lists, more while they hold fewer
+    /// than [`PROBE_FACTOR`] entries per result asked for.
+    fn probed(&self, dim: usize, lists: &Lists, q: &Quantized, k: usize) -> Vec<u32> {
         let qf = to_f32(&q.values, q.scale);
         let mut order: Vec<(f32, usize)> = lists
             .centroids
@@ -379,28 +518,16 @@ impl Partition {
             .collect();
         order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let wanted = k.saturating_mul(PROBE_FACTOR);
-        let mut probe = vec![false; LISTS];
-        let mut held = 0usize;
+        let mut probed = Vec::new();
         for (probes, (_, l)) in order.iter().enumerate() {
-            if probes >= PROBES && held >= wanted {
+            if probes >= PROBES && probed.len() >= wanted {
                 break;
             }
-            probe[*l] = true;
-            held += lists.sizes[*l] as usize;
+            probed.extend_from_slice(&lists.members[*l]);
         }
-        // Each slot is written at the end of the list and kept if probed (no branch on it).
-        // The lists' sizes say how many will be; the room grows anyway should they be off.
-        let mut passed = vec![0usize; held.min(self.ids.len()) + 1];
-        let mut m = 0;
-        for (i, l) in self.list_of.iter().enumerate() {
-            if m == passed.len() {
-                passed.resize(2 * m, 0);
-            }
-            passed[m] = i;
-            m += usize::from(probe[usize::from(*l)]);
-        }
-        passed.truncate(m);
-        passed
+        // In index order the vectors are read front to back, which memory serves faster.
+        probed.sort_unstable();
+        probed
     }
 }
 
@@ -468,9 +595,9 @@ impl Partitions {
 
     /// Computes the lists of a partition that needs them (see [`Partition::needs_lists`]), in
     /// steps that let searches and writes go on: a sample is taken under the write lock
-    /// (briefly), k-means runs with no lock, the vectors are assigned [`ASSIGN_CHUNK`] at a time
-    /// under the read lock, and the result is installed under the write lock, with the slots
-    /// added or updated in place meanwhile assigned then. A removal (slots move), a newer
+    /// (briefly), k-means runs with no lock, the distinct vectors are assigned
+    /// [`ASSIGN_CHUNK`] at a time under the read lock, and the result is installed under the
+    /// write lock, with the vectors added or filled again meanwhile assigned then. A newer
     /// computation or the partition's deletion voids it; it is tried again, a few times.
     /// During a bulk of upserts it waits for [`Self::end_bulk`].
     fn maintain(&self, key: &Key) {
@@ -497,8 +624,8 @@ impl Partitions {
                 .get_mut(key)
                 .filter(|p| p.needs_lists(self.exact_max))?;
             p.build = Some(ticket);
-            p.updated.clear();
-            p.train_sample(dim)
+            p.refilled.clear();
+            p.distinct.train_sample(dim)
         };
         Some(Build {
             ticket,
@@ -507,7 +634,8 @@ impl Partitions {
         })
     }
 
-    /// Assigns the partition's vectors to the build's lists; false when the build was voided.
+    /// Assigns the partition's distinct vectors to the build's lists; false when the build
+    /// was voided.
     fn assign_build(&self, key: &Key, build: &mut Build) -> bool {
         let dim = self.dim;
         loop {
@@ -515,16 +643,17 @@ impl Partitions {
             let Some(p) = parts.get(key).filter(|p| p.build == Some(build.ticket)) else {
                 return false;
             };
+            let d = &p.distinct;
             let from = build.list_of.len();
-            let to = p.ids.len().min(from + ASSIGN_CHUNK);
+            let to = d.holders.len().min(from + ASSIGN_CHUNK);
             if from >= to {
                 return true;
             }
             build.list_of.extend(assign(
                 &build.centroids,
                 dim,
-                &p.bytes[from * dim..to * dim],
-                &p.scales[from..to],
+                &d.bytes[from * dim..to * dim],
+                &d.scales[from..to],
             ));
         }
     }
@@ -581,14 +710,8 @@ impl Partitions {
 
     pub fn remove(&self, tenant: &str, vertical: &str, id: Uuid) {
         let key = (tenant.to_owned(), vertical.to_owned());
-        let needs_lists = self.write().get_mut(&key).is_some_and(|p| {
+        if let Some(p) = self.write().get_mut(&key) {
             p.remove(self.dim, id);
-            p.needs_lists(self.exact_max)
-        });
-        // A removal voids lists being computed: a vertical that only loses records would
-        // otherwise wait for its next insertion to get them.
-        if needs_lists {
-            self.maintain(&key);
         }
     }
 
@@ -611,8 +734,8 @@ impl Partitions {
         self.nearest_within(tenant, vertical, query, k, self.exact_max)
     }
 
-    /// [`Self::nearest`] by comparing every vector's bytes, whatever the partition's size: the
-    /// answer the lists approximate (benches/vector_recall.rs measures how well).
+    /// [`Self::nearest`] by comparing every distinct vector's bytes, whatever the partition's
+    /// size: the answer the lists approximate (benches/vector_recall.rs measures how well).
     pub fn nearest_exact(
         &self,
         tenant: &str,
@@ -623,7 +746,7 @@ impl Partitions {
         self.nearest_within(tenant, vertical, query, k, usize::MAX)
     }
 
-    /// The nearest, comparing every vector of a partition up to `exact_max` of them.
+    /// The nearest, comparing every vector of a partition of up to `exact_max` distinct ones.
     fn nearest_within(
         &self,
         tenant: &str,
@@ -655,20 +778,26 @@ impl Partitions {
         };
         ids.iter()
             .map(|id| {
-                p.slot
-                    .get(id)
-                    .map(|&i| p.similarity(self.dim, i, &q.values, q.scale))
+                p.slot.get(id).map(|&i| {
+                    p.distinct
+                        .similarity(self.dim, p.vector_of[i], &q.values, q.scale)
+                })
             })
             .collect()
     }
 
-    /// Vectors held, over all partitions.
+    /// Vectors held (one per entity), over all partitions.
     pub fn len(&self) -> usize {
         self.read().values().map(|p| p.ids.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Distinct vectors held (entities with identical vectors share one), over all partitions.
+    pub fn distinct_len(&self) -> usize {
+        self.read().values().map(|p| p.distinct.len()).sum()
     }
 
     /// Vectors held for one tenant.
@@ -740,18 +869,73 @@ mod tests {
         part
     }
 
-    /// Each slot is in the list of its nearest centroid, and the lists' sizes count them.
-    fn assert_lists_consistent(part: &Partition, dim: usize) {
-        let lists = part.lists.as_ref().expect("lists");
-        assert_eq!(part.list_of.len(), part.ids.len());
-        let mut sizes = vec![0u32; LISTS];
-        for (i, l) in part.list_of.iter().enumerate() {
-            sizes[usize::from(*l)] += 1;
-            let bytes = &part.bytes[i * dim..(i + 1) * dim];
-            let own = assign(&lists.centroids, dim, bytes, &part.scales[i..=i]);
-            assert_eq!(own, vec![*l], "slot {i}");
+    /// Each entity slot is among its vector's holders at its place; each distinct vector in
+    /// use is in the list of its nearest centroid, among its members at its place; nothing
+    /// else is held.
+    fn assert_consistent(part: &Partition, dim: usize) {
+        let d = &part.distinct;
+        assert_eq!(part.vector_of.len(), part.ids.len());
+        assert_eq!(part.holder_place.len(), part.ids.len());
+        for (i, e) in part.vector_of.iter().enumerate() {
+            let holders = &d.holders[*e as usize];
+            assert_eq!(holders[part.holder_place[i] as usize], i as u32, "slot {i}");
         }
-        assert_eq!(sizes, lists.sizes);
+        let held: usize = d.holders.iter().map(Vec::len).sum();
+        assert_eq!(held, part.ids.len());
+        let live = (0..d.holders.len() as u32).filter(|e| d.live(*e)).count();
+        assert_eq!(live, d.len());
+        let Some(lists) = part.lists.as_ref() else {
+            return;
+        };
+        for e in (0..d.holders.len() as u32).filter(|e| d.live(*e)) {
+            let l = d.list_of[e as usize];
+            let own = assign(
+                &lists.centroids,
+                dim,
+                d.value(dim, e),
+                &d.scales[e as usize..=e as usize],
+            );
+            assert_eq!(own, vec![l], "vector {e}");
+            let members = &lists.members[usize::from(l)];
+            assert_eq!(members[d.list_place[e as usize] as usize], e, "vector {e}");
+        }
+        let members: usize = lists.members.iter().map(Vec::len).sum();
+        assert_eq!(members, d.len());
+    }
+
+    #[test]
+    fn entities_with_identical_vectors_share_one_and_are_all_found() {
+        let dim = 64;
+        let mut part = Partition::default();
+        let id = |s: u128| Uuid::from_u128(s + 1);
+        let a = Quantized::from_f32(&unit(1, dim));
+        let b = Quantized::from_f32(&unit(2, dim));
+        for s in 0..3 {
+            part.upsert(dim, id(s), &a);
+        }
+        part.upsert(dim, id(3), &b);
+        assert_eq!(part.distinct.len(), 2);
+        assert_consistent(&part, dim);
+        let hits = part.nearest(dim, &a, 10, usize::MAX);
+        assert_eq!(hits.len(), 4);
+        let first: Vec<Uuid> = hits[..3].iter().map(|h| h.0).collect();
+        assert!((0..3).all(|s| first.contains(&id(s))));
+        assert_eq!(hits[3].0, id(3));
+        assert!(hits[0].1 > 0.99 && hits[0].1 == hits[2].1);
+        assert_eq!(part.nearest(dim, &a, 2, usize::MAX).len(), 2);
+        // Moving every holder of `a` to `b` frees `a`'s entry; the next new value reuses it.
+        let a_entry = part.vector_of[0];
+        part.remove(dim, id(0));
+        part.upsert(dim, id(1), &b);
+        part.upsert(dim, id(2), &b);
+        assert_eq!(part.distinct.len(), 1);
+        assert_consistent(&part, dim);
+        let c = Quantized::from_f32(&unit(3, dim));
+        part.upsert(dim, id(4), &c);
+        assert_eq!(part.vector_of[part.slot[&id(4)]], a_entry);
+        assert_eq!(part.nearest(dim, &c, 1, usize::MAX)[0].0, id(4));
+        assert_eq!(part.nearest(dim, &a, 10, usize::MAX).len(), 4);
+        assert_consistent(&part, dim);
     }
 
     #[test]
@@ -794,7 +978,7 @@ mod tests {
         for s in (1..3_000u64).step_by(11) {
             part.upsert(dim, id(s), &Quantized::from_f32(&unit(10_000 + s, dim)));
         }
-        assert_lists_consistent(&part, dim);
+        assert_consistent(&part, dim);
         for s in (0..3_000u64).filter(|s| s % 7 != 0) {
             let v = if s % 11 == 1 {
                 unit(10_000 + s, dim)
@@ -876,19 +1060,27 @@ mod tests {
         put(2_001, 2_001);
         put(7, 50_007);
         assert!(p.finish_build(&key, build));
-        assert_lists_consistent(&p.read()[&key], dim);
+        assert_consistent(&p.read()[&key], dim);
 
         // Fresh lists are not computed again until the partition has doubled.
         assert!(p.begin_build(&key).is_none());
         for s in 2_002..4_100 {
             put(s, s);
         }
-        // A removal moves slots: the computation under way is void.
+        // Removals free vectors (their entries are skipped at install) but move none: the
+        // computation under way goes on.
         let mut build = p.begin_build(&key).expect("the partition doubled");
         p.remove("t", "v", id(3));
-        assert!(!p.assign_build(&key, &mut build));
+        assert!(p.assign_build(&key, &mut build));
+        p.remove("t", "v", id(4));
+        put(4_100, 4_100);
+        assert!(p.finish_build(&key, build));
+        assert_consistent(&p.read()[&key], dim);
         // Deleted and created again: a ticket of the old partition installs nothing.
-        let mut build = p.begin_build(&key).expect("still needs lists");
+        for s in 4_101..8_400 {
+            put(s, s);
+        }
+        let mut build = p.begin_build(&key).expect("the partition doubled again");
         p.delete_tenant("t");
         put(1, 1);
         assert!(!p.assign_build(&key, &mut build));
