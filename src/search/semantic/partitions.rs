@@ -34,6 +34,9 @@ pub const PROBE_FACTOR: usize = 8;
 const TRAIN_PER_LIST: usize = 40;
 /// Rounds of k-means.
 const TRAIN_ROUNDS: usize = 8;
+/// Free entries a partition keeps before packing its entries again (see
+/// [`Partition::compact`]), at least; and never more than the entries in use.
+const COMPACT_FREE: usize = 1_024;
 /// Vectors assigned to lists per hold of the read lock (~0.1 s): a writer waiting for the
 /// lock, and the searches queued behind it, wait no longer than that.
 const ASSIGN_CHUNK: usize = 16_384;
@@ -55,7 +58,9 @@ struct Distinct {
     /// `dim` bytes per entry.
     bytes: Vec<i8>,
     scales: Vec<f32>,
-    /// The entity slots holding each entry (none: the entry is free).
+    /// The entity slots holding each entry, in the order of their ids (none: the entry is
+    /// free). Equally similar entities are returned in that order, whatever the history of
+    /// writes (a restart reads vectors back in id order).
     holders: Vec<Vec<u32>>,
     free: Vec<u32>,
     /// Entries by a hash of their value. On the rare collision of two values the later one is
@@ -69,10 +74,9 @@ struct Distinct {
 
 #[derive(Default)]
 struct Partition {
-    /// Per entity slot: its id, its distinct vector and its place among that vector's holders.
+    /// Per entity slot: its id and its distinct vector.
     ids: Vec<Uuid>,
     vector_of: Vec<u32>,
-    holder_place: Vec<u32>,
     slot: HashMap<Uuid, usize>,
     distinct: Distinct,
     lists: Option<Lists>,
@@ -326,14 +330,31 @@ impl Partition {
                 self.slot.insert(id, self.ids.len());
                 self.ids.push(id);
                 self.vector_of.push(0);
-                self.holder_place.push(0);
                 self.ids.len() - 1
             }
         };
-        let holders = &mut self.distinct.holders[e as usize];
         self.vector_of[i] = e;
-        self.holder_place[i] = holders.len() as u32;
-        holders.push(i as u32);
+        let ids = &self.ids;
+        let holders = &mut self.distinct.holders[e as usize];
+        // Ids are time-ordered (v7), so a new entity's place is almost always the end.
+        let at = match holders.last() {
+            Some(&last) if ids[last as usize] > id => holders
+                .binary_search_by(|&h| ids[h as usize].cmp(&id))
+                .unwrap_or_else(|at| at),
+            _ => holders.len(),
+        };
+        holders.insert(at, i as u32);
+        self.maybe_compact(dim);
+    }
+
+    /// The place of slot `i` among its vector's holders.
+    fn holder_place(&self, i: usize) -> usize {
+        let ids = &self.ids;
+        let id = ids[i];
+        let holders = &self.distinct.holders[self.vector_of[i] as usize];
+        holders
+            .binary_search_by(|&h| ids[h as usize].cmp(&id))
+            .unwrap_or_else(|at| at)
     }
 
     /// A new entry for `v`, in the list of its nearest centroid when there are lists.
@@ -344,8 +365,16 @@ impl Partition {
                 self.distinct.join_list(lists, e, list);
             }
         }
-        if reused && self.build.is_some() && self.refilled.len() < self.distinct.holders.len() {
-            self.refilled.push(e);
+        if reused && self.build.is_some() {
+            // An entry can be refilled many times during one computation; past this many
+            // records the computation is given up (and tried again) rather than let the
+            // record grow without bound or miss one.
+            if self.refilled.len() < self.distinct.holders.len() {
+                self.refilled.push(e);
+            } else {
+                self.build = None;
+                self.refilled.clear();
+            }
         }
         e
     }
@@ -353,12 +382,9 @@ impl Partition {
     /// Takes slot `i` off its vector's holders, freeing the vector if it was the last.
     fn leave_vector(&mut self, dim: usize, i: usize) {
         let e = self.vector_of[i];
+        let at = self.holder_place(i);
         let holders = &mut self.distinct.holders[e as usize];
-        let at = self.holder_place[i] as usize;
-        holders.swap_remove(at);
-        if let Some(&moved) = holders.get(at) {
-            self.holder_place[moved as usize] = at as u32;
-        }
+        holders.remove(at);
         if holders.is_empty() {
             if let Some(lists) = &mut self.lists {
                 self.distinct.leave_list(lists, e);
@@ -367,24 +393,74 @@ impl Partition {
         }
     }
 
+    /// Packs the entries when most are free (at the end of a write: entry numbers held
+    /// across a write would change).
+    fn maybe_compact(&mut self, dim: usize) {
+        if self.distinct.free.len() > COMPACT_FREE.max(self.distinct.len()) {
+            self.compact(dim);
+        }
+    }
+
+    /// Renumbers the entries in use from 0, dropping the free ones: scans walk every entry,
+    /// free or not, so a partition that lost most of its vectors is packed again. A
+    /// computation of lists under way is voided (its entries are renumbered).
+    fn compact(&mut self, dim: usize) {
+        let d = std::mem::take(&mut self.distinct);
+        let mut renumbered = vec![u32::MAX; d.holders.len()];
+        let mut next = Distinct::default();
+        for (e, holders) in d.holders.into_iter().enumerate() {
+            if holders.is_empty() {
+                continue;
+            }
+            let n = next.holders.len() as u32;
+            renumbered[e] = n;
+            next.bytes
+                .extend_from_slice(&d.bytes[e * dim..(e + 1) * dim]);
+            next.scales.push(d.scales[e]);
+            next.holders.push(holders);
+            next.list_of.push(d.list_of[e]);
+            next.list_place.push(d.list_place[e]);
+        }
+        for (hash, e) in d.by_hash {
+            if let Some(&n) = renumbered.get(e as usize).filter(|n| **n != u32::MAX) {
+                next.by_hash.insert(hash, n);
+            }
+        }
+        for e in &mut self.vector_of {
+            *e = renumbered[*e as usize];
+        }
+        if let Some(lists) = &mut self.lists {
+            for members in &mut lists.members {
+                for e in members.iter_mut() {
+                    *e = renumbered[*e as usize];
+                }
+            }
+        }
+        self.distinct = next;
+        self.build = None;
+        self.refilled.clear();
+    }
+
     fn remove(&mut self, dim: usize, id: Uuid) {
-        let Some(i) = self.slot.remove(&id) else {
+        let Some(&i) = self.slot.get(&id) else {
             return;
         };
         self.leave_vector(dim, i);
+        self.slot.remove(&id);
         let last = self.ids.len() - 1;
         if i != last {
+            // The last slot moves into the hole; its id, so its place among its vector's
+            // holders, stays.
+            let at = self.holder_place(last);
             let moved = self.ids[last];
-            let e = self.vector_of[last] as usize;
-            self.distinct.holders[e][self.holder_place[last] as usize] = i as u32;
+            self.distinct.holders[self.vector_of[last] as usize][at] = i as u32;
             self.ids.swap(i, last);
             self.vector_of.swap(i, last);
-            self.holder_place.swap(i, last);
             self.slot.insert(moved, i);
         }
         self.ids.pop();
         self.vector_of.pop();
-        self.holder_place.pop();
+        self.maybe_compact(dim);
     }
 
     /// Whether the partition is compared by lists (it holds more than `exact_max` distinct
@@ -443,8 +519,8 @@ impl Partition {
         self.install(dim, centroids, Vec::new());
     }
 
-    /// The `k` entities most similar to `q`, best first; equally similar ones by vector and
-    /// then as their vector's holders are ordered.
+    /// The `k` entities most similar to `q`, best first; equally similar ones in the order of
+    /// their ids (for entities of one vector; vectors of equal similarity by their first id).
     fn nearest(&self, dim: usize, q: &Quantized, k: usize, exact_max: usize) -> Vec<(Uuid, f32)> {
         if k == 0 {
             return Vec::new();
@@ -457,7 +533,11 @@ impl Partition {
         let mut scored = self.scored(dim, q, &candidates);
         // The k entities are held by at most k of the vectors: only those are ordered (a full
         // sort of tens of thousands of candidates would cost more than comparing them).
-        let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let first = |e: u32| d.holders[e as usize].first().map(|&i| self.ids[i as usize]);
+        let order = |a: &(f32, u32), b: &(f32, u32)| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| first(a.1).cmp(&first(b.1)))
+        };
         if scored.len() > k {
             scored.select_nth_unstable_by(k - 1, order);
             scored.truncate(k);
@@ -875,13 +955,30 @@ mod tests {
     fn assert_consistent(part: &Partition, dim: usize) {
         let d = &part.distinct;
         assert_eq!(part.vector_of.len(), part.ids.len());
-        assert_eq!(part.holder_place.len(), part.ids.len());
-        for (i, e) in part.vector_of.iter().enumerate() {
-            let holders = &d.holders[*e as usize];
-            assert_eq!(holders[part.holder_place[i] as usize], i as u32, "slot {i}");
+        assert_eq!(part.slot.len(), part.ids.len());
+        for (i, id) in part.ids.iter().enumerate() {
+            assert_eq!(part.slot[id], i, "slot of {id}");
+        }
+        for (e, holders) in d.holders.iter().enumerate() {
+            for h in holders {
+                assert_eq!(part.vector_of[*h as usize], e as u32, "holder {h}");
+            }
+            let ids: Vec<Uuid> = holders.iter().map(|h| part.ids[*h as usize]).collect();
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "holders of {e} by id");
         }
         let held: usize = d.holders.iter().map(Vec::len).sum();
         assert_eq!(held, part.ids.len());
+        // Every value is found by its hash unless another value of that hash is.
+        for e in (0..d.holders.len() as u32).filter(|e| d.live(*e)) {
+            let value = Quantized {
+                scale: d.scales[e as usize],
+                values: d.value(dim, e).to_vec(),
+            };
+            let hash = value_hash(&value.values, value.scale);
+            let indexed = d.by_hash[&hash];
+            assert!(d.live(indexed), "vector {e}: hash points to a free entry");
+        }
+        assert_eq!(d.by_hash.len(), d.len(), "stale or missing hashes");
         let live = (0..d.holders.len() as u32).filter(|e| d.live(*e)).count();
         assert_eq!(live, d.len());
         let Some(lists) = part.lists.as_ref() else {
@@ -903,6 +1000,10 @@ mod tests {
         assert_eq!(members, d.len());
     }
 
+    fn ids_of(hits: &[(Uuid, f32)]) -> Vec<Uuid> {
+        hits.iter().map(|h| h.0).collect()
+    }
+
     #[test]
     fn entities_with_identical_vectors_share_one_and_are_all_found() {
         let dim = 64;
@@ -910,32 +1011,93 @@ mod tests {
         let id = |s: u128| Uuid::from_u128(s + 1);
         let a = Quantized::from_f32(&unit(1, dim));
         let b = Quantized::from_f32(&unit(2, dim));
-        for s in 0..3 {
+        for s in [2, 0, 1] {
             part.upsert(dim, id(s), &a);
         }
+        part.upsert(dim, id(3), &b);
+        // Writing an entity's vector again, unchanged, changes nothing (shared or not).
+        part.upsert(dim, id(1), &a);
         part.upsert(dim, id(3), &b);
         assert_eq!(part.distinct.len(), 2);
         assert_consistent(&part, dim);
         let hits = part.nearest(dim, &a, 10, usize::MAX);
-        assert_eq!(hits.len(), 4);
-        let first: Vec<Uuid> = hits[..3].iter().map(|h| h.0).collect();
-        assert!((0..3).all(|s| first.contains(&id(s))));
-        assert_eq!(hits[3].0, id(3));
+        assert_eq!(ids_of(&hits), vec![id(0), id(1), id(2), id(3)]);
         assert!(hits[0].1 > 0.99 && hits[0].1 == hits[2].1);
-        assert_eq!(part.nearest(dim, &a, 2, usize::MAX).len(), 2);
-        // Moving every holder of `a` to `b` frees `a`'s entry; the next new value reuses it.
-        let a_entry = part.vector_of[0];
+        // Equally similar entities come in id order, whatever the order of the writes.
+        part.upsert(dim, id(1), &b);
+        part.upsert(dim, id(1), &a);
+        assert_eq!(
+            ids_of(&part.nearest(dim, &a, 2, usize::MAX)),
+            vec![id(0), id(1)]
+        );
+        // Moving every holder of `a` away frees its entry: a free entry is never returned,
+        // and the next new value reuses it, bytes and scale.
+        let a_entry = part.vector_of[part.slot[&id(0)]];
         part.remove(dim, id(0));
         part.upsert(dim, id(1), &b);
         part.upsert(dim, id(2), &b);
         assert_eq!(part.distinct.len(), 1);
+        assert_eq!(part.nearest(dim, &a, 10, usize::MAX).len(), 3);
         assert_consistent(&part, dim);
         let c = Quantized::from_f32(&unit(3, dim));
         part.upsert(dim, id(4), &c);
         assert_eq!(part.vector_of[part.slot[&id(4)]], a_entry);
-        assert_eq!(part.nearest(dim, &c, 1, usize::MAX)[0].0, id(4));
-        assert_eq!(part.nearest(dim, &a, 10, usize::MAX).len(), 4);
+        let own = dot(&c.values, &c.values) as f32 * c.scale * c.scale;
+        assert_eq!(part.nearest(dim, &c, 1, usize::MAX), vec![(id(4), own)]);
+        // `a` again: shared by the entities that take it.
+        part.upsert(dim, id(5), &a);
+        part.upsert(dim, id(6), &a);
+        assert_eq!(part.distinct.len(), 3);
         assert_consistent(&part, dim);
+    }
+
+    #[test]
+    fn a_vector_is_shared_only_with_its_equal_even_when_hashes_collide() {
+        let dim = 64;
+        let mut part = Partition::default();
+        let a = Quantized::from_f32(&unit(1, dim));
+        let b = Quantized::from_f32(&unit(2, dim));
+        part.upsert(dim, Uuid::from_u128(1), &a);
+        // As if `b` hashed like `a`.
+        let a_entry = part.vector_of[0];
+        part.distinct
+            .by_hash
+            .insert(value_hash(&b.values, b.scale), a_entry);
+        part.upsert(dim, Uuid::from_u128(2), &b);
+        assert_ne!(part.vector_of[1], a_entry);
+        assert_eq!(
+            part.nearest(dim, &b, 1, usize::MAX)[0].0,
+            Uuid::from_u128(2)
+        );
+        assert_eq!(
+            part.nearest(dim, &a, 1, usize::MAX)[0].0,
+            Uuid::from_u128(1)
+        );
+    }
+
+    #[test]
+    fn a_partition_that_lost_most_of_its_vectors_is_packed_and_keeps_its_lists() {
+        let dim = 64;
+        let mut part = Partition::default();
+        let id = |s: u64| Uuid::from_u128(u128::from(s) + 1);
+        for s in 0..6_000u64 {
+            part.upsert(dim, id(s), &Quantized::from_f32(&unit(s, dim)));
+        }
+        part.build_lists(dim);
+        for s in 0..5_000u64 {
+            part.remove(dim, id(s));
+        }
+        assert_eq!(part.distinct.len(), 1_000);
+        assert!(
+            part.distinct.holders.len() <= 1_000 + COMPACT_FREE,
+            "packed"
+        );
+        assert_consistent(&part, dim);
+        for s in (5_000..6_000u64).step_by(37) {
+            // Through the lists (exact limit 0).
+            let hit = part.nearest(dim, &Quantized::from_f32(&unit(s, dim)), 1, 0);
+            assert_eq!(hit[0].0, id(s));
+        }
     }
 
     #[test]
@@ -1019,6 +1181,14 @@ mod tests {
             let hit = p.nearest("t", "v", &unit(s, dim), 1);
             assert_eq!(hit[0].0, Uuid::from_u128(u128::from(s) + 1));
         }
+        // Entities sharing vectors count once: 5,000 entities of 10 vectors need no lists.
+        let r = Partitions::with_exact_max(dim, 1_000);
+        for s in 0..5_000u64 {
+            let v = Quantized::from_f32(&unit(s % 10, dim));
+            r.upsert("t", "v", None, Uuid::from_u128(u128::from(s) + 1), &v);
+        }
+        assert!(r.read()[&("t".to_owned(), "v".to_owned())].lists.is_none());
+        assert_eq!(r.nearest("t", "v", &unit(3, dim), 600).len(), 600);
         // Reading back in bulk computes them once, at the end.
         let q = Partitions::with_exact_max(dim, 1_000);
         q.begin_bulk();
@@ -1087,6 +1257,27 @@ mod tests {
         assert!(!p.finish_build(&key, build));
         assert!(p.read()[&key].lists.is_none());
         p.end_bulk();
+    }
+
+    #[test]
+    fn a_computation_outrun_by_refills_is_given_up() {
+        let dim = 64;
+        let key = ("t".to_owned(), "v".to_owned());
+        let p = Partitions::with_exact_max(dim, 100);
+        p.begin_bulk();
+        for s in 0..300u64 {
+            let v = Quantized::from_f32(&unit(s, dim));
+            p.upsert("t", "v", None, Uuid::from_u128(u128::from(s) + 1), &v);
+        }
+        let mut build = p.begin_build(&key).expect("needs lists");
+        // One entity flipping between two values refills a freed entry each time.
+        for flip in 0..400u64 {
+            let v = Quantized::from_f32(&unit(1_000 + flip % 2, dim));
+            p.upsert("t", "v", None, Uuid::from_u128(1), &v);
+        }
+        assert!(!p.assign_build(&key, &mut build));
+        p.end_bulk();
+        assert_consistent(&p.read()[&key], dim);
     }
 
     #[test]
