@@ -142,6 +142,11 @@ fn nearest_centroid(centroids: &[f32], dim: usize, v: &[f32]) -> u16 {
     best.1 as u16
 }
 
+/// The list of one vector (`dim` bytes with `scale`).
+fn list_of_one(centroids: &[f32], dim: usize, bytes: &[i8], scale: f32) -> u16 {
+    nearest_centroid(centroids, dim, &to_f32(bytes, scale))
+}
+
 /// The list of each of `vectors` (`dim` bytes each, with `scales`). It multiplies every
 /// vector with every centroid; where the CPU has AVX2, the same code is compiled with it (8
 /// products per instruction, not 4).
@@ -312,12 +317,11 @@ impl Partition {
     fn upsert(&mut self, dim: usize, id: Uuid, v: &Quantized) {
         let hash = value_hash(&v.values, v.scale);
         let existing = self.slot.get(&id).copied();
-        if let Some(i) = existing {
-            if self.distinct.find(dim, v, hash) == Some(self.vector_of[i]) {
-                return;
-            }
+        let found = self.distinct.find(dim, v, hash);
+        if existing.is_some_and(|i| found == Some(self.vector_of[i])) {
+            return;
         }
-        let e = match self.distinct.find(dim, v, hash) {
+        let e = match found {
             Some(e) => e,
             None => self.fill(dim, v, hash),
         };
@@ -361,9 +365,8 @@ impl Partition {
     fn fill(&mut self, dim: usize, v: &Quantized, hash: u64) -> u32 {
         let (e, reused) = self.distinct.fill(dim, v, hash);
         if let Some(lists) = &mut self.lists {
-            if let Some(list) = assign(&lists.centroids, dim, &v.values, &[v.scale]).pop() {
-                self.distinct.join_list(lists, e, list);
-            }
+            let list = list_of_one(&lists.centroids, dim, &v.values, v.scale);
+            self.distinct.join_list(lists, e, list);
         }
         if reused && self.build.is_some() {
             // An entry can be refilled many times during one computation; past this many
@@ -486,10 +489,7 @@ impl Partition {
         for e in std::mem::take(&mut self.refilled) {
             let at = e as usize;
             if at < tail {
-                if let Some(l) = assign(&centroids, dim, d.value(dim, e), &d.scales[at..=at]).pop()
-                {
-                    list_of[at] = l;
-                }
+                list_of[at] = list_of_one(&centroids, dim, d.value(dim, e), d.scales[at]);
             }
         }
         self.build = None;
@@ -1075,15 +1075,26 @@ mod tests {
         );
     }
 
+    /// The id of the `s`-th entity of [`spread`].
+    fn nth(s: u64) -> Uuid {
+        Uuid::from_u128(u128::from(s) + 1)
+    }
+
+    /// `n` entities, each with a vector of its own, and lists.
+    fn spread(dim: usize, n: u64) -> Partition {
+        let mut part = Partition::default();
+        for s in 0..n {
+            part.upsert(dim, nth(s), &Quantized::from_f32(&unit(s, dim)));
+        }
+        part.build_lists(dim);
+        part
+    }
+
     #[test]
     fn a_partition_that_lost_most_of_its_vectors_is_packed_and_keeps_its_lists() {
         let dim = 64;
-        let mut part = Partition::default();
-        let id = |s: u64| Uuid::from_u128(u128::from(s) + 1);
-        for s in 0..6_000u64 {
-            part.upsert(dim, id(s), &Quantized::from_f32(&unit(s, dim)));
-        }
-        part.build_lists(dim);
+        let id = nth;
+        let mut part = spread(dim, 6_000);
         for s in 0..5_000u64 {
             part.remove(dim, id(s));
         }
@@ -1126,12 +1137,8 @@ mod tests {
     #[test]
     fn removals_and_updates_keep_the_lists_with_their_slots() {
         let dim = 64;
-        let mut part = Partition::default();
-        let id = |s: u64| Uuid::from_u128(u128::from(s) + 1);
-        for s in 0..3_000u64 {
-            part.upsert(dim, id(s), &Quantized::from_f32(&unit(s, dim)));
-        }
-        part.build_lists(dim);
+        let id = nth;
+        let mut part = spread(dim, 3_000);
         // Removals move the last slot into the hole; updates rewrite a slot in place and move
         // it to the list of its new value.
         for s in (0..3_000u64).step_by(7) {
