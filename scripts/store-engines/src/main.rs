@@ -360,7 +360,10 @@ fn load(engine: &str, dir: &str, records: u64, comp: &str) {
                 }
                 store.durable();
                 // acknowledge: one write(2) to the ack file (survives SIGKILL of this process)
-                acks.lock().unwrap().write_all(format!("{b}\n").as_bytes()).unwrap();
+                acks.lock()
+                    .unwrap()
+                    .write_all(format!("{b}\n").as_bytes())
+                    .unwrap();
                 acked_records.fetch_add(BATCH_RECORDS, Ordering::SeqCst);
                 lat.lock().unwrap().push(tb.elapsed().as_secs_f64());
             }
@@ -404,7 +407,10 @@ fn load(engine: &str, dir: &str, records: u64, comp: &str) {
         );
     }
     if let Store::Sled { db, .. } = &*store {
-        println!("sled_before_close: size_on_disk={}", db.size_on_disk().unwrap());
+        println!(
+            "sled_before_close: size_on_disk={}",
+            db.size_on_disk().unwrap()
+        );
     }
     let tc = Instant::now();
     drop(Arc::try_unwrap(store).ok().expect("store still shared"));
@@ -426,10 +432,19 @@ fn verify(engine: &str, dir: &str) {
 
     let t = Instant::now();
     let mut held = 0u64;
-    for (vec, kind) in [(false, b'q'), (false, b'u'), (false, b'h'), (false, b'e'), (true, b'v')] {
+    for (vec, kind) in [
+        (false, b'q'),
+        (false, b'u'),
+        (false, b'h'),
+        (false, b'e'),
+        (true, b'v'),
+    ] {
         let (n, k, v) = store.scan(vec, &prefix(kind));
         held += k + v;
-        println!("  kind {} count={n} key_bytes={k} value_bytes={v}", kind as char);
+        println!(
+            "  kind {} count={n} key_bytes={k} value_bytes={v}",
+            kind as char
+        );
     }
     // anything else?
     let (na, ka, va) = store.scan(false, b"");
@@ -494,8 +509,12 @@ fn verify(engine: &str, dir: &str) {
 
 /// u -> id, e(id) -> value, h(blake3(value)) -> id, and (q(seq) or v(id)) present.
 fn record_complete(store: &Store, seq: u64) -> bool {
-    let Some(id) = store.get_ent(&key(b'u', &src_rest(seq))) else { return false };
-    let Some(val) = store.get_ent(&key(b'e', &id)) else { return false };
+    let Some(id) = store.get_ent(&key(b'u', &src_rest(seq))) else {
+        return false;
+    };
+    let Some(val) = store.get_ent(&key(b'e', &id)) else {
+        return false;
+    };
     match store.get_ent(&key(b'h', blake3::hash(&val).as_bytes())) {
         Some(hid) if hid == id => {}
         _ => return false,
@@ -507,7 +526,12 @@ fn main() {
     let a: Vec<String> = std::env::args().collect();
     let cmd = a.get(1).map(String::as_str).unwrap_or("");
     match cmd {
-        "load" => load(&a[2], &a[3], a[4].parse().unwrap(), a.get(5).map(String::as_str).unwrap_or("default")),
+        "load" => load(
+            &a[2],
+            &a[3],
+            a[4].parse().unwrap(),
+            a.get(5).map(String::as_str).unwrap_or("default"),
+        ),
         "verify" => verify(&a[2], &a[3]),
         "sit" => {
             let t = Instant::now();
@@ -515,7 +539,11 @@ fn main() {
             println!("reopen_s={:.3}", t.elapsed().as_secs_f64());
             std::thread::sleep(Duration::from_secs(a[4].parse().unwrap()));
             if let Store::Fjall { db, .. } = &s {
-                println!("fjall: journal_count={} compactions_completed={}", db.journal_count(), db.compactions_completed());
+                println!(
+                    "fjall: journal_count={} compactions_completed={}",
+                    db.journal_count(),
+                    db.compactions_completed()
+                );
             }
             drop(s);
         }
@@ -525,7 +553,11 @@ fn main() {
                 let t = Instant::now();
                 ents.rotate_memtable_and_wait().unwrap();
                 vecs.rotate_memtable_and_wait().unwrap();
-                println!("rotate_memtables_s={:.3} journal_count={}", t.elapsed().as_secs_f64(), db.journal_count());
+                println!(
+                    "rotate_memtables_s={:.3} journal_count={}",
+                    t.elapsed().as_secs_f64(),
+                    db.journal_count()
+                );
             }
             drop(s);
         }
