@@ -36,7 +36,7 @@ pub struct Config {
     #[arg(long, env = "PORT", default_value_t = 8000)]
     pub port: u16,
 
-    /// Where sled, the index, the salt and master.key live.
+    /// Where the store, the index, the salt and master.key live.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 

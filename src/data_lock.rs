@@ -1,4 +1,4 @@
-//! One server per data directory. sled refuses a second opener with a bare lock error; taking our
+//! One server per data directory. The storage engine refuses a second opener with a bare lock error; taking our
 //! own lock first lets the second process say which process holds the directory.
 
 use std::fs::{File, OpenOptions, TryLockError};

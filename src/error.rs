@@ -138,8 +138,8 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<sled::Error> for ApiError {
-    fn from(e: sled::Error) -> Self {
+impl From<crate::store::kv::Error> for ApiError {
+    fn from(e: crate::store::kv::Error) -> Self {
         ApiError::Internal(format!("storage: {e}"))
     }
 }

@@ -1,7 +1,7 @@
 //! qanatix-server: a self-hosted, single-binary QANATIX API server.
 //!
 //! Request path: [`telemetry`] (request id, access log, metrics) → [`auth::middleware`]
-//! (authenticate, rate limit, scope check) → [`api`] handlers → [`store`] (sled, durable before
+//! (authenticate, rate limit, scope check) → [`api`] handlers → [`store`] (an LSM tree, durable before
 //! any 2xx).
 
 pub mod api;

@@ -14,6 +14,10 @@ fn main() -> std::process::ExitCode {
         Some(command) => return cli::run(command),
     };
     env_logger::Builder::new()
+        // The storage engine reports each file it writes at info: quiet unless asked for by
+        // name (RUST_LOG=fjall=info).
+        .filter_module("fjall", log::LevelFilter::Warn)
+        .filter_module("lsm_tree", log::LevelFilter::Warn)
         .parse_filters(&config.log)
         .format_timestamp_millis()
         .init();

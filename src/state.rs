@@ -39,7 +39,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The write path of every mutating route: runs `f` on the blocking pool (sled work is
+    /// The write path of every mutating route: runs `f` on the blocking pool (store work is
     /// synchronous), flushes to disk, then wakes the indexer. A caller that answers 2xx after
     /// this has kept the durability promise; one that also awaits
     /// [`Indexer::searchable`] has made the write searchable.

@@ -2,7 +2,7 @@
 //! ingested records, entities created — and per day of the month, for charts.
 //!
 //! Counting is an atomic add on the request path. A background thread writes changed counts to
-//! sled and flushes once a second, so `kill -9` loses at most about a second of counts; a
+//! the store and flushes once a second, so `kill -9` loses at most about a second of counts; a
 //! graceful stop writes everything. The month comes from an injectable clock, so month
 //! rollover can be tested.
 

@@ -1,7 +1,7 @@
 //! `GET /export?vertical=&entity_type=&status=&format=json|ndjson|csv` (API.md §9): every
 //! matching entity of the caller's tenant, streamed with chunked encoding.
 //!
-//! A thread reads entities from sled one at a time and writes the format into 64 KiB chunks,
+//! A thread reads entities from the store one at a time and writes the format into 64 KiB chunks,
 //! handed to the response through a channel of a few chunks: memory stays constant whatever
 //! the export's size, and a slow client slows the reader instead of filling memory.
 

@@ -26,7 +26,7 @@ pub(super) struct VerticalSummary {
 
 /// The tenant's verticals, from the entity counts of the groups `counted` keeps and from its
 /// schemas: O(groups + schemas), not O(entities). A vertical that so far has only a schema is
-/// listed too, with no entities. Blocking (schemas are read from sled): call on the blocking
+/// listed too, with no entities. Blocking (schemas are read from the store): call on the blocking
 /// pool.
 pub(super) fn summaries(
     store: &crate::store::Store,

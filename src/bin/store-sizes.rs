@@ -1,10 +1,10 @@
-//! Where a data dir's bytes go: entries and key/value bytes per sled tree (and per key kind in
+//! Where a data dir's bytes go: entries and key/value bytes per store tree (and per key kind in
 //! the `entities` tree), against the size of the files on disk.
 //!
 //!     store-sizes DATA_DIR
 //!
-//! sled takes an exclusive lock and may write while it opens, so the tool opens a copy of
-//! `DATA_DIR/db` in a temporary directory; run it on a stopped server's data dir.
+//! The store takes an exclusive lock and may write while it opens, so the tool opens a copy of
+//! `DATA_DIR/store` in a temporary directory; run it on a stopped server's data dir.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,8 +36,8 @@ impl Sum {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let db_dir = qanatix::store::db_path(&args.data_dir);
-    if !db_dir.join("conf").is_file() {
-        return Err(format!("{} holds no sled database", db_dir.display()).into());
+    if !db_dir.is_dir() {
+        return Err(format!("{} holds no qanatix store", args.data_dir.display()).into());
     }
 
     println!("files on disk");
@@ -45,15 +45,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for entry in std::fs::read_dir(&db_dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let group = if name.starts_with("snap.") {
-            "snap.*".to_owned()
-        } else {
-            name
-        };
-        *files.entry(group).or_insert(0u64) += dir_size(&entry.path())?;
+        *files.entry(name).or_insert(0u64) += dir_size(&entry.path())?;
     }
     for (name, bytes) in &files {
-        println!("  db/{name:<24} {:>12}", mb(*bytes));
+        println!("  store/{name:<21} {:>12}", mb(*bytes));
     }
     let index = args.data_dir.join("index");
     if index.is_dir() {
@@ -128,7 +123,7 @@ fn mb(bytes: u64) -> String {
 fn dir_size(path: &Path) -> std::io::Result<u64> {
     let meta = std::fs::symlink_metadata(path)?;
     if !meta.is_dir() {
-        // Allocated blocks, not the apparent length: sled punches holes in freed segments.
+        // Allocated blocks, not the apparent length: sparse files count what they hold.
         use std::os::unix::fs::MetadataExt;
         return Ok(meta.blocks() * 512);
     }

@@ -110,7 +110,7 @@ pub fn run_snapshot(args: SnapshotArgs) -> ExitCode {
 
 fn create_offline(a: CreateArgs) -> Result<create::Written, SnapshotError> {
     let db_path = crate::store::db_path(&a.data_dir);
-    if !db_path.is_dir() {
+    if !crate::store::holds_store(&a.data_dir) {
         return Err(SnapshotError::Refused(format!(
             "{}: holds no qanatix store ({} is missing)",
             a.data_dir.display(),

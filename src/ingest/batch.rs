@@ -206,7 +206,7 @@ pub fn ingest(
 /// CSV row, a line that is not JSON) with its raw form for the dead-letter entry.
 pub type Row = Result<Value, (crate::entity_input::FieldError, Value)>;
 
-/// Rows written to sled per step. Parsed rows are consumed lazily and pending writes are
+/// Rows written to the store per step. Parsed rows are consumed lazily and pending writes are
 /// applied every this many rows, so memory does not grow with the size of the input.
 const APPLY_EVERY: usize = 1_000;
 

@@ -1,6 +1,6 @@
 //! The indexer: a thread that drains the store's durable index queue into tantivy.
 //!
-//! Each round takes up to [`BATCH`] queued entities, re-reads them from sled (the source of
+//! Each round takes up to [`BATCH`] queued entities, re-reads them from the store (the source of
 //! truth), replaces their documents (active entities only; others are just deleted), commits,
 //! and only then removes the queue entries whose version did not change meanwhile. A crash at
 //! any point leaves entries queued, and replaying them is idempotent.

@@ -1,4 +1,4 @@
-//! Search: a tantivy index derived from the store (it can always be rebuilt from sled), kept at
+//! Search: a tantivy index derived from the store (it can always be rebuilt from it), kept at
 //! most about a second behind by [`indexer`], queried through [`query`] and ordered by
 //! [`ranking`]; text is analyzed by [`analysis`] on both sides.
 

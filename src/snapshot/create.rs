@@ -78,7 +78,7 @@ pub fn is_leftover(path: &Path) -> bool {
 /// Copies every tree of `db` and the secrets of `data_dir` into `out`. Writes go on meanwhile:
 /// every record written before the call is in the file; later ones may or may not be.
 pub fn write(
-    db: &sled::Db,
+    db: &crate::store::kv::Db,
     data_dir: &Path,
     out: &Path,
     id: &str,
@@ -94,7 +94,7 @@ pub fn write(
 }
 
 fn write_parts(
-    db: &sled::Db,
+    db: &crate::store::kv::Db,
     data_dir: &Path,
     out: &Path,
     id: &str,

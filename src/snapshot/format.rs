@@ -109,8 +109,8 @@ impl From<crate::store::StoreError> for SnapshotError {
     }
 }
 
-impl From<sled::Error> for SnapshotError {
-    fn from(e: sled::Error) -> Self {
+impl From<crate::store::kv::Error> for SnapshotError {
+    fn from(e: crate::store::kv::Error) -> Self {
         SnapshotError::Store(format!("storage: {e}"))
     }
 }

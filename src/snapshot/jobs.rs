@@ -100,7 +100,7 @@ impl Snapshots {
     }
 
     /// Starts a snapshot of `db` on its own thread, unless one is running.
-    pub fn start(self: &Arc<Self>, db: sled::Db) -> Result<Job, Busy> {
+    pub fn start(self: &Arc<Self>, db: crate::store::kv::Db) -> Result<Job, Busy> {
         let job = self.begin()?;
         let this = Arc::clone(self);
         let id = job.id.clone();
@@ -210,7 +210,7 @@ impl Snapshots {
     pub fn spawn_schedule(
         self: &Arc<Self>,
         schedule: Schedule,
-        db: sled::Db,
+        db: crate::store::kv::Db,
     ) -> Option<ScheduleThread> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let this = Arc::clone(self);
@@ -308,8 +308,10 @@ fn prune(dir: &Path, keep: usize) -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
-    fn db() -> sled::Db {
-        sled::Config::new().temporary(true).open().unwrap()
+    fn db() -> (tempfile::TempDir, crate::store::kv::Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
+        (dir, db)
     }
 
     fn wait_done(s: &Snapshots, id: &str) -> Job {
@@ -335,7 +337,8 @@ mod tests {
             dir.path().to_owned(),
             Some(2),
         ));
-        let schedule = s.spawn_schedule(Schedule::Every(100), db()).unwrap();
+        let (_dir, db) = db();
+        let schedule = s.spawn_schedule(Schedule::Every(100), db).unwrap();
         let enough = (0..300).any(|_| {
             std::thread::sleep(Duration::from_millis(20));
             s.jobs().len() >= 4
@@ -387,15 +390,15 @@ mod tests {
             Some(2),
         ));
         assert!(!snaps.join("old.snap.partial").exists());
-        let db = db();
-        db.insert(b"k", b"v").unwrap();
+        let (_dir, db) = db();
+        db.open_tree("things").unwrap().insert(b"k", b"v").unwrap();
         let mut ids = Vec::new();
         for _ in 0..3 {
             let job = s.start(db.clone()).unwrap();
             assert_eq!(job.status, Status::Running);
             let done = wait_done(&s, &job.id);
             assert_eq!(done.status, Status::Completed, "{:?}", done.error);
-            assert_eq!(done.records.get("__sled__default"), Some(&1));
+            assert_eq!(done.records.get("things"), Some(&1));
             ids.push(job.id);
             std::thread::sleep(Duration::from_millis(5));
         }

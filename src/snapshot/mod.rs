@@ -1,7 +1,7 @@
 //! Online snapshots of the store and restore from them (docs/operations.md, "Backup and
 //! restore").
 //!
-//! A snapshot is one file ([`format`]) holding every record of every sled tree and the data
+//! A snapshot is one file ([`format`]) holding every record of every store tree and the data
 //! dir's secrets, written while the server keeps serving ([`create`], [`jobs`]). Restoring
 //! ([`restore`]) verifies the file, rebuilds the store, then repairs what a copy taken under
 //! writes can leave inconsistent (`crate::store::repair`). The search index is derived data

@@ -14,7 +14,7 @@ use super::format::{read_header, BodyReader, Entry, Header, SnapshotError, CHECK
 use crate::store::repair::Repaired;
 use crate::store::Store;
 
-/// Records per sled batch while importing.
+/// Records per write batch while importing.
 const BATCH: usize = 10_000;
 /// Or this many bytes of keys and values, whichever comes first.
 const BATCH_BYTES: usize = 64 << 20;
@@ -157,10 +157,10 @@ pub fn restore(path: &Path, target: &Path) -> Result<Restored, SnapshotError> {
 
 /// One tree being imported, checked against the header's count when it ends.
 struct Filling {
-    tree: sled::Tree,
+    tree: crate::store::kv::Tree,
     index: usize,
     records: u64,
-    batch: sled::Batch,
+    batch: crate::store::kv::Batch,
     pending: usize,
     pending_bytes: usize,
 }
@@ -220,7 +220,7 @@ pub(super) fn import(
                     tree: db.open_tree(&name)?,
                     index: trees_seen,
                     records: 0,
-                    batch: sled::Batch::default(),
+                    batch: crate::store::kv::Batch::default(),
                     pending: 0,
                     pending_bytes: 0,
                 });

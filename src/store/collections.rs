@@ -41,11 +41,11 @@ fn decode(bytes: &[u8]) -> Result<CollectionMeta, StoreError> {
 }
 
 pub struct CollectionStore {
-    tree: sled::Tree,
+    tree: crate::store::kv::Tree,
 }
 
 impl CollectionStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         Ok(CollectionStore {
             tree: db.open_tree("collections")?,
         })
@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn metadata_is_per_tenant_and_defaults_to_private() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         let s = CollectionStore::open(&db).unwrap();
         assert_eq!(s.default_visibility("t", "c").unwrap(), Visibility::Private);
         let meta = CollectionMeta {

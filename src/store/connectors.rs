@@ -70,12 +70,12 @@ fn parse_key(k: &[u8]) -> Option<(String, Uuid)> {
 }
 
 pub struct ConnectorStore {
-    connectors: sled::Tree,
-    due: sled::Tree,
+    connectors: crate::store::kv::Tree,
+    due: crate::store::kv::Tree,
 }
 
 impl ConnectorStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         Ok(ConnectorStore {
             connectors: db.open_tree("connectors")?,
             due: db.open_tree("connector_due")?,
@@ -134,12 +134,12 @@ impl ConnectorStore {
 
     pub fn delete(&self, tenant: &str, id: Uuid) -> Result<bool, StoreError> {
         self.due.remove(key(tenant, id))?;
-        Ok(self.connectors.remove(key(tenant, id))?.is_some())
+        Ok(self.connectors.take(key(tenant, id))?.is_some())
     }
 
     pub fn set_due(&self, tenant: &str, id: Uuid, next_run: Option<i64>) -> Result<(), StoreError> {
         match next_run {
-            Some(ms) => self.due.insert(key(tenant, id), &ms.to_be_bytes())?,
+            Some(ms) => self.due.insert(key(tenant, id), ms.to_be_bytes())?,
             None => self.due.remove(key(tenant, id))?,
         };
         Ok(())
@@ -183,7 +183,7 @@ impl ConnectorStore {
             let (k, v) = item?;
             let c: Connector = decode(&v)?;
             if c.schedule.is_some() && !self.due.contains_key(&k)? {
-                self.due.insert(k, &at_ms.to_be_bytes())?;
+                self.due.insert(k, at_ms.to_be_bytes())?;
                 n += 1;
             }
         }
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn due_entries_follow_their_connectors_and_tenants() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         let s = ConnectorStore::open(&db).unwrap();
         let (a, b, c) = (connector("t"), connector("t"), connector("u"));
         s.put(&a, Some(1_000)).unwrap();

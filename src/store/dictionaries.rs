@@ -3,9 +3,7 @@
 //! A stored entity is ~700 bytes of JSON repeating field names and many values ("vertical",
 //! "material":"stainless steel", …). Alone, zstd saves little on records that short (~40 %); with
 //! a dictionary made from the tenant's earlier records it stores them in about a third of the
-//! space (668 → 240 bytes for the benchmark catalog). sled rewrites and keeps several copies of
-//! every byte (see BENCHMARKS.md, "Disk"), so each byte saved here is saved two to three times on
-//! disk.
+//! space (668 → 240 bytes for the benchmark catalog). Fewer bytes also mean less for the storage engine to rewrite as it compacts.
 //!
 //! - A tenant's dictionary is made once, when it stores [`SAMPLE`] entities, from its first
 //!   [`SAMPLE`] records (in key order: the oldest). It holds those records with every word that
@@ -83,8 +81,8 @@ thread_local! {
 
 /// The tenants' dictionaries: stored in the `entities` tree, cached prepared.
 pub(super) struct Dictionaries {
-    db: sled::Db,
-    tree: sled::Tree,
+    db: crate::store::kv::Db,
+    tree: crate::store::kv::Tree,
     cache: crate::concurrent_map::ConcurrentMap<String, Arc<Dictionary>>,
     /// Tenants without a dictionary: writes to go before their records are counted again.
     countdown: crate::concurrent_map::ConcurrentMap<String, usize>,
@@ -99,7 +97,7 @@ fn dictionary_key(tenant: &str) -> Vec<u8> {
 }
 
 impl Dictionaries {
-    pub(super) fn new(db: &sled::Db, tree: &sled::Tree) -> Dictionaries {
+    pub(super) fn new(db: &crate::store::kv::Db, tree: &crate::store::kv::Tree) -> Dictionaries {
         Dictionaries {
             db: db.clone(),
             tree: tree.clone(),
@@ -209,7 +207,7 @@ impl Dictionaries {
         for item in self.tree.scan_prefix(records).values().take(SAMPLE) {
             let v = item?;
             if v.first() == Some(&FORMAT_V1) && v.len() <= MAX_SAMPLE_RECORD {
-                samples.push(v.subslice(1, v.len() - 1));
+                samples.push(v);
             }
         }
         if samples.len() < SAMPLE {
@@ -221,7 +219,7 @@ impl Dictionaries {
             );
             return Ok(None);
         }
-        let samples: Vec<&[u8]> = samples.iter().map(|s| &s[..]).collect();
+        let samples: Vec<&[u8]> = samples.iter().map(|s| &s[1..]).collect();
         let mut stored = vec![FORMAT_V1];
         stored.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
         stored.extend_from_slice(&content(&samples));
@@ -338,15 +336,20 @@ mod tests {
         assert_eq!(found, ["Würth", "M10x10", "zinc-plated"]);
     }
 
-    fn open() -> (tempfile::TempDir, sled::Db, sled::Tree, Dictionaries) {
+    fn open() -> (
+        tempfile::TempDir,
+        crate::store::kv::Db,
+        crate::store::kv::Tree,
+        Dictionaries,
+    ) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         let tree = db.open_tree("entities").unwrap();
         let d = Dictionaries::new(&db, &tree);
         (dir, db, tree, d)
     }
 
-    fn store_plain(tree: &sled::Tree, n: usize) {
+    fn store_plain(tree: &crate::store::kv::Tree, n: usize) {
         for i in 0..n {
             let mut v = vec![FORMAT_V1];
             v.extend(record(i));

@@ -18,8 +18,8 @@
 //! An entity is searchable-pending exactly while its `q` entry exists, so `embedding_status`
 //! needs no rewrite of the entity after indexing.
 //!
-//! Crash consistency comes from write order and verified reads, not from sled batches (whose
-//! per-call cost and memory made large ingestions 4x slower; see BENCHMARKS.md): a change writes
+//! Crash consistency comes from write order and verified reads, not from batches (sled's, the
+//! engine when this was written, made large ingestions 4x slower; see BENCHMARKS.md): a change writes
 //! its queue entry and new index entries first, then the entity, then removes stale index
 //! entries only if they still point to it, then queues the entity once more. Every index lookup
 //! checks the entity it points to, so an entry left behind by a crash between two writes is
@@ -318,7 +318,7 @@ fn tenant_of(k: &[u8]) -> Option<&str> {
 /// it can still be removed by id (see [`Changes::remove_undecodable`]). Storage errors pass.
 fn decode_scanned<T: serde::de::DeserializeOwned>(
     dicts: &Dictionaries,
-    item: sled::Result<(sled::IVec, sled::IVec)>,
+    item: crate::store::kv::Result<(crate::store::kv::Value, crate::store::kv::Value)>,
 ) -> Option<Result<T, StoreError>> {
     let (k, v) = match item {
         Ok(kv) => kv,
@@ -448,7 +448,11 @@ impl Changes<'_> {
 /// before the store serves anything, and every step can be repeated: a crash part-way
 /// leaves no format marker, so the next start runs it again from the top (the new entries
 /// are rebuilt from the entities themselves, never from the old entries).
-fn migrate(db: &sled::Db, tree: &sled::Tree, dicts: &Dictionaries) -> Result<(), StoreError> {
+fn migrate(
+    db: &crate::store::kv::Db,
+    tree: &crate::store::kv::Tree,
+    dicts: &Dictionaries,
+) -> Result<(), StoreError> {
     if tree.get(FORMAT_KEY)?.as_deref() == Some(&[INDEX_FORMAT][..]) {
         return Ok(());
     }
@@ -478,7 +482,7 @@ fn migrate(db: &sled::Db, tree: &sled::Tree, dicts: &Dictionaries) -> Result<(),
     }
     // The marker goes to disk only after everything it vouches for.
     db.flush()?;
-    tree.insert(FORMAT_KEY, &[INDEX_FORMAT])?;
+    tree.insert(FORMAT_KEY, [INDEX_FORMAT])?;
     db.flush()?;
     if entries + legacy > 0 {
         log::info!(
@@ -490,19 +494,119 @@ fn migrate(db: &sled::Db, tree: &sled::Tree, dicts: &Dictionaries) -> Result<(),
 }
 
 pub struct EntityStore {
-    db: sled::Db,
-    tree: sled::Tree,
+    db: crate::store::kv::Db,
+    tree: crate::store::kv::Tree,
     /// Writers of one tenant take turns: lookups of source ids and content hashes followed by
     /// the batch that updates them must not interleave with another writer's.
     locks: crate::concurrent_map::ConcurrentMap<String, Arc<Mutex<()>>>,
     /// Live entity counts (see [`super::entity_counts`]).
     pub counts: EntityCounts,
     dicts: Dictionaries,
+    queue: Queue,
+}
+
+/// The `q` entries, mirrored in memory: the indexer takes entries from the front as others
+/// are added, and in an LSM tree the removed ones stay behind as tombstones until compaction
+/// reaches them, so a scan from the front would walk all of them each round (draining 1M
+/// entries took 2 minutes that way; BENCHMARKS.md). Every write of a `q` key goes through
+/// [`Queue::write`], which changes the tree and the mirror under one lock, so they agree; the
+/// tree is read once, when the store opens.
+#[derive(Default)]
+struct Queue(Mutex<std::collections::BTreeMap<Vec<u8>, u64>>);
+
+impl Queue {
+    fn load(tree: &crate::store::kv::Tree) -> Result<Queue, StoreError> {
+        let mut map = std::collections::BTreeMap::new();
+        for item in tree.scan_prefix([QUEUE]) {
+            let (k, v) = item?;
+            map.insert(k.to_vec(), version_of(&v));
+        }
+        Ok(Queue(Mutex::new(map)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<Vec<u8>, u64>> {
+        // Tree and mirror are changed together after the tree write succeeded: nothing is
+        // left half-done by a panic.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets (`Some`) or removes a `q` key in the tree and the mirror.
+    fn write(
+        &self,
+        tree: &crate::store::kv::Tree,
+        k: Vec<u8>,
+        v: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let mut map = self.lock();
+        match v {
+            Some(v) => {
+                tree.insert(&k, &v)?;
+                map.insert(k, version_of(&v));
+            }
+            None => {
+                tree.remove(&k)?;
+                map.remove(&k);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the entry if it still has `version`. An entry the tree no longer holds, or
+    /// holds with another version, is corrected in the mirror instead.
+    fn remove_if(
+        &self,
+        tree: &crate::store::kv::Tree,
+        k: Vec<u8>,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        let mut map = self.lock();
+        match tree.compare_and_swap(&k, Some(&version.to_be_bytes()[..]), None::<&[u8]>)? {
+            Ok(()) => {
+                map.remove(&k);
+            }
+            Err(e) => match e.current {
+                Some(v) => {
+                    map.insert(k, version_of(&v));
+                }
+                None => {
+                    map.remove(&k);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// Entries under `prefix`, in key order, at most `max`.
+    fn under(&self, prefix: &[u8], max: usize) -> Vec<(Vec<u8>, u64)> {
+        self.lock()
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(max)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    fn count_under(&self, prefix: &[u8]) -> usize {
+        self.lock()
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .count()
+    }
+
+    fn contains(&self, k: &[u8]) -> bool {
+        self.lock().contains_key(k)
+    }
+}
+
+/// A queue entry's version (an undecodable one reads as 0: it is replaced by the next write and
+/// removed by the indexer's next look at it).
+fn version_of(v: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(v).map_or(0, u64::from_be_bytes)
 }
 
 impl EntityStore {
     /// Opens the tree, migrating an older index format first.
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         let tree = db.open_tree("entities")?;
         let dicts = Dictionaries::new(db, &tree);
         migrate(db, &tree, &dicts)?;
@@ -510,12 +614,14 @@ impl EntityStore {
             .scan_prefix([ENTITY])
             .filter_map(|item| decode_scanned(&dicts, item));
         let counts = EntityCounts::open(db, heads)?;
+        let queue = Queue::load(&tree)?;
         Ok(EntityStore {
             db: db.clone(),
             tree,
             locks: Default::default(),
             counts,
             dicts,
+            queue,
         })
     }
 
@@ -525,7 +631,7 @@ impl EntityStore {
             Some(l) => Arc::clone(&l),
             None => Arc::clone(&self.locks.entry(tenant.to_owned()).or_default()),
         };
-        // A panic under the lock cannot leave sled state half-applied in a way the lock guards
+        // A panic under the lock cannot leave store state half-applied in a way the lock guards
         // (writes are verified on read), so a poisoned lock is simply taken over.
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         f()
@@ -568,6 +674,12 @@ impl EntityStore {
     fn apply_ops(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         for op in ops {
             match op {
+                Op::Insert(k, v) if k.first() == Some(&QUEUE) => {
+                    self.queue.write(&self.tree, k, Some(v))?;
+                }
+                Op::Remove(k) if k.first() == Some(&QUEUE) => {
+                    self.queue.write(&self.tree, k, None)?;
+                }
                 Op::Insert(k, v) => {
                     self.tree.insert(k, v)?;
                 }
@@ -630,7 +742,7 @@ impl EntityStore {
     }
 
     pub fn embedding_status(&self, tenant: &str, id: Uuid) -> Result<EmbeddingStatus, StoreError> {
-        if self.tree.contains_key(key(QUEUE, tenant, id.as_bytes()))? {
+        if self.queue.contains(&key(QUEUE, tenant, id.as_bytes())) {
             Ok(EmbeddingStatus::Pending)
         } else if self.tree.contains_key(key(FAILED, tenant, id.as_bytes()))? {
             Ok(EmbeddingStatus::Failed)
@@ -689,8 +801,8 @@ impl EntityStore {
         let stored = |t: &str, id: Uuid| self.tree.contains_key(entity_key(t, id));
         let mut queued = HashSet::new();
         let mut pending = 0;
-        for item in self.tree.scan_prefix(prefix(QUEUE)) {
-            if let Some((t, id)) = parse_id_key(&item?.0) {
+        for (k, _) in self.queue.under(&prefix(QUEUE), usize::MAX) {
+            if let Some((t, id)) = parse_id_key(&k) {
                 // A removal stays queued until the index drops it; it is not an entity.
                 if stored(&t, id)? {
                     pending += 1;
@@ -726,10 +838,11 @@ impl EntityStore {
     /// Up to `max` queued entries: (tenant, id, version), in key order.
     pub fn queued(&self, max: usize) -> Result<Vec<(String, Uuid, u64)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix([QUEUE]).take(max) {
-            let (k, v) = item?;
-            if let (Some((t, id)), Ok(bytes)) = (parse_id_key(&k), <[u8; 8]>::try_from(&v[..])) {
-                out.push((t, id, u64::from_be_bytes(bytes)));
+        for (k, version) in self.queue.under(&[QUEUE], max) {
+            match parse_id_key(&k) {
+                Some((t, id)) => out.push((t, id, version)),
+                // Not a key this store writes: it would hold the front of the queue forever.
+                None => self.queue.write(&self.tree, k, None)?,
             }
         }
         Ok(out)
@@ -737,37 +850,32 @@ impl EntityStore {
 
     /// Drops a queue entry if it still has `version` (a newer write keeps it queued).
     pub fn dequeue(&self, tenant: &str, id: Uuid, version: u64) -> Result<(), StoreError> {
-        let _ = self.tree.compare_and_swap(
-            key(QUEUE, tenant, id.as_bytes()),
-            Some(&version.to_be_bytes()[..]),
-            None::<&[u8]>,
-        )?;
-        Ok(())
+        self.queue
+            .remove_if(&self.tree, key(QUEUE, tenant, id.as_bytes()), version)
     }
 
     pub fn queue_depth(&self) -> usize {
-        self.tree.scan_prefix([QUEUE]).count()
+        self.queue.count_under(&[QUEUE])
     }
 
     /// Whether any of the tenant's entities waits to be indexed (stops at the first).
     pub fn has_queued(&self, tenant: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .tree
-            .scan_prefix(tenant_prefix(QUEUE, tenant))
-            .next()
-            .transpose()?
-            .is_some())
+        Ok(!self
+            .queue
+            .under(&tenant_prefix(QUEUE, tenant), 1)
+            .is_empty())
     }
 
     pub fn queue_depth_for(&self, tenant: &str) -> usize {
-        self.tree.scan_prefix(tenant_prefix(QUEUE, tenant)).count()
+        self.queue.count_under(&tenant_prefix(QUEUE, tenant))
     }
 
     pub fn mark_failed(&self, tenant: &str, id: Uuid, failed: bool) -> Result<(), StoreError> {
         let k = key(FAILED, tenant, id.as_bytes());
         if failed {
-            self.tree.insert(k, &[])?;
-        } else {
+            self.tree.insert(k, [])?;
+        } else if self.tree.contains_key(&k)? {
+            // Only if there: a removal leaves a tombstone that scans of the marks walk over.
             self.tree.remove(k)?;
         }
         Ok(())
@@ -780,8 +888,11 @@ impl EntityStore {
     /// entities.
     pub(super) fn rebuild_derived(&self) -> Result<usize, StoreError> {
         const CHUNK: usize = 10_000;
+        for (k, _) in self.queue.under(&[QUEUE], usize::MAX) {
+            self.queue.write(&self.tree, k, None)?;
+        }
         for kind in [SOURCE, HASH, QUEUE, FAILED] {
-            let mut batch = sled::Batch::default();
+            let mut batch = crate::store::kv::Batch::default();
             for (n, item) in self.tree.scan_prefix([kind]).enumerate() {
                 batch.remove(item?.0);
                 if (n + 1) % CHUNK == 0 {
@@ -790,7 +901,7 @@ impl EntityStore {
             }
             self.tree.apply_batch(batch)?;
         }
-        let mut batch = sled::Batch::default();
+        let mut batch = crate::store::kv::Batch::default();
         let mut entities = 0;
         for item in self.tree.scan_prefix([ENTITY]) {
             let Some(e) = decode_scanned::<Entity>(&self.dicts, item) else {
@@ -838,6 +949,9 @@ impl EntityStore {
     pub(super) fn delete_tenant(&self, tenant: &str) -> Result<(), StoreError> {
         // Entities last but for their dictionary: until they go, a crash leaves the tenant whole
         // enough to delete again.
+        for (k, _) in self.queue.under(&tenant_prefix(QUEUE, tenant), usize::MAX) {
+            self.queue.write(&self.tree, k, None)?;
+        }
         for kind in [QUEUE, FAILED, SOURCE, HASH, ENTITY, DICTIONARY] {
             for item in self.tree.scan_prefix(tenant_prefix(kind, tenant)) {
                 self.tree.remove(item?.0)?;
@@ -918,7 +1032,7 @@ mod tests {
 
     fn open() -> (tempfile::TempDir, EntityStore) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         (dir, EntityStore::open(&db).unwrap())
     }
 
@@ -1112,10 +1226,10 @@ mod tests {
         e.source_id = Some("erp-9".into());
         // A crash after the index entries but before the entity: pointers to nothing.
         s.tree
-            .insert(sk("t", "erp-9").index_key(), e.id.as_bytes().to_vec())
+            .insert(sk("t", "erp-9").index_key(), e.id.as_bytes())
             .unwrap();
         s.tree
-            .insert(key(HASH, "t", &e.content_hash()), e.id.as_bytes().to_vec())
+            .insert(key(HASH, "t", &e.content_hash()), e.id.as_bytes())
             .unwrap();
         assert!(s.by_source_id(&sk("t", "erp-9")).unwrap().is_none());
         assert!(s.by_content_hash("t", &e.content_hash()).unwrap().is_none());
@@ -1255,7 +1369,7 @@ mod tests {
     #[test]
     fn a_format_1_store_is_migrated_once_and_a_crash_part_way_is_repaired() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         let mut a = entity("t", "bolt");
         a.source_id = Some("1".into());
         let mut b = entity("t2", "drill");

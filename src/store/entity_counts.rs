@@ -67,15 +67,15 @@ impl Group {
 pub type TenantCounts = BTreeMap<Group, u64>;
 
 pub struct EntityCounts {
-    db: sled::Db,
-    tree: sled::Tree,
+    db: crate::store::kv::Db,
+    tree: crate::store::kv::Tree,
     by_tenant: Mutex<HashMap<String, TenantCounts>>,
     /// Set once [`Self::save`] has written the counts and their marker.
     saved: AtomicBool,
 }
 
 /// The counts a clean shutdown saved.
-fn load(tree: &sled::Tree) -> Result<HashMap<String, TenantCounts>, StoreError> {
+fn load(tree: &crate::store::kv::Tree) -> Result<HashMap<String, TenantCounts>, StoreError> {
     let mut by_tenant: HashMap<String, TenantCounts> = HashMap::new();
     for item in tree.iter() {
         let (k, v) = item?;
@@ -118,7 +118,7 @@ impl EntityCounts {
     /// Loads the counts a clean shutdown saved, or counts `heads` (every stored entity's head)
     /// when there are none to trust.
     pub(super) fn open(
-        db: &sled::Db,
+        db: &crate::store::kv::Db,
         heads: impl Iterator<Item = Result<EntityHead, StoreError>>,
     ) -> Result<EntityCounts, StoreError> {
         let tree = db.open_tree("entity_counts")?;
@@ -161,7 +161,7 @@ impl EntityCounts {
     }
 
     fn forget_saved(&self) {
-        match self.tree.remove(CLEAN) {
+        match self.tree.take(CLEAN) {
             Ok(Some(_)) => {
                 log::warn!("an entity write after shutdown began: the next start counts")
             }
@@ -247,7 +247,7 @@ impl EntityCounts {
         }
         // The marker goes to disk only after everything it vouches for.
         self.db.flush()?;
-        self.tree.insert(CLEAN, &[1])?;
+        self.tree.insert(CLEAN, [1])?;
         self.db.flush()?;
         self.saved.store(true, Ordering::Release);
         Ok(())

@@ -111,12 +111,12 @@ fn from_json<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> 
 }
 
 pub struct IngestionStore {
-    records: sled::Tree,
-    errors: sled::Tree,
+    records: crate::store::kv::Tree,
+    errors: crate::store::kv::Tree,
 }
 
 impl IngestionStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         Ok(IngestionStore {
             records: db.open_tree("ingestions")?,
             errors: db.open_tree("ingestion_errors")?,
@@ -125,7 +125,7 @@ impl IngestionStore {
 
     /// Stores the record and its errors (not yet flushed).
     pub fn put(&self, ingestion: &Ingestion, errors: &[RecordError]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = crate::store::kv::Batch::default();
         for e in errors {
             batch.insert(
                 error_key(&ingestion.tenant_id, ingestion.id, e.row),

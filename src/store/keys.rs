@@ -4,10 +4,10 @@
 //! never touches disk, and revoke/rotate update the mirror in the same call, so an old value
 //! fails on the very next request on any connection.
 //!
-//! Mutations (insert, rotate, revoke) take one store-wide lock around their sled writes and the
+//! Mutations (insert, rotate, revoke) take one store-wide lock around their store writes and the
 //! mirror update. The `keys` record is the source of truth (authentication's mirror is rebuilt
 //! from it at start; `key_hashes` is bookkeeping nothing reads), so a crash between the writes
-//! of one mutation cannot leave a value that authenticates, and no sled transaction is needed. Without it two rotations of one key could commit in one order and
+//! of one mutation cannot leave a value that authenticates, and no transaction is needed. Without it two rotations of one key could commit in one order and
 //! reach the mirror in the other, leaving a value that authenticates but is stored nowhere (so
 //! nobody could revoke it). Key mutations are rare; a single lock costs nothing measurable.
 
@@ -74,15 +74,15 @@ fn tenant_prefix(tenant: &str) -> Vec<u8> {
 }
 
 pub struct KeyStore {
-    records: sled::Tree,
-    by_hash: sled::Tree,
+    records: crate::store::kv::Tree,
+    by_hash: crate::store::kv::Tree,
     live: ConcurrentMap<[u8; 32], Arc<KeyEntry>>,
-    /// Held by every mutation from its first sled write until the mirror matches it.
+    /// Held by every mutation from its first store write until the mirror matches it.
     mutation: Mutex<()>,
 }
 
 impl KeyStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         let records = db.open_tree("keys")?;
         let by_hash = db.open_tree("key_hashes")?;
         let live = ConcurrentMap::default();
@@ -100,7 +100,7 @@ impl KeyStore {
     }
 
     fn mutating(&self) -> MutexGuard<'_, ()> {
-        // The guarded state is sled's and the mirror's, each updated by calls that cannot be
+        // The guarded state is the store's and the mirror's, each updated by calls that cannot be
         // left half-done by a panic in between, so a poisoned lock is taken over.
         self.mutation.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -171,7 +171,7 @@ impl KeyStore {
     pub fn revoke(&self, tenant: &str, id: Uuid) -> Result<bool, StoreError> {
         let rk = record_key(tenant, id);
         let _turn = self.mutating();
-        let Some(old) = self.records.remove(rk.as_slice())? else {
+        let Some(old) = self.records.take(rk.as_slice())? else {
             return Ok(false);
         };
         let old: KeyRecord = decode(&old)?;
@@ -248,9 +248,9 @@ mod tests {
         }
     }
 
-    fn open() -> (tempfile::TempDir, sled::Db, KeyStore) {
+    fn open() -> (tempfile::TempDir, crate::store::kv::Db, KeyStore) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         let ks = KeyStore::open(&db).unwrap();
         (dir, db, ks)
     }

@@ -1,4 +1,4 @@
-//! Durable storage on sled: the source of truth. Every write method returns only after the data
+//! Durable storage ([`kv`], an LSM tree): the source of truth. Every write method returns only after the data
 //! is flushed to disk, so a caller that answers 2xx afterwards keeps the durability promise.
 
 pub mod collections;
@@ -8,8 +8,10 @@ pub mod entities;
 pub mod entity_counts;
 pub mod ingestions;
 pub mod keys;
+pub mod kv;
 pub mod repair;
 pub mod schemas;
+mod sled_import;
 pub mod tenants;
 pub mod usage;
 pub mod vectors;
@@ -33,13 +35,15 @@ pub use webhooks::{DeliveryLog, OutboxRow, Subscription, WebhookStore};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage: {0}")]
-    Sled(#[from] sled::Error),
+    Storage(#[from] kv::Error),
     #[error("stored record cannot be decoded: {0}")]
     Codec(String),
     #[error(
         "the database {0} is in use by another process (is another qanatix server running on this data dir?)"
     )]
     InUse(std::path::PathBuf),
+    #[error("copying the data of an earlier version: {0}")]
+    Import(String),
 }
 
 /// One leading byte versions every stored record, so formats can evolve without guessing.
@@ -144,9 +148,9 @@ fn nesting_exceeds(json: &[u8], max: usize) -> bool {
 }
 
 /// Removes every key starting with `prefix` from each tree (a tenant's records, on deletion).
-pub(crate) fn remove_prefix(trees: &[&sled::Tree], prefix: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn remove_prefix(trees: &[&kv::Tree], prefix: &[u8]) -> Result<(), StoreError> {
     for tree in trees {
-        let mut batch = sled::Batch::default();
+        let mut batch = kv::Batch::default();
         for item in tree.scan_prefix(prefix) {
             batch.remove(item?.0);
         }
@@ -156,7 +160,7 @@ pub(crate) fn remove_prefix(trees: &[&sled::Tree], prefix: &[u8]) -> Result<(), 
 }
 
 pub struct Store {
-    db: sled::Db,
+    db: kv::Db,
     pub tenants: TenantStore,
     pub keys: KeyStore,
     pub entities: EntityStore,
@@ -171,32 +175,33 @@ pub struct Store {
 
 /// Where the store lives inside a data dir.
 pub fn db_path(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("db")
+    data_dir.join("store")
 }
 
-/// Opens the sled database of a data dir as the server does, without opening the stores on
-/// top (snapshots copy and restore it tree by tree).
-pub fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
-    let config = sled::Config::new()
-        .path(db_path(data_dir))
-        .cache_capacity(64 * 1024 * 1024);
-    // sled lets go of its file lock when its flusher thread drops the last handle, a moment
-    // after the caller's: a restore or a test that reopens the directory right away waits for
-    // that instead of failing. Another process holding the directory still fails, after a wait.
+/// Whether a data dir holds a store, of this version or of one that stored on sled.
+pub fn holds_store(data_dir: &Path) -> bool {
+    db_path(data_dir).is_dir() || sled_import::holds_sled(data_dir)
+}
+
+/// Opens the database of a data dir as the server does, without opening the stores on top
+/// (snapshots copy and restore it tree by tree). A data dir written by a version that stored
+/// on sled is copied over first ([`sled_import`]).
+pub fn open_db(data_dir: &Path) -> Result<kv::Db, StoreError> {
+    sled_import::import_if_needed(data_dir)?;
+    open_kv(&db_path(data_dir))
+}
+
+/// Opens a database directory, waiting a moment for a lock this process is still letting go
+/// of: a restore or a test that reopens the directory right after closing it gets it once the
+/// engine's background threads have stopped. Another process holding the directory still
+/// fails, after a wait.
+fn open_kv(path: &Path) -> Result<kv::Db, StoreError> {
     let give_up = std::time::Instant::now() + LOCK_WAIT;
-    let mut cleaned = false;
     loop {
-        match config.open() {
-            // Only once sled has refused: a handle of this process that is still closing may
-            // be writing a snapshot right now.
-            Err(sled::Error::Corruption { .. })
-                if !cleaned && remove_unfinished_snapshots(&db_path(data_dir))? =>
-            {
-                cleaned = true;
-            }
-            Err(sled::Error::Io(e)) if lock_held(&e) => {
+        match kv::Db::open(path) {
+            Err(kv::Error::Locked) => {
                 if std::time::Instant::now() >= give_up {
-                    return Err(StoreError::InUse(db_path(data_dir)));
+                    return Err(StoreError::InUse(path.to_owned()));
                 }
                 std::thread::sleep(LOCK_POLL);
             }
@@ -205,46 +210,11 @@ pub fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
-/// sled writes a snapshot of its page table to `snap.<lsn>.generating` and renames it to
-/// `snap.<lsn>` once synced, but at start it reads the newest `snap.*` file, finished or not:
-/// a process killed, or a disk that filled up, while one was being written left a database
-/// that refused to open ("empty/corrupt snapshot file found", sled issue 1527). Removing the
-/// unfinished file gives the state of a stop just before it was created, which sled recovers
-/// from like any crash: the previous snapshot and the log after it are untouched until the
-/// rename. Returns whether there was one.
-fn remove_unfinished_snapshots(db_dir: &Path) -> Result<bool, StoreError> {
-    let entries = match std::fs::read_dir(db_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(StoreError::Sled(e.into())),
-    };
-    let mut removed = false;
-    for entry in entries {
-        let path = entry.map_err(|e| StoreError::Sled(e.into()))?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("snap.") && name.ends_with(".generating") {
-            log::warn!(
-                "removing {}: a storage snapshot that was never finished (the server stopped \
-                 while writing it)",
-                path.display()
-            );
-            std::fs::remove_file(&path).map_err(|e| StoreError::Sled(e.into()))?;
-            removed = true;
-        }
-    }
-    Ok(removed)
-}
-
 /// How often opening looks again at a held file lock.
 const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// How long opening waits for a database's file lock to be released.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// sled's error when another handle holds the database's file lock.
-fn lock_held(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::Other && e.to_string().starts_with("could not acquire lock")
-}
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
@@ -265,19 +235,17 @@ impl Store {
     }
 
     /// The database under the stores, for taking a snapshot of every tree while serving.
-    pub fn db(&self) -> &sled::Db {
+    pub fn db(&self) -> &kv::Db {
         &self.db
     }
 
     /// Writes everything buffered to disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        // sled's own `flush_async` hands the flush to sled's thread pool; with a dozen writes
-        // flushing at once it sometimes never completed (requests hung for good). A blocking
-        // flush on the runtime's blocking pool completes.
+        // An fsync blocks its thread: it runs on the runtime's blocking pool.
         let db = self.db.clone();
         actix_web::rt::task::spawn_blocking(move || db.flush())
             .await
-            .map_err(|e| StoreError::Sled(sled::Error::ReportableBug(e.to_string())))??;
+            .map_err(|e| StoreError::Codec(format!("flush did not complete: {e}")))??;
         Ok(())
     }
 
@@ -332,34 +300,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_unfinished_snapshot_does_not_keep_the_database_closed() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = open_db(dir.path()).unwrap();
-        for i in 0..1000u32 {
-            db.insert(i.to_be_bytes(), vec![7u8; 100]).unwrap();
-        }
-        db.flush().unwrap();
-        drop(db);
-        // What a stop in the middle of writing a snapshot leaves: a newer, unfinished one.
-        let unfinished = db_path(dir.path()).join("snap.7FFFFFFFFFFFFFFF.generating");
-        std::fs::write(&unfinished, b"").unwrap();
-        let plain = loop {
-            match sled::Config::new().path(db_path(dir.path())).open() {
-                Err(sled::Error::Io(e)) if lock_held(&e) => std::thread::sleep(LOCK_POLL),
-                other => break other,
-            }
-        };
-        assert!(
-            matches!(plain, Err(sled::Error::Corruption { .. })),
-            "sled alone opens it: the workaround may go ({:?})",
-            plain.map(|_| ())
-        );
-        let db = open_db(dir.path()).unwrap();
-        assert_eq!(db.len(), 1000);
-        assert!(!unfinished.exists());
-    }
-
-    #[test]
     fn opening_waits_for_a_released_lock_and_names_a_held_one() {
         let dir = tempfile::tempdir().unwrap();
         let held = open_db(dir.path()).unwrap();
@@ -374,7 +314,7 @@ mod tests {
             drop(held);
         });
         let db = open_db(dir.path()).unwrap();
-        db.insert("k", "v").unwrap();
+        db.open_tree("t").unwrap().insert("k", "v").unwrap();
         release.join().unwrap();
     }
 

@@ -36,7 +36,8 @@ const ENTITY_KINDS: &[u8] = b"euhqfz";
 /// Trees not keyed by tenant: the tenants themselves, key hashes (their records are in
 /// `keys`), the outbox (keyed by due time; rows of a removed subscription are dropped by the
 /// delivery worker), entity counts (opening the restored store takes their clean-stop marker
-/// away, so the first start counts the restored entities), and sled's own default tree.
+/// away, so the first start counts the restored entities), and the default tree of stores
+/// written on sled.
 #[cfg(test)]
 const NOT_TENANT_KEYED: &[&str] = &[
     "tenants",
@@ -100,7 +101,7 @@ impl Store {
 /// Adds the tenant ids of `tree`'s keys (after the `kind` byte, if given) to `out`, seeking
 /// past each tenant's keys instead of reading them: O(tenants) lookups.
 fn distinct_tenants(
-    tree: &sled::Tree,
+    tree: &crate::store::kv::Tree,
     kind: Option<u8>,
     out: &mut BTreeSet<String>,
 ) -> Result<(), StoreError> {
@@ -157,7 +158,7 @@ mod tests {
         let (_dir, store) = open();
         let tree = store.db.open_tree("usage").unwrap();
         for k in [&b"a\0x"[..], b"a\0y", b"b-c\0z", b"nosep", b"zz\0"] {
-            tree.insert(k, &[]).unwrap();
+            tree.insert(k, []).unwrap();
         }
         let mut out = BTreeSet::new();
         distinct_tenants(&tree, None, &mut out).unwrap();

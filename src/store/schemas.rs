@@ -47,7 +47,7 @@ fn decode(bytes: &[u8]) -> Result<SchemaRecord, StoreError> {
 }
 
 pub struct SchemaStore {
-    tree: sled::Tree,
+    tree: crate::store::kv::Tree,
     /// `None` caches "no schema for this type".
     cache: DashMap<CacheKey, Option<Arc<Compiled>>>,
 }
@@ -61,7 +61,7 @@ fn cache_key(tenant: &str, vertical: &str, entity_type: &str) -> CacheKey {
 }
 
 impl SchemaStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         Ok(SchemaStore {
             tree: db.open_tree("schemas")?,
             cache: DashMap::new(),
@@ -184,7 +184,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, SchemaStore) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         (dir, SchemaStore::open(&db).unwrap())
     }
 

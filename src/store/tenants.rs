@@ -46,7 +46,7 @@ pub struct Tenant {
 pub type TenantGate = Arc<tokio::sync::RwLock<()>>;
 
 pub struct TenantStore {
-    tree: sled::Tree,
+    tree: crate::store::kv::Tree,
     cache: ConcurrentMap<String, Arc<Tenant>>,
     /// One gate per tenant id ever seen; kept after deletion so that a request still holding
     /// the old gate and one taking it anew always exclude each other.
@@ -54,7 +54,7 @@ pub struct TenantStore {
 }
 
 impl TenantStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         let tree = db.open_tree("tenants")?;
         let cache = ConcurrentMap::default();
         for item in tree.iter() {
@@ -122,7 +122,7 @@ impl TenantStore {
 
     pub(super) fn delete(&self, id: &str) -> Result<bool, StoreError> {
         self.cache.remove(id);
-        Ok(self.tree.remove(id.as_bytes())?.is_some())
+        Ok(self.tree.take(id.as_bytes())?.is_some())
     }
 }
 
@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn insert_conflict_update_delete_and_reload() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         let store = TenantStore::open(&db).unwrap();
         let t = Tenant {
             id: "acme".into(),

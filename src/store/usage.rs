@@ -67,11 +67,11 @@ fn key(tenant: &str, period: &str) -> Vec<u8> {
 }
 
 pub struct UsageStore {
-    tree: sled::Tree,
+    tree: crate::store::kv::Tree,
 }
 
 impl UsageStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         Ok(UsageStore {
             tree: db.open_tree("usage")?,
         })
@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn counts_round_trip_per_tenant_and_period() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         let s = UsageStore::open(&db).unwrap();
         let c = UsageCounts {
             requests: 1,

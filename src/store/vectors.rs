@@ -88,11 +88,11 @@ pub struct StoredVector<'a> {
 }
 
 pub struct VectorStore {
-    tree: sled::Tree,
+    tree: crate::store::kv::Tree,
 }
 
 impl VectorStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         Ok(VectorStore {
             tree: db.open_tree("vectors")?,
         })
@@ -106,13 +106,13 @@ impl VectorStore {
         vertical: &str,
         v: &Quantized,
     ) -> Result<Option<String>, StoreError> {
-        let old = self.tree.insert(key(tenant, id), encode(vertical, v))?;
+        let old = self.tree.swap(key(tenant, id), encode(vertical, v))?;
         Ok(old.and_then(|o| split(&o).map(|(v, _)| v.to_owned())))
     }
 
     /// Removes the vector of an entity; answers the vertical it was stored under.
     pub fn remove(&self, tenant: &str, id: Uuid) -> Result<Option<String>, StoreError> {
-        let old = self.tree.remove(key(tenant, id))?;
+        let old = self.tree.take(key(tenant, id))?;
         Ok(old.and_then(|o| split(&o).map(|(v, _)| v.to_owned())))
     }
 
@@ -181,7 +181,7 @@ mod tests {
 
     fn open() -> (tempfile::TempDir, VectorStore) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         (dir, VectorStore::open(&db).unwrap())
     }
 

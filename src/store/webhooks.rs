@@ -96,14 +96,14 @@ fn outbox_key(due_ms: i64, seq: u64) -> OutboxKey {
 }
 
 pub struct WebhookStore {
-    db: sled::Db,
-    subscriptions: sled::Tree,
-    outbox: sled::Tree,
-    deliveries: sled::Tree,
+    db: crate::store::kv::Db,
+    subscriptions: crate::store::kv::Tree,
+    outbox: crate::store::kv::Tree,
+    deliveries: crate::store::kv::Tree,
 }
 
 impl WebhookStore {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
         Ok(WebhookStore {
             db: db.clone(),
             subscriptions: db.open_tree("webhook_subscriptions")?,
@@ -159,8 +159,8 @@ impl WebhookStore {
     /// Removes the subscription and its delivery log. Its outbox rows are dropped by the
     /// delivery worker when it meets them (the outbox is not indexed by subscription).
     pub fn delete_subscription(&self, tenant: &str, id: Uuid) -> Result<bool, StoreError> {
-        let existed = self.subscriptions.remove(sub_key(tenant, id))?.is_some();
-        let mut batch = sled::Batch::default();
+        let existed = self.subscriptions.take(sub_key(tenant, id))?.is_some();
+        let mut batch = crate::store::kv::Batch::default();
         for item in self.deliveries.scan_prefix(sub_key(tenant, id)) {
             batch.remove(item?.0);
         }
@@ -283,7 +283,7 @@ impl WebhookStore {
 
     /// Keeps the newest `keep` log entries of the subscription.
     pub fn trim_log(&self, tenant: &str, sub: Uuid, keep: usize) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = crate::store::kv::Batch::default();
         for item in self
             .deliveries
             .scan_prefix(sub_key(tenant, sub))
@@ -300,7 +300,7 @@ impl WebhookStore {
         let prefix = tenant_prefix(tenant);
         super::remove_prefix(&[&self.subscriptions, &self.deliveries], &prefix)?;
         // The outbox is ordered by due time, not tenant: a full pass, on a rare operation.
-        let mut batch = sled::Batch::default();
+        let mut batch = crate::store::kv::Batch::default();
         for item in self.outbox.iter() {
             let (k, v) = item?;
             let theirs = decode::<OutboxRow>(&v).is_ok_and(|r| r.tenant_id == tenant);
@@ -319,7 +319,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, WebhookStore) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = crate::store::kv::Db::open(dir.path()).unwrap();
         (dir, WebhookStore::open(&db).unwrap())
     }
 

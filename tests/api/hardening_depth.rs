@@ -275,7 +275,7 @@ fn a_stored_entity_that_is_too_deep_or_corrupt_breaks_nothing() {
     let deep_id = uuid::Uuid::now_v7();
     let corrupt_id = uuid::Uuid::now_v7();
     {
-        let db = sled::open(srv.data_dir().join("db")).unwrap();
+        let db = qanatix::store::open_db(srv.data_dir()).unwrap();
         let tree = db.open_tree("entities").unwrap();
         tree.insert(
             entity_key("acme", deep_id),

@@ -520,7 +520,7 @@ async fn collections_tool(ctx: &Context<'_>, args: &Args, words: Words) -> Answe
     let store = Arc::clone(&ctx.state.store);
     let tenant = ctx.tenant.id.clone();
     let audience = ctx.audience;
-    // Counts and schemas, like `GET /collections`: schemas are read from sled, on the blocking pool.
+    // Counts and schemas, like `GET /collections`: schemas are read from the store, on the blocking pool.
     let listed = web::block(move || -> Result<Vec<Listed>, ApiError> {
         let mut summaries =
             verticals::summaries(&store, &tenant, |h| audience.admits(h.status, h.visibility))?;

@@ -1,0 +1,478 @@
+//! The key-value engine under every store: fjall, an LSM tree (a journal of writes, memory
+//! tables flushed to sorted files, merged in the background). sled 0.34 held the data before;
+//! it kept 2.6–4.3x the bytes it stored and wrote 5–9x slower (BENCHMARKS.md, "An LSM store
+//! instead of sled"). The stores were written against sled's API, so this module offers the
+//! small part of it they use, over fjall:
+//!
+//! - a [`Tree`] per sled tree (one fjall keyspace each, same keys and values);
+//! - writes are visible to reads at once and reach the operating system before they return (a
+//!   `kill -9` right after keeps them); [`Db::flush`] / [`Tree::flush`] fsync the journal, which
+//!   every write path does before it answers 2xx, as with sled;
+//! - [`Tree::compare_and_swap`] and [`Tree::fetch_and_update`], which fjall's plain keyspaces do
+//!   not have: every write to a tree takes the tree's write lock, so a read-compare-write under
+//!   it is atomic against all other writes of this process (the only one: the data dir is
+//!   locked);
+//! - [`Db::generate_id`]: unique, increasing across restarts, handed out from blocks whose end is
+//!   made durable before the first id of the block is used.
+
+use std::collections::HashMap;
+use std::ops::RangeBounds;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use fjall::Error;
+/// A stored key or value (cheap to clone; dereferences to bytes).
+pub type Value = fjall::Slice;
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// fjall's internal bookkeeping of this module, hidden from [`Db::tree_names`].
+const META: &str = "__qanatix_kv";
+const NEXT_ID: &[u8] = b"next_id";
+/// Ids handed out per durable reservation.
+const ID_BLOCK: u64 = 1 << 20;
+/// Block cache for reads (sled's page cache was bounded to the same).
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Db(Arc<Inner>);
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    db: fjall::Database,
+    trees: Mutex<HashMap<String, Tree>>,
+    ids: Mutex<Ids>,
+    meta: fjall::Keyspace,
+}
+
+struct Ids {
+    next: u64,
+    reserved: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves nothing half-done that a later caller
+    // could observe (the guarded state is written last), so poisoning is not an error.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn corrupt(what: String) -> Error {
+    Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, what))
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db> {
+        let db = fjall::Database::builder(path)
+            .cache_size(CACHE_BYTES)
+            .open()?;
+        let meta = db.keyspace(META, fjall::KeyspaceCreateOptions::default)?;
+        let next = match meta.get(NEXT_ID)? {
+            Some(v) => u64::from_be_bytes(
+                <[u8; 8]>::try_from(&v[..])
+                    .map_err(|_| corrupt(format!("{META}/next_id holds {} bytes", v.len())))?,
+            ),
+            None => 0,
+        };
+        Ok(Db(Arc::new(Inner {
+            db,
+            trees: Mutex::new(HashMap::new()),
+            ids: Mutex::new(Ids {
+                next,
+                reserved: next,
+            }),
+            meta,
+        })))
+    }
+
+    /// The tree named `name`, created empty if it does not exist.
+    pub fn open_tree<N: AsRef<[u8]>>(&self, name: N) -> Result<Tree> {
+        let name = String::from_utf8_lossy(name.as_ref()).into_owned();
+        if name.is_empty() || name.len() > 255 || name == META {
+            return Err(corrupt(format!("'{name}' cannot name a tree")));
+        }
+        let mut trees = lock(&self.0.trees);
+        if let Some(t) = trees.get(&name) {
+            return Ok(t.clone());
+        }
+        let ks = self
+            .0
+            .db
+            .keyspace(&name, fjall::KeyspaceCreateOptions::default)?;
+        let tree = Tree {
+            db: self.0.db.clone(),
+            ks,
+            writes: Arc::new(Mutex::new(())),
+        };
+        trees.insert(name, tree.clone());
+        Ok(tree)
+    }
+
+    /// Names of the trees that exist, in no particular order.
+    pub fn tree_names(&self) -> Vec<Value> {
+        self.0
+            .db
+            .list_keyspace_names()
+            .into_iter()
+            .filter(|n| &**n != META)
+            .map(|n| Value::from(n.as_bytes()))
+            .collect()
+    }
+
+    /// Makes every write so far durable (fsync of the journal).
+    pub fn flush(&self) -> Result<()> {
+        self.0.db.persist(fjall::PersistMode::SyncAll)
+    }
+
+    /// A number never handed out before by this database, larger than all earlier ones.
+    pub fn generate_id(&self) -> Result<u64> {
+        let mut ids = lock(&self.0.ids);
+        if ids.next == ids.reserved {
+            let reserved = ids.next + ID_BLOCK;
+            self.0.meta.insert(NEXT_ID, reserved.to_be_bytes())?;
+            self.flush()?;
+            ids.reserved = reserved;
+        }
+        let id = ids.next;
+        ids.next += 1;
+        Ok(id)
+    }
+
+    /// Makes every later [`Self::generate_id`] at least `floor` (ids handed out by an earlier
+    /// engine stay unique).
+    pub fn raise_ids(&self, floor: u64) -> Result<()> {
+        let mut ids = lock(&self.0.ids);
+        if floor > ids.next {
+            self.0.meta.insert(NEXT_ID, floor.to_be_bytes())?;
+            self.flush()?;
+            ids.next = floor;
+            ids.reserved = floor;
+        }
+        Ok(())
+    }
+
+    /// Bytes of the database's files on disk (tables and journals).
+    pub fn size_on_disk(&self) -> Result<u64> {
+        self.0.db.disk_space()
+    }
+}
+
+/// One ordered map of byte keys to byte values.
+#[derive(Clone)]
+pub struct Tree {
+    db: fjall::Database,
+    ks: fjall::Keyspace,
+    writes: Arc<Mutex<()>>,
+}
+
+/// What [`Tree::compare_and_swap`] found instead of the expected value.
+#[derive(Debug)]
+pub struct CompareAndSwapError {
+    pub current: Option<Value>,
+}
+
+impl Tree {
+    pub fn get<K: AsRef<[u8]>>(&self, key: K) -> Result<Option<Value>> {
+        self.ks.get(key)
+    }
+
+    pub fn contains_key<K: AsRef<[u8]>>(&self, key: K) -> Result<bool> {
+        self.ks.contains_key(key)
+    }
+
+    pub fn insert<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, key: K, value: V) -> Result<()> {
+        let _w = lock(&self.writes);
+        self.ks.insert(key.as_ref(), value.as_ref())
+    }
+
+    pub fn remove<K: AsRef<[u8]>>(&self, key: K) -> Result<()> {
+        let _w = lock(&self.writes);
+        self.ks.remove(key.as_ref())
+    }
+
+    /// [`Self::insert`] that returns the value replaced.
+    pub fn swap<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, key: K, value: V) -> Result<Option<Value>> {
+        let _w = lock(&self.writes);
+        let old = self.ks.get(key.as_ref())?;
+        self.ks.insert(key.as_ref(), value.as_ref())?;
+        Ok(old)
+    }
+
+    /// [`Self::remove`] that returns the value removed.
+    pub fn take<K: AsRef<[u8]>>(&self, key: K) -> Result<Option<Value>> {
+        let _w = lock(&self.writes);
+        let old = self.ks.get(key.as_ref())?;
+        if old.is_some() {
+            self.ks.remove(key.as_ref())?;
+        }
+        Ok(old)
+    }
+
+    /// Removes every entry.
+    pub fn clear(&self) -> Result<()> {
+        let _w = lock(&self.writes);
+        self.ks.clear()
+    }
+
+    /// Applies every write of `batch` at once: after a crash, all or none of them are there.
+    pub fn apply_batch(&self, batch: Batch) -> Result<()> {
+        if batch.ops.is_empty() {
+            return Ok(());
+        }
+        let _w = lock(&self.writes);
+        // Reaches the operating system before returning, like single writes.
+        let mut b = self.db.batch().durability(Some(fjall::PersistMode::Buffer));
+        for (k, v) in batch.ops {
+            match v {
+                Some(v) => b.insert(&self.ks, k, v),
+                None => b.remove(&self.ks, k),
+            }
+        }
+        b.commit()
+    }
+
+    /// Sets `key` to `new` (or removes it for `None`) only if it holds `old` (`None`: absent).
+    pub fn compare_and_swap<K, OV, NV>(
+        &self,
+        key: K,
+        old: Option<OV>,
+        new: Option<NV>,
+    ) -> Result<std::result::Result<(), CompareAndSwapError>>
+    where
+        K: AsRef<[u8]>,
+        OV: AsRef<[u8]>,
+        NV: AsRef<[u8]>,
+    {
+        let _w = lock(&self.writes);
+        let current = self.ks.get(key.as_ref())?;
+        if current.as_deref() != old.as_ref().map(|o| o.as_ref()) {
+            return Ok(Err(CompareAndSwapError { current }));
+        }
+        match new {
+            Some(v) => self.ks.insert(key.as_ref(), v.as_ref())?,
+            None => self.ks.remove(key.as_ref())?,
+        }
+        Ok(Ok(()))
+    }
+
+    /// Replaces the value of `key` by `f(current)` (`None` removes it), atomically against other
+    /// writes; returns the value it had.
+    pub fn fetch_and_update<K, V, F>(&self, key: K, mut f: F) -> Result<Option<Value>>
+    where
+        K: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+        F: FnMut(Option<&[u8]>) -> Option<V>,
+    {
+        let _w = lock(&self.writes);
+        let current = self.ks.get(key.as_ref())?;
+        match f(current.as_deref()) {
+            Some(v) => self.ks.insert(key.as_ref(), v.as_ref())?,
+            None if current.is_some() => self.ks.remove(key.as_ref())?,
+            None => {}
+        }
+        Ok(current)
+    }
+
+    pub fn iter(&self) -> Iter {
+        Iter(self.ks.iter())
+    }
+
+    pub fn scan_prefix<P: AsRef<[u8]>>(&self, prefix: P) -> Iter {
+        Iter(self.ks.prefix(prefix))
+    }
+
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
+        Iter(self.ks.range(range))
+    }
+
+    pub fn first(&self) -> Result<Option<(Value, Value)>> {
+        self.iter().next().transpose()
+    }
+
+    pub fn last(&self) -> Result<Option<(Value, Value)>> {
+        self.iter().next_back().transpose()
+    }
+
+    /// Number of entries (a full scan).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// Makes every write so far durable (the journal is shared by all trees).
+    pub fn flush(&self) -> Result<()> {
+        self.db.persist(fjall::PersistMode::SyncAll)
+    }
+}
+
+/// Entries in key order (either end); each item is `(key, value)`.
+pub struct Iter(fjall::Iter);
+
+impl Iterator for Iter {
+    type Item = Result<(Value, Value)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|g| g.into_inner())
+    }
+}
+
+impl DoubleEndedIterator for Iter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|g| g.into_inner())
+    }
+}
+
+impl Iter {
+    pub fn keys(self) -> impl DoubleEndedIterator<Item = Result<Value>> {
+        self.map(|r| r.map(|(k, _)| k))
+    }
+
+    pub fn values(self) -> impl DoubleEndedIterator<Item = Result<Value>> {
+        self.map(|r| r.map(|(_, v)| v))
+    }
+}
+
+/// Writes to apply to one tree at once ([`Tree::apply_batch`]).
+#[derive(Default)]
+pub struct Batch {
+    ops: Vec<(Value, Option<Value>)>,
+}
+
+impl Batch {
+    pub fn insert<K: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, key: K, value: V) {
+        self.ops
+            .push((Value::from(key.as_ref()), Some(Value::from(value.as_ref()))));
+    }
+
+    pub fn remove<K: AsRef<[u8]>>(&mut self, key: K) {
+        self.ops.push((Value::from(key.as_ref()), None));
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_increase_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let a = db.generate_id().unwrap();
+        let b = db.generate_id().unwrap();
+        assert!(b > a);
+        drop(db);
+        let db = Db::open(dir.path()).unwrap();
+        let c = db.generate_id().unwrap();
+        assert!(c > b, "{c} after {b}");
+    }
+
+    #[test]
+    fn compare_and_swap_and_fetch_and_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Db::open(dir.path()).unwrap().open_tree("t").unwrap();
+        assert!(t
+            .compare_and_swap("k", None::<&[u8]>, Some("a"))
+            .unwrap()
+            .is_ok());
+        let e = t
+            .compare_and_swap("k", None::<&[u8]>, Some("b"))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.current.as_deref(), Some(&b"a"[..]));
+        assert!(t
+            .compare_and_swap("k", Some("x"), Some("b"))
+            .unwrap()
+            .is_err());
+        assert!(t
+            .compare_and_swap("k", Some("a"), None::<&[u8]>)
+            .unwrap()
+            .is_ok());
+        assert_eq!(t.get("k").unwrap(), None);
+        let old = t
+            .fetch_and_update("n", |v| Some(vec![v.map_or(0, |v| v[0]) + 1]))
+            .unwrap();
+        assert_eq!(old, None);
+        t.fetch_and_update("n", |v| Some(vec![v.map_or(0, |v| v[0]) + 1]))
+            .unwrap();
+        assert_eq!(t.get("n").unwrap().as_deref(), Some(&[2u8][..]));
+        t.fetch_and_update("n", |_| None::<Vec<u8>>).unwrap();
+        assert!(!t.contains_key("n").unwrap());
+    }
+
+    #[test]
+    fn compare_and_swap_is_atomic_across_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Db::open(dir.path()).unwrap().open_tree("t").unwrap();
+        t.insert("n", 0u64.to_be_bytes()).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    let mut done = 0;
+                    while done < 500 {
+                        let cur = t.get("n").unwrap().unwrap();
+                        let n = u64::from_be_bytes(<[u8; 8]>::try_from(&cur[..]).unwrap());
+                        if t.compare_and_swap("n", Some(cur), Some((n + 1).to_be_bytes()))
+                            .unwrap()
+                            .is_ok()
+                        {
+                            done += 1;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        assert_eq!(
+            t.get("n").unwrap().as_deref(),
+            Some(&2000u64.to_be_bytes()[..])
+        );
+    }
+
+    #[test]
+    fn trees_batches_prefixes_and_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let t = db.open_tree("things").unwrap();
+        let mut b = Batch::default();
+        for i in 0..10u8 {
+            b.insert([b'a', i], [i]);
+        }
+        b.insert("b1", "x");
+        b.remove([b'a', 3]);
+        t.apply_batch(b).unwrap();
+        assert_eq!(t.scan_prefix("a").count(), 9);
+        let last = t.scan_prefix("a").next_back().unwrap().unwrap();
+        assert_eq!(&*last.0, &[b'a', 9]);
+        assert_eq!(t.range(&b"a\x05"[..]..&b"a\x08"[..]).count(), 3);
+        assert_eq!(t.len(), 10);
+        db.flush().unwrap();
+        let names: Vec<String> = db
+            .tree_names()
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        assert_eq!(names, vec!["things".to_string()]);
+        assert!(db.open_tree("").is_err());
+        assert!(db.open_tree(META).is_err());
+        drop((t, db));
+        let db = Db::open(dir.path()).unwrap();
+        assert_eq!(db.open_tree("things").unwrap().len(), 10);
+    }
+}
