@@ -109,6 +109,8 @@ fn write_parts(
     let encoder = zstd::stream::write::Encoder::new(BufWriter::new(body_file), ZSTD_LEVEL)
         .map_err(io_body)?;
     let mut body = BodyWriter::new(BufWriter::with_capacity(1 << 18, encoder));
+    // One point in time for every tree: writes going on meanwhile are in none of them.
+    let view = db.snapshot();
     let mut names = db.tree_names();
     names.sort();
     names.sort_by_key(|n| n.as_ref() == LAST);
@@ -117,7 +119,7 @@ fn write_parts(
         let tree = db.open_tree(&name)?;
         body.tree(&name).map_err(io_body)?;
         let mut records = 0u64;
-        for item in tree.iter() {
+        for item in view.iter(&tree) {
             let (k, v) = item?;
             body.record(&k, &v).map_err(io_body)?;
             records += 1;
