@@ -5,8 +5,8 @@
 #
 # Builds release, loads COUNT seeded catalog records through the batch endpoint with 3 clients
 # (bench-server.sh; embeddings on, as by default), waits until indexing is idle, notes server
-# RSS, stops the server cleanly and prints the data dir's size, its files (sled's `db`,
-# `blobs/`, `snap.*`, the tantivy index) and, per sled tree, entries and key/value bytes
+# RSS, stops the server cleanly and prints the data dir's size, its files (the store's
+# journals and keyspaces, the tantivy index) and, per store tree, entries and key/value bytes
 # (store-sizes). BENCH_SERVER_ENV passes settings to the server. Results: bench-results/disk.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."

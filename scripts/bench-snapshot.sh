@@ -34,7 +34,7 @@ now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
 
 load_bench_catalog "$COUNT" "$WORK/batches"
-DB_SIZE=$(du -sh "$DATA/data/db" | cut -f1)
+DB_SIZE=$(du -sh "$DATA/data/store" | cut -f1)
 INDEX_SIZE=$(du -sh "$DATA/data/index" | cut -f1)
 
 # Snapshot over HTTP, polling the list until it is no longer running.
@@ -70,7 +70,7 @@ COUNT_BACK=$(curl -sf "http://127.0.0.1:$RESTORED_PORT/api/v1/admin/stats" -H "A
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
   echo "command: scripts/bench-snapshot.sh $COUNT"
-  echo "store (sled) / index size      : $DB_SIZE / $INDEX_SIZE"
+  echo "store / index size             : $DB_SIZE / $INDEX_SIZE"
   echo "snapshot (HTTP, until completed): $SNAPSHOT_SECS s, $SNAPSHOT_BYTES bytes, $ENTITIES entity-tree records"
   echo "restore (qanatix restore)       : $RESTORE_SECS s"
   echo "restored server to /ready       : $READY_SECS s (index rebuilt from the store)"
