@@ -505,98 +505,9 @@ pub struct EntityStore {
     queue: Queue,
 }
 
-/// The `q` entries, mirrored in memory: the indexer takes entries from the front as others
-/// are added, and in an LSM tree the removed ones stay behind as tombstones until compaction
-/// reaches them, so a scan from the front would walk all of them each round (draining 1M
-/// entries took 2 minutes that way; BENCHMARKS.md). Every write of a `q` key goes through
-/// [`Queue::write`], which changes the tree and the mirror under one lock, so they agree; the
-/// tree is read once, when the store opens.
-#[derive(Default)]
-struct Queue(Mutex<std::collections::BTreeMap<Vec<u8>, u64>>);
-
-impl Queue {
-    fn load(tree: &crate::store::kv::Tree) -> Result<Queue, StoreError> {
-        let mut map = std::collections::BTreeMap::new();
-        for item in tree.scan_prefix([QUEUE]) {
-            let (k, v) = item?;
-            map.insert(k.to_vec(), version_of(&v));
-        }
-        Ok(Queue(Mutex::new(map)))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<Vec<u8>, u64>> {
-        // Tree and mirror are changed together after the tree write succeeded: nothing is
-        // left half-done by a panic.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Sets (`Some`) or removes a `q` key in the tree and the mirror.
-    fn write(
-        &self,
-        tree: &crate::store::kv::Tree,
-        k: Vec<u8>,
-        v: Option<Vec<u8>>,
-    ) -> Result<(), StoreError> {
-        let mut map = self.lock();
-        match v {
-            Some(v) => {
-                tree.insert(&k, &v)?;
-                map.insert(k, version_of(&v));
-            }
-            None => {
-                tree.remove(&k)?;
-                map.remove(&k);
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes the entry if it still has `version`. An entry the tree no longer holds, or
-    /// holds with another version, is corrected in the mirror instead.
-    fn remove_if(
-        &self,
-        tree: &crate::store::kv::Tree,
-        k: Vec<u8>,
-        version: u64,
-    ) -> Result<(), StoreError> {
-        let mut map = self.lock();
-        match tree.compare_and_swap(&k, Some(&version.to_be_bytes()[..]), None::<&[u8]>)? {
-            Ok(()) => {
-                map.remove(&k);
-            }
-            Err(e) => match e.current {
-                Some(v) => {
-                    map.insert(k, version_of(&v));
-                }
-                None => {
-                    map.remove(&k);
-                }
-            },
-        }
-        Ok(())
-    }
-
-    /// Entries under `prefix`, in key order, at most `max`.
-    fn under(&self, prefix: &[u8], max: usize) -> Vec<(Vec<u8>, u64)> {
-        self.lock()
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .take(max)
-            .map(|(k, v)| (k.clone(), *v))
-            .collect()
-    }
-
-    fn count_under(&self, prefix: &[u8]) -> usize {
-        self.lock()
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .count()
-    }
-
-    fn contains(&self, k: &[u8]) -> bool {
-        self.lock().contains_key(k)
-    }
-}
+/// The `q` entries (see [`super::mirror`]: the indexer takes entries from the front while
+/// writers add them, and every search asks whether its tenant has any).
+type Queue = super::mirror::Mirrored<u64>;
 
 /// A queue entry's version (an undecodable one reads as 0: it is replaced by the next write and
 /// removed by the indexer's next look at it).
@@ -614,7 +525,7 @@ impl EntityStore {
             .scan_prefix([ENTITY])
             .filter_map(|item| decode_scanned(&dicts, item));
         let counts = EntityCounts::open(db, heads)?;
-        let queue = Queue::load(&tree)?;
+        let queue = Queue::load(&tree, &[QUEUE], version_of)?;
         Ok(EntityStore {
             db: db.clone(),
             tree,
@@ -675,10 +586,10 @@ impl EntityStore {
         for op in ops {
             match op {
                 Op::Insert(k, v) if k.first() == Some(&QUEUE) => {
-                    self.queue.write(&self.tree, k, Some(v))?;
+                    self.queue.insert(&self.tree, k, &v)?;
                 }
                 Op::Remove(k) if k.first() == Some(&QUEUE) => {
-                    self.queue.write(&self.tree, k, None)?;
+                    self.queue.remove(&self.tree, &k)?;
                 }
                 Op::Insert(k, v) => {
                     self.tree.insert(k, v)?;
@@ -842,7 +753,7 @@ impl EntityStore {
             match parse_id_key(&k) {
                 Some((t, id)) => out.push((t, id, version)),
                 // Not a key this store writes: it would hold the front of the queue forever.
-                None => self.queue.write(&self.tree, k, None)?,
+                None => self.queue.remove(&self.tree, &k)?,
             }
         }
         Ok(out)
@@ -850,12 +761,15 @@ impl EntityStore {
 
     /// Drops a queue entry if it still has `version` (a newer write keeps it queued).
     pub fn dequeue(&self, tenant: &str, id: Uuid, version: u64) -> Result<(), StoreError> {
-        self.queue
-            .remove_if(&self.tree, key(QUEUE, tenant, id.as_bytes()), version)
+        self.queue.remove_if(
+            &self.tree,
+            key(QUEUE, tenant, id.as_bytes()),
+            &version.to_be_bytes(),
+        )
     }
 
     pub fn queue_depth(&self) -> usize {
-        self.queue.count_under(&[QUEUE])
+        self.queue.len()
     }
 
     /// Whether any of the tenant's entities waits to be indexed (stops at the first).
@@ -889,7 +803,7 @@ impl EntityStore {
     pub(super) fn rebuild_derived(&self) -> Result<usize, StoreError> {
         const CHUNK: usize = 10_000;
         for (k, _) in self.queue.under(&[QUEUE], usize::MAX) {
-            self.queue.write(&self.tree, k, None)?;
+            self.queue.remove(&self.tree, &k)?;
         }
         for kind in [SOURCE, HASH, QUEUE, FAILED] {
             let mut batch = crate::store::kv::Batch::default();
@@ -950,7 +864,7 @@ impl EntityStore {
         // Entities last but for their dictionary: until they go, a crash leaves the tenant whole
         // enough to delete again.
         for (k, _) in self.queue.under(&tenant_prefix(QUEUE, tenant), usize::MAX) {
-            self.queue.write(&self.tree, k, None)?;
+            self.queue.remove(&self.tree, &k)?;
         }
         for kind in [QUEUE, FAILED, SOURCE, HASH, ENTITY, DICTIONARY] {
             for item in self.tree.scan_prefix(tenant_prefix(kind, tenant)) {

@@ -72,6 +72,25 @@ fn corrupt(what: String) -> Error {
     Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, what))
 }
 
+/// The longest key the engine takes (lsm-tree asserts it, after journaling the write: a longer
+/// or an empty key would be replayed into the same panic at every start).
+const MAX_KEY: usize = u16::MAX as usize;
+
+/// Refuses keys the engine cannot hold, before they reach it. The stores' own keys are far
+/// shorter; a damaged snapshot or an old sled tree may hold anything.
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_KEY {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "a key of {} bytes (1 to {MAX_KEY} can be stored)",
+                key.len()
+            ),
+        )));
+    }
+    Ok(())
+}
+
 impl Db {
     pub fn open(path: &Path) -> Result<Db> {
         let db = fjall::Database::builder(path)
@@ -197,17 +216,20 @@ impl Tree {
     }
 
     pub fn insert<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, key: K, value: V) -> Result<()> {
+        check_key(key.as_ref())?;
         let _w = lock(&self.writes);
         self.ks.insert(key.as_ref(), value.as_ref())
     }
 
     pub fn remove<K: AsRef<[u8]>>(&self, key: K) -> Result<()> {
+        check_key(key.as_ref())?;
         let _w = lock(&self.writes);
         self.ks.remove(key.as_ref())
     }
 
     /// [`Self::insert`] that returns the value replaced.
     pub fn swap<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, key: K, value: V) -> Result<Option<Value>> {
+        check_key(key.as_ref())?;
         let _w = lock(&self.writes);
         let old = self.ks.get(key.as_ref())?;
         self.ks.insert(key.as_ref(), value.as_ref())?;
@@ -216,6 +238,7 @@ impl Tree {
 
     /// [`Self::remove`] that returns the value removed.
     pub fn take<K: AsRef<[u8]>>(&self, key: K) -> Result<Option<Value>> {
+        check_key(key.as_ref())?;
         let _w = lock(&self.writes);
         let old = self.ks.get(key.as_ref())?;
         if old.is_some() {
@@ -234,6 +257,9 @@ impl Tree {
     pub fn apply_batch(&self, batch: Batch) -> Result<()> {
         if batch.ops.is_empty() {
             return Ok(());
+        }
+        for (k, _) in &batch.ops {
+            check_key(k)?;
         }
         let _w = lock(&self.writes);
         // Reaches the operating system before returning, like single writes.
@@ -259,6 +285,7 @@ impl Tree {
         OV: AsRef<[u8]>,
         NV: AsRef<[u8]>,
     {
+        check_key(key.as_ref())?;
         let _w = lock(&self.writes);
         let current = self.ks.get(key.as_ref())?;
         if current.as_deref() != old.as_ref().map(|o| o.as_ref()) {
@@ -279,6 +306,7 @@ impl Tree {
         V: AsRef<[u8]>,
         F: FnMut(Option<&[u8]>) -> Option<V>,
     {
+        check_key(key.as_ref())?;
         let _w = lock(&self.writes);
         let current = self.ks.get(key.as_ref())?;
         match f(current.as_deref()) {
@@ -500,6 +528,20 @@ mod tests {
             .collect();
         assert_eq!(names, vec!["things".to_string()]);
         assert!(db.open_tree("").is_err());
+        let e = t.insert("", "x").unwrap_err();
+        assert!(e.to_string().contains("a key of 0 bytes"), "{e}");
+        assert!(t.insert(vec![b'k'; MAX_KEY + 1], "x").is_err());
+        let mut b = Batch::default();
+        b.insert("fine", "x");
+        b.insert(vec![b'k'; MAX_KEY + 1], "x");
+        assert!(t.apply_batch(b).is_err());
+        assert_eq!(
+            t.get("fine").unwrap(),
+            None,
+            "nothing of a refused batch is written"
+        );
+        t.insert(vec![b'k'; MAX_KEY], "x").unwrap();
+        t.remove(vec![b'k'; MAX_KEY]).unwrap();
         assert!(db.open_tree(META).is_err());
         drop((t, db));
         let db = Db::open(dir.path()).unwrap();

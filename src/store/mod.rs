@@ -9,6 +9,7 @@ pub mod entity_counts;
 pub mod ingestions;
 pub mod keys;
 pub mod kv;
+mod mirror;
 pub mod repair;
 pub mod schemas;
 mod sled_import;

@@ -20,8 +20,21 @@ pub(super) fn holds_sled(data_dir: &Path) -> bool {
 pub(super) fn import_if_needed(data_dir: &Path) -> Result<(), StoreError> {
     let target = super::db_path(data_dir);
     let legacy = data_dir.join(LEGACY);
-    if target.exists() || !legacy.join("conf").is_file() {
+    if target.exists() || !legacy.is_dir() {
         return Ok(());
+    }
+    if !legacy.join("conf").is_file() {
+        let empty = std::fs::read_dir(&legacy).is_ok_and(|mut d| d.next().is_none());
+        if empty {
+            return Ok(());
+        }
+        // Starting an empty store beside it would hide that data for good (a store, once
+        // there, is never copied over again).
+        return Err(StoreError::Import(format!(
+            "{} holds files but no sled database (no conf file); move it away to start with an \
+             empty store",
+            legacy.display()
+        )));
     }
     let started = std::time::Instant::now();
     let importing = data_dir.join(IMPORTING);
@@ -36,7 +49,12 @@ pub(super) fn import_if_needed(data_dir: &Path) -> Result<(), StoreError> {
     );
     let sled_err =
         |e: sled::Error| StoreError::Import(format!("reading {}: {e}", legacy.display()));
-    let old = sled::Config::new().path(&legacy).open().map_err(sled_err)?;
+    // sled's default page cache is 1 GiB: the copy reads every page once, it needs little.
+    let old = sled::Config::new()
+        .path(&legacy)
+        .cache_capacity(64 * 1024 * 1024)
+        .open()
+        .map_err(sled_err)?;
     let new = kv::Db::open(&importing)?;
     let (mut trees, mut records) = (0usize, 0u64);
     for name in old.tree_names() {
@@ -114,5 +132,17 @@ mod tests {
         let db = super::super::open_db(dir.path()).unwrap();
         let t = db.open_tree("entities").unwrap();
         assert_eq!(t.len(), 25_001);
+    }
+
+    #[test]
+    fn a_db_dir_that_is_not_sled_is_refused_not_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(LEGACY)).unwrap();
+        super::super::open_db(dir.path()).unwrap();
+        std::fs::remove_dir_all(dir.path().join("store")).unwrap();
+        std::fs::write(dir.path().join(LEGACY).join("data"), b"x").unwrap();
+        let e = super::super::open_db(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("no sled database"), "{e}");
+        assert!(!dir.path().join("store").exists());
     }
 }

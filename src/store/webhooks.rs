@@ -99,15 +99,19 @@ pub struct WebhookStore {
     db: crate::store::kv::Db,
     subscriptions: crate::store::kv::Tree,
     outbox: crate::store::kv::Tree,
+    /// The outbox's keys: delivered rows are removed from its front (see [`super::mirror`]).
+    due_rows: super::mirror::Mirrored<()>,
     deliveries: crate::store::kv::Tree,
 }
 
 impl WebhookStore {
     pub(super) fn open(db: &crate::store::kv::Db) -> Result<Self, StoreError> {
+        let outbox = db.open_tree("webhook_outbox")?;
         Ok(WebhookStore {
             db: db.clone(),
             subscriptions: db.open_tree("webhook_subscriptions")?,
-            outbox: db.open_tree("webhook_outbox")?,
+            due_rows: super::mirror::Mirrored::load(&outbox, &[], |_| ())?,
+            outbox,
             deliveries: db.open_tree("webhook_deliveries")?,
         })
     }
@@ -173,13 +177,15 @@ impl WebhookStore {
     /// with new rows due in the same millisecond.
     pub(super) fn renumber_outbox(&self) -> Result<usize, StoreError> {
         let rows = self.outbox.iter().collect::<Result<Vec<_>, _>>()?;
-        self.outbox.clear()?;
+        for (k, _) in &rows {
+            self.due_rows.remove(&self.outbox, k)?;
+        }
         for (k, v) in &rows {
             let mut key: OutboxKey = [0; 16];
             let due = k.get(..8).unwrap_or(&[0; 8]);
             key[..8].copy_from_slice(due);
             key[8..].copy_from_slice(&self.db.generate_id()?.to_be_bytes());
-            self.outbox.insert(key, v)?;
+            self.due_rows.insert(&self.outbox, key.to_vec(), v)?;
         }
         Ok(rows.len())
     }
@@ -187,8 +193,9 @@ impl WebhookStore {
     /// Queues `row`, due now.
     pub fn enqueue(&self, row: &OutboxRow) -> Result<(), StoreError> {
         let seq = self.db.generate_id()?;
-        self.outbox
-            .insert(outbox_key(row.created_at, seq), encode(row)?)?;
+        let key = outbox_key(row.created_at, seq);
+        self.due_rows
+            .insert(&self.outbox, key.to_vec(), &encode(row)?)?;
         Ok(())
     }
 
@@ -196,18 +203,21 @@ impl WebhookStore {
     pub fn due(&self, now_ms: i64, max: usize) -> Result<Vec<(OutboxKey, OutboxRow)>, StoreError> {
         let end = outbox_key(now_ms, u64::MAX);
         let mut out = Vec::new();
-        for item in self.outbox.range(..=end.as_slice()).take(max) {
-            let (k, v) = item?;
-            let Ok(key) = OutboxKey::try_from(k.as_ref()) else {
+        for (k, ()) in self.due_rows.up_to(&end, max) {
+            let Some(v) = self.outbox.get(&k)? else {
+                // Removed meanwhile (delivered, or its tenant deleted).
                 continue;
             };
-            match decode(&v) {
-                Ok(row) => out.push((key, row)),
+            let row = OutboxKey::try_from(k.as_slice())
+                .map_err(|_| format!("key of {} bytes", k.len()))
+                .and_then(|key| decode(&v).map(|row| (key, row)).map_err(|e| e.to_string()));
+            match row {
+                Ok(row) => out.push(row),
                 Err(e) => {
                     // A row that cannot be read would block nothing but would be retried
                     // forever: drop it, loudly.
                     log::error!("dropping unreadable webhook outbox row: {e}");
-                    self.outbox.remove(k)?;
+                    self.due_rows.remove(&self.outbox, &k)?;
                 }
             }
         }
@@ -216,19 +226,18 @@ impl WebhookStore {
 
     /// When the next row is due (unix ms), if any.
     pub fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self.outbox.first()?.and_then(|(k, _)| {
+        Ok(self.due_rows.first_key().and_then(|k| {
             let due: [u8; 8] = k.get(..8)?.try_into().ok()?;
             Some(u64::from_be_bytes(due) as i64)
         }))
     }
 
     pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
+        self.due_rows.len()
     }
 
     pub fn remove_row(&self, key: &OutboxKey) -> Result<(), StoreError> {
-        self.outbox.remove(key)?;
-        Ok(())
+        self.due_rows.remove(&self.outbox, key)
     }
 
     /// Moves a row to a new due time with its new state.
@@ -239,9 +248,11 @@ impl WebhookStore {
         due_ms: i64,
     ) -> Result<(), StoreError> {
         let seq = u64::from_be_bytes(key[8..].try_into().unwrap_or_default());
-        self.outbox.insert(outbox_key(due_ms, seq), encode(row)?)?;
-        if outbox_key(due_ms, seq) != *key {
-            self.outbox.remove(key)?;
+        let new = outbox_key(due_ms, seq);
+        self.due_rows
+            .insert(&self.outbox, new.to_vec(), &encode(row)?)?;
+        if new != *key {
+            self.due_rows.remove(&self.outbox, key)?;
         }
         Ok(())
     }
@@ -300,15 +311,13 @@ impl WebhookStore {
         let prefix = tenant_prefix(tenant);
         super::remove_prefix(&[&self.subscriptions, &self.deliveries], &prefix)?;
         // The outbox is ordered by due time, not tenant: a full pass, on a rare operation.
-        let mut batch = crate::store::kv::Batch::default();
         for item in self.outbox.iter() {
             let (k, v) = item?;
             let theirs = decode::<OutboxRow>(&v).is_ok_and(|r| r.tenant_id == tenant);
             if theirs {
-                batch.remove(k);
+                self.due_rows.remove(&self.outbox, &k)?;
             }
         }
-        self.outbox.apply_batch(batch)?;
         Ok(())
     }
 }
