@@ -58,15 +58,15 @@ fn post(agent: &ureq::Agent, url: &str, key: &str, body: &str) -> Result<Value, 
     }
 }
 
-/// `metadata.processing_time_ms` without parsing the whole response (the load generator shares
-/// the two cores with the server, so it should spend as little CPU as it can), and the
-/// response's size in bytes.
+/// `metadata.processing_time_ms` and `metadata.timings.hydrate_ms` (reading the hits from the
+/// store) without parsing the whole response (the load generator shares the two cores with the
+/// server, so it should spend as little CPU as it can), and the response's size in bytes.
 fn processing_time(
     agent: &ureq::Agent,
     url: &str,
     key: &str,
     body: &str,
-) -> Result<(f64, usize), String> {
+) -> Result<(f64, f64, usize), String> {
     let text = match agent
         .post(url)
         .set("Authorization", &format!("Bearer {key}"))
@@ -79,15 +79,17 @@ fn processing_time(
         }
         Err(e) => return Err(e.to_string()),
     };
-    let at = text
-        .rfind("\"processing_time_ms\":")
-        .ok_or("no processing_time_ms")?
-        + "\"processing_time_ms\":".len();
-    let end = text[at..].find([',', '}']).ok_or("bad number")? + at;
-    let ms = text[at..end]
-        .parse()
-        .map_err(|_| "bad number".to_string())?;
-    Ok((ms, text.len()))
+    let number = |name: &str| -> Result<f64, String> {
+        let label = format!("\"{name}\":");
+        let at = text.rfind(&label).ok_or(format!("no {name}"))? + label.len();
+        let end = text[at..].find([',', '}']).ok_or("bad number")? + at;
+        text[at..end].parse().map_err(|_| "bad number".to_string())
+    };
+    Ok((
+        number("processing_time_ms")?,
+        number("hydrate_ms")?,
+        text.len(),
+    ))
 }
 
 /// Fields a JSON response carries only for the records dialect: each result's second names
@@ -385,7 +387,8 @@ fn main() {
         "running {} queries in a mix with {concurrency} clients for {seconds} s...",
         queries.len()
     );
-    type Samples = BTreeMap<&'static str, (Vec<f64>, usize)>;
+    /// Per kind: processing times, hydration times, response bytes.
+    type Samples = BTreeMap<&'static str, (Vec<f64>, Vec<f64>, usize)>;
     let samples: Arc<Mutex<Samples>> = Arc::default();
     let errors = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -409,10 +412,11 @@ fn main() {
                     let (kind, body) = &queries[i % queries.len()];
                     i += 1;
                     match processing_time(&a, &url, &key, body) {
-                        Ok((ms, bytes)) => {
+                        Ok((ms, hydrate, bytes)) => {
                             let slot = local.entry(kind).or_default();
                             slot.0.push(ms);
-                            slot.1 += bytes;
+                            slot.1.push(hydrate);
+                            slot.2 += bytes;
                             done.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(_) => {
@@ -421,10 +425,11 @@ fn main() {
                     }
                 }
                 let mut all = samples.lock().expect("samples");
-                for (k, (ms, bytes)) in local {
+                for (k, (ms, hydrate, bytes)) in local {
                     let slot = all.entry(k).or_default();
                     slot.0.extend(ms);
-                    slot.1 += bytes;
+                    slot.1.extend(hydrate);
+                    slot.2 += bytes;
                 }
             })
         })
@@ -444,17 +449,19 @@ fn main() {
     println!("search requests             : {total} in {qsecs:.1} s = {:.0} req/s over HTTP ({concurrency} clients), {} errors", total as f64 / qsecs, errors.load(Ordering::Relaxed));
     println!("server-side processing_time_ms per query kind, and mean response size:");
     println!(
-        "  {:<18} {:>8} {:>8} {:>8} {:>10}",
-        "kind", "n", "p50", "p99", "bytes"
+        "  {:<18} {:>8} {:>8} {:>8} {:>10} {:>12}",
+        "kind", "n", "p50", "p99", "bytes", "hydrate p50"
     );
-    for (kind, (mut v, bytes)) in samples.lock().expect("samples").clone() {
+    for (kind, (mut v, mut hydrate, bytes)) in samples.lock().expect("samples").clone() {
         v.sort_by(f64::total_cmp);
+        hydrate.sort_by(f64::total_cmp);
         println!(
-            "  {kind:<18} {:>8} {:>8.3} {:>8.3} {:>10.0}",
+            "  {kind:<18} {:>8} {:>8.3} {:>8.3} {:>10.0} {:>12.3}",
             v.len(),
             percentile(&v, 0.5),
             percentile(&v, 0.99),
-            bytes as f64 / v.len().max(1) as f64
+            bytes as f64 / v.len().max(1) as f64,
+            percentile(&hydrate, 0.5)
         );
     }
 
@@ -491,7 +498,7 @@ fn main() {
         let body = body.to_string();
         let mut v: Vec<f64> = (0..n)
             .filter_map(|_| processing_time(&a, &search_url, &key, &body).ok())
-            .map(|(ms, _)| ms)
+            .map(|(ms, _, _)| ms)
             .collect();
         v.sort_by(f64::total_cmp);
         println!(
