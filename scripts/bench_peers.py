@@ -571,7 +571,8 @@ def parse_ours(path):
     text = open(path, encoding="utf-8").read()
     ours = {"kinds": {}}
     for line in text.splitlines():
-        m = re.match(r"\s+(\w+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+\d+$", line)
+        # kind, n, p50, p99, bytes, and (since 2026-11-30) the hydrate p50
+        m = re.match(r"\s+(\w+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+\d+(?:\s+[\d.]+)?$", line)
         if m:
             ours["kinds"][m[1]] = {"n": int(m[2]), "p50": float(m[3]), "p99": float(m[4])}
     grab = lambda pattern: (re.search(pattern, text, re.M) or [None, None])[1]  # noqa: E731
