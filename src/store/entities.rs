@@ -774,10 +774,7 @@ impl EntityStore {
 
     /// Whether any of the tenant's entities waits to be indexed (stops at the first).
     pub fn has_queued(&self, tenant: &str) -> Result<bool, StoreError> {
-        Ok(!self
-            .queue
-            .under(&tenant_prefix(QUEUE, tenant), 1)
-            .is_empty())
+        Ok(self.queue.any_under(&tenant_prefix(QUEUE, tenant)))
     }
 
     pub fn queue_depth_for(&self, tenant: &str) -> usize {

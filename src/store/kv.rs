@@ -62,9 +62,10 @@ struct Ids {
     reserved: u64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks leaves nothing half-done that a later caller
-    // could observe (the guarded state is written last), so poisoning is not an error.
+/// Takes a lock of this module or of [`super::mirror`]. A panic while holding one leaves
+/// nothing half-done that a later caller could observe (the guarded state is written last), so
+/// poisoning is not an error.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -13,9 +13,10 @@
 //! write stall, and searches read the index queue).
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::ops::Bound;
+use std::sync::Mutex;
 
-use super::kv;
+use super::kv::{self, lock};
 use super::StoreError;
 
 pub(crate) struct Mirrored<V> {
@@ -24,12 +25,6 @@ pub(crate) struct Mirrored<V> {
     summary: fn(&[u8]) -> V,
     writer: Mutex<()>,
     map: Mutex<BTreeMap<Vec<u8>, V>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The map is changed only after the tree write it mirrors succeeded, in one call that
-    // cannot leave it half-changed: a panic elsewhere under the lock leaves nothing to repair.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl<V: Clone> Mirrored<V> {
@@ -92,26 +87,38 @@ impl<V: Clone> Mirrored<V> {
 
     /// Up to `max` entries under `prefix` (within this mirror's), in key order.
     pub fn under(&self, prefix: &[u8], max: usize) -> Vec<(Vec<u8>, V)> {
-        lock(&self.map)
-            .range(prefix.to_vec()..)
+        let map = lock(&self.map);
+        let found = map
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
             .take(max)
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+            .collect();
+        found
+    }
+
+    /// Whether any entry is under `prefix` (no allocation: every search asks).
+    pub fn any_under(&self, prefix: &[u8]) -> bool {
+        lock(&self.map)
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(prefix))
     }
 
     /// Up to `max` entries with keys up to `end` (inclusive), in key order.
     pub fn up_to(&self, end: &[u8], max: usize) -> Vec<(Vec<u8>, V)> {
-        lock(&self.map)
-            .range(..=end.to_vec())
+        let map = lock(&self.map);
+        let found = map
+            .range::<[u8], _>((Bound::Unbounded, Bound::Included(end)))
             .take(max)
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+            .collect();
+        found
     }
 
     pub fn count_under(&self, prefix: &[u8]) -> usize {
         lock(&self.map)
-            .range(prefix.to_vec()..)
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
             .count()
     }
@@ -153,6 +160,7 @@ mod tests {
         m.insert(&tree, b"qa2".to_vec(), &[2]).unwrap();
         m.insert(&tree, b"qb1".to_vec(), &[3]).unwrap();
         assert_eq!(m.count_under(b"qa"), 2);
+        assert!(m.any_under(b"qb") && !m.any_under(b"qc") && !m.any_under(b"r"));
         assert_eq!(m.len(), 3);
         assert_eq!(m.up_to(b"qa2", 10).len(), 2);
         assert_eq!(m.first_key().as_deref(), Some(&b"qa1"[..]));
