@@ -21,10 +21,9 @@ mkdir -p bench-results
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 
 cargo build --release --quiet --bin qanatix
-cargo bench --no-run --quiet --bench search_load 2>/dev/null
-DRIVER=$(ls -t target/release/deps/search_load-* | grep -v '\.d$' | head -1)
-
 source scripts/bench-server.sh
+search_driver
+
 use_bench_workdir
 start_bench_server "$PORT" '["search","ingest"]'
 

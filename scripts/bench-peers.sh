@@ -43,8 +43,8 @@ stop_all() {
 }
 trap stop_all EXIT
 
-cargo bench --no-run --quiet --bench search_load 2>/dev/null
-DRIVER=$(ls -t target/release/deps/search_load-* | grep -v '\.d$' | head -1)
+source scripts/bench-server.sh
+search_driver
 echo "writing $COUNT catalog records and the query mix..." >&2
 DUMP_QUERIES="$WORK/queries.ndjson" DUMP_CATALOG="$WORK/catalog.ndjson" COUNT="$COUNT" "$DRIVER"
 

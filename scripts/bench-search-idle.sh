@@ -18,10 +18,9 @@ OUT=bench-results/search-idle.txt
 mkdir -p bench-results
 
 cargo build --release --quiet --bin qanatix
-cargo bench --no-run --quiet --bench search_load 2>/dev/null
-DRIVER=$(ls -t target/release/deps/search_load-* | grep -v '\.d$' | head -1)
-
 source scripts/bench-server.sh
+search_driver
+
 trap stop_bench_server EXIT
 start_bench_server "$PORT" '["search","ingest"]'
 

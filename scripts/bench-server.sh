@@ -9,6 +9,12 @@
 #                                    built by the caller), loads them with 3 clients through the
 #                                    batch endpoint, and waits until indexing is idle
 
+# search_driver: builds the search_load driver (release) and sets DRIVER to its binary.
+search_driver() {
+  cargo bench --no-run --quiet --bench search_load 2>/dev/null
+  DRIVER=$(ls -t target/release/deps/search_load-* | grep -v '\.d$' | head -1)
+}
+
 stop_bench_server() {
   kill "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true
