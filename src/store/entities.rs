@@ -802,7 +802,8 @@ impl EntityStore {
         for (k, _) in self.queue.under(&[QUEUE], usize::MAX) {
             self.queue.remove(&self.tree, &k)?;
         }
-        for kind in [SOURCE, HASH, QUEUE, FAILED] {
+        // The queue went through its mirror above, which holds every `q` key.
+        for kind in [SOURCE, HASH, FAILED] {
             let mut batch = crate::store::kv::Batch::default();
             for (n, item) in self.tree.scan_prefix([kind]).enumerate() {
                 batch.remove(item?.0);
@@ -863,7 +864,7 @@ impl EntityStore {
         for (k, _) in self.queue.under(&tenant_prefix(QUEUE, tenant), usize::MAX) {
             self.queue.remove(&self.tree, &k)?;
         }
-        for kind in [QUEUE, FAILED, SOURCE, HASH, ENTITY, DICTIONARY] {
+        for kind in [FAILED, SOURCE, HASH, ENTITY, DICTIONARY] {
             for item in self.tree.scan_prefix(tenant_prefix(kind, tenant)) {
                 self.tree.remove(item?.0)?;
             }
