@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod document;
 pub mod facets;
+pub mod filter_cache;
 pub mod format;
 pub mod fuzzy;
 pub mod hybrid;
@@ -48,6 +49,8 @@ pub struct SearchIndex {
     version_file: std::path::PathBuf,
     /// Entity vectors and the model that makes them; `None` with embeddings turned off.
     pub semantic: Option<std::sync::Arc<semantic::Semantic>>,
+    /// What filters match, per segment (see [`filter_cache`]).
+    pub filters: std::sync::Arc<filter_cache::FilterCache>,
 }
 
 impl SearchIndex {
@@ -82,6 +85,7 @@ impl SearchIndex {
                 writer: Mutex::new(writer),
                 version_file,
                 semantic: None,
+                filters: Default::default(),
             },
             created || !complete,
         ))

@@ -632,44 +632,59 @@ impl SearchIndex {
         if filters.is_empty() && scoped && !p.public_only {
             return q;
         }
-        let mut clauses = if scoped {
-            self.visibility_clause(p).into_iter().collect()
-        } else {
-            self.scope_clauses(p)
-        };
-        clauses.push((Occur::Must, q));
-        clauses.extend(filters.iter().map(|f| filter_clause(self.filter_query(f))));
+        let mut clauses = vec![(Occur::Must, q)];
+        clauses.extend(self.confinement(p, filters, !scoped).map(filter_clause));
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// Tenant and vertical (and public visibility, for Open), as non-scoring clauses.
+    /// What a search may return, whatever its words: the tenant and vertical (with `scope`; a
+    /// query of scoped terms is confined by them already), public records for Open, and the
+    /// filters. One set per segment, each part's matches cached (see [`super::filter_cache`]):
+    /// a part's description fully determines what it matches, so it is the part's key.
+    fn confinement(
+        &self,
+        p: &SearchParams,
+        filters: &[Filter],
+        scope: bool,
+    ) -> Option<Box<dyn Query>> {
+        let mut parts: Vec<(String, Box<dyn Query>)> = Vec::new();
+        if scope {
+            parts.push((
+                format!("tenant {:?}", p.tenant),
+                term_query(Term::from_field_text(self.fields.tenant, &p.tenant)),
+            ));
+            parts.push((
+                format!("vertical {:?}", p.vertical),
+                term_query(Term::from_field_text(self.fields.vertical, &p.vertical)),
+            ));
+        }
+        if p.public_only {
+            parts.push((
+                "public".to_owned(),
+                term_query(Term::from_field_text(
+                    self.fields.visibility,
+                    Visibility::Public.as_str(),
+                )),
+            ));
+        }
+        parts.extend(
+            filters
+                .iter()
+                .map(|f| (format!("{f:?}"), self.filter_query(f))),
+        );
+        self.filters.all_of(parts)
+    }
+
+    /// Tenant and vertical as term clauses: for a walk that stops at the first match, where
+    /// building a segment's whole set would cost more than it saves.
     fn scope_clauses(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
-        self.scope_terms(p).into_iter().map(filter_clause).collect()
-    }
-
-    /// The term queries behind [`Self::scope_clauses`]. Unwrapped, a search that scores
-    /// nothing intersects them as plain term postings (tantivy's fastest intersection).
-    fn scope_terms(&self, p: &SearchParams) -> Vec<Box<dyn Query>> {
-        let mut terms = vec![
-            term_query(Term::from_field_text(self.fields.tenant, &p.tenant)),
-            term_query(Term::from_field_text(self.fields.vertical, &p.vertical)),
-        ];
-        terms.extend(self.public_term(p));
-        terms
-    }
-
-    /// Public records only, when the search is Open's.
-    fn visibility_clause(&self, p: &SearchParams) -> Option<(Occur, Box<dyn Query>)> {
-        self.public_term(p).map(filter_clause)
-    }
-
-    fn public_term(&self, p: &SearchParams) -> Option<Box<dyn Query>> {
-        p.public_only.then(|| {
-            term_query(Term::from_field_text(
-                self.fields.visibility,
-                Visibility::Public.as_str(),
-            ))
-        })
+        [
+            Term::from_field_text(self.fields.tenant, &p.tenant),
+            Term::from_field_text(self.fields.vertical, &p.vertical),
+        ]
+        .into_iter()
+        .map(|t| filter_clause(term_query(t)))
+        .collect()
     }
 
     /// What a page ordered by a field selects: `matcher` (if any) within the scope and filters.
@@ -679,21 +694,16 @@ impl SearchIndex {
         matcher: Option<Box<dyn Query>>,
         filters: &[Filter],
     ) -> BooleanQuery {
-        // Without a matcher nothing is scored: the scope and filters need no constant-score
-        // wrapper, and the scope alone selects the documents (a list at 1M entities is one
-        // pass over two term postings).
-        let clause = |q| match matcher.is_some() {
-            true => filter_clause(q),
-            false => (Occur::Must, q),
-        };
-        let mut clauses: Vec<_> = self.scope_terms(p).into_iter().map(clause).collect();
-        let filters: Vec<_> = filters
-            .iter()
-            .map(|f| clause(self.filter_query(f)))
-            .collect();
-        clauses.extend(matcher.map(|m| (Occur::Must, m)));
-        clauses.extend(filters);
-        BooleanQuery::new(clauses)
+        let set = self.confinement(p, filters, true);
+        match matcher {
+            Some(m) => {
+                let mut clauses = vec![(Occur::Must, m)];
+                clauses.extend(set.map(filter_clause));
+                BooleanQuery::new(clauses)
+            }
+            // Nothing is scored: the set alone selects the documents.
+            None => BooleanQuery::new(set.map(|s| (Occur::Must, s)).into_iter().collect()),
+        }
     }
 
     /// A page ordered by a field (or newest first for filter-only queries): exhaustive, so the
