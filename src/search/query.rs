@@ -658,15 +658,10 @@ impl SearchIndex {
                 term_query(Term::from_field_text(self.fields.vertical, &p.vertical)),
             ));
         }
-        if p.public_only {
-            parts.push((
-                "public".to_owned(),
-                term_query(Term::from_field_text(
-                    self.fields.visibility,
-                    Visibility::Public.as_str(),
-                )),
-            ));
-        }
+        parts.extend(
+            self.public_term(p)
+                .map(|t| ("public".to_owned(), term_query(t))),
+        );
         parts.extend(
             filters
                 .iter()
@@ -675,16 +670,25 @@ impl SearchIndex {
         self.filters.all_of(parts)
     }
 
-    /// Tenant and vertical as term clauses: for a walk that stops at the first match, where
-    /// building a segment's whole set would cost more than it saves.
+    /// Tenant and vertical (and public visibility, for Open) as term clauses: for a walk that
+    /// stops at the first match, where building a segment's whole set would cost more than it
+    /// saves.
     fn scope_clauses(&self, p: &SearchParams) -> Vec<(Occur, Box<dyn Query>)> {
-        [
+        let mut terms = vec![
             Term::from_field_text(self.fields.tenant, &p.tenant),
             Term::from_field_text(self.fields.vertical, &p.vertical),
-        ]
-        .into_iter()
-        .map(|t| filter_clause(term_query(t)))
-        .collect()
+        ];
+        terms.extend(self.public_term(p));
+        terms
+            .into_iter()
+            .map(|t| filter_clause(term_query(t)))
+            .collect()
+    }
+
+    /// The term of public records, when the search is Open's.
+    fn public_term(&self, p: &SearchParams) -> Option<Term> {
+        p.public_only
+            .then(|| Term::from_field_text(self.fields.visibility, Visibility::Public.as_str()))
     }
 
     /// What a page ordered by a field selects: `matcher` (if any) within the scope and filters.
