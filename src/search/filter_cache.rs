@@ -20,7 +20,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use tantivy::index::SegmentId;
-use tantivy::query::{BooleanQuery, EnableScoring, Explanation, Occur, Query, Scorer, Weight};
+use tantivy::query::{intersect_scorers, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
 
 /// Memory the cached sets may take: one bit per document of a segment per filter, so about
@@ -177,15 +177,8 @@ impl Query for CachedFilters {
             .iter()
             .map(|(k, q)| Ok((Arc::clone(k), q.weight(unscored)?)))
             .collect::<tantivy::Result<Vec<_>>>()?;
-        let every = BooleanQuery::new(
-            self.filters
-                .iter()
-                .map(|(_, q)| (Occur::Must, q.box_clone()))
-                .collect(),
-        );
         Ok(Box::new(CachedFiltersWeight {
             each,
-            every: every.weight(unscored)?,
             cache: Arc::clone(&self.cache),
         }))
     }
@@ -199,15 +192,18 @@ impl Query for CachedFilters {
 
 struct CachedFiltersWeight {
     each: Vec<(Arc<str>, Box<dyn Weight>)>,
-    /// The filters' intersection, evaluated from postings on small segments.
-    every: Box<dyn Weight>,
     cache: Arc<FilterCache>,
 }
 
 impl Weight for CachedFiltersWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         if reader.max_doc() < MIN_SEGMENT_DOCS {
-            return self.every.scorer(reader, boost);
+            let scorers = self
+                .each
+                .iter()
+                .map(|(_, w)| w.scorer(reader, boost))
+                .collect::<tantivy::Result<Vec<_>>>()?;
+            return Ok(intersect_scorers(scorers, reader.num_docs()));
         }
         let sets = self
             .each
@@ -222,7 +218,13 @@ impl Weight for CachedFiltersWeight {
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        self.every.explain(reader, doc)
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.doc() > doc || scorer.seek(doc) != doc {
+            return Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} does not pass the filters"
+            )));
+        }
+        Ok(Explanation::new("Filters", 1.0))
     }
 }
 
@@ -380,7 +382,7 @@ mod tests {
 
     mod on_an_index {
         use tantivy::collector::{Count, DocSetCollector};
-        use tantivy::query::TermQuery;
+        use tantivy::query::{BooleanQuery, Occur, TermQuery};
         use tantivy::schema::{IndexRecordOption, Schema, STRING};
         use tantivy::{doc, Index, Term};
 

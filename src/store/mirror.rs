@@ -27,6 +27,14 @@ pub(crate) struct Mirrored<V> {
     map: Mutex<BTreeMap<Vec<u8>, V>>,
 }
 
+/// The entries of `map` whose keys start with `prefix`, in key order.
+fn prefixed<'a, V>(
+    map: &'a BTreeMap<Vec<u8>, V>,
+    prefix: &'a [u8],
+) -> impl Iterator<Item = (&'a Vec<u8>, &'a V)> + 'a {
+    map.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(move |(k, _)| k.starts_with(prefix))
+}
 impl<V: Clone> Mirrored<V> {
     /// Reads the keys under `prefix` from the tree.
     pub fn load(
@@ -88,9 +96,7 @@ impl<V: Clone> Mirrored<V> {
     /// Up to `max` entries under `prefix` (within this mirror's), in key order.
     pub fn under(&self, prefix: &[u8], max: usize) -> Vec<(Vec<u8>, V)> {
         let map = lock(&self.map);
-        let found = map
-            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
+        let found = prefixed(&map, prefix)
             .take(max)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
@@ -99,10 +105,7 @@ impl<V: Clone> Mirrored<V> {
 
     /// Whether any entry is under `prefix` (no allocation: every search asks).
     pub fn any_under(&self, prefix: &[u8]) -> bool {
-        lock(&self.map)
-            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-            .next()
-            .is_some_and(|(k, _)| k.starts_with(prefix))
+        prefixed(&lock(&self.map), prefix).next().is_some()
     }
 
     /// Up to `max` entries with keys up to `end` (inclusive), in key order.
@@ -117,10 +120,7 @@ impl<V: Clone> Mirrored<V> {
     }
 
     pub fn count_under(&self, prefix: &[u8]) -> usize {
-        lock(&self.map)
-            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .count()
+        prefixed(&lock(&self.map), prefix).count()
     }
 
     pub fn first_key(&self) -> Option<Vec<u8>> {
