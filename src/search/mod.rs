@@ -12,6 +12,7 @@ pub mod hybrid;
 pub mod identifiers;
 pub mod indexer;
 pub mod newest;
+pub mod pruned;
 pub mod query;
 pub mod ranking;
 pub mod schema;

@@ -356,7 +356,7 @@ fn term_query(term: Term) -> Box<dyn Query> {
 }
 
 /// A clause that matches but adds nothing to the score.
-fn filter_clause(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
+pub(super) fn filter_clause(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
     (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
 }
 
@@ -618,7 +618,7 @@ impl SearchIndex {
                     (Occur::Should, q)
                 })
                 .collect();
-        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+        (!clauses.is_empty()).then(|| super::ranking::combined(clauses))
     }
 
     /// `q` restricted by the filters, and by tenant and vertical when `q` is not scoped itself.
@@ -641,7 +641,7 @@ impl SearchIndex {
     /// query of scoped terms is confined by them already), public records for Open, and the
     /// filters. One set per segment, each part's matches cached (see [`super::filter_cache`]):
     /// a part's description fully determines what it matches, so it is the part's key.
-    fn confinement(
+    pub(super) fn confinement(
         &self,
         p: &SearchParams,
         filters: &[Filter],
