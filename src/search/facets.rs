@@ -3,9 +3,15 @@
 //! no stored document read). String values are counted as that column holds them: lower-cased
 //! by the exact analyzer ([`super::schema::EXACT`]), which is also how filters compare them, so
 //! a returned value used as a filter finds the documents it counted.
+//!
+//! A string column of few values in a large segment is counted by value instead: the set of
+//! documents holding each value is built once from the column and kept in the
+//! [`FilterCache`]; the matches are gathered into a set and each value's count is the size of
+//! the intersection, a pass over words rather than a column read per match and field.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -14,6 +20,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, DynamicColumn, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
+use super::filter_cache::{Bits, FilterCache};
 use super::schema::json_key;
 
 /// Fields one search may facet on: each is a pass over every matching document's column.
@@ -143,6 +150,7 @@ impl Key {
 /// Collects facet counts for fields of `vertical_data` over every document a query matches.
 pub struct FacetCollector {
     columns: Vec<String>,
+    value_sets: Option<Arc<FilterCache>>,
 }
 
 impl FacetCollector {
@@ -152,7 +160,16 @@ impl FacetCollector {
                 .iter()
                 .map(|f| format!("data.{}", json_key(f)))
                 .collect(),
+            value_sets: None,
         }
+    }
+
+    /// Counts string columns of few values by their values' sets kept in `cache`: the
+    /// matching documents are gathered into a set and each value's count is the size of its
+    /// intersection with it (a pass over words), instead of reading every match's values.
+    pub fn with_value_sets(mut self, cache: Arc<FilterCache>) -> FacetCollector {
+        self.value_sets = Some(cache);
+        self
     }
 
     /// The top [`FACET_VALUES`] of merged counts, by count then value.
@@ -187,6 +204,8 @@ impl FacetCollector {
 enum Counter {
     /// Counts per term ordinal of the segment's dictionary.
     Str(StrColumn, Vec<u32>),
+    /// Per term ordinal, the documents holding it: counted against the matches at harvest.
+    Values(StrColumn, Vec<Arc<Bits>>),
     I64(Column<i64>, HashMap<u64, u32>),
     U64(Column<u64>, HashMap<u64, u32>),
     F64(Column<f64>, HashMap<u64, u32>),
@@ -210,19 +229,32 @@ fn count_distinct<T: PartialOrd + Copy>(
 }
 
 impl Counter {
-    fn open(column: DynamicColumn) -> Option<Counter> {
-        Some(match column {
+    fn open(
+        column: DynamicColumn,
+        key: &str,
+        value_sets: Option<&FilterCache>,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Option<Counter>> {
+        Ok(Some(match column {
             DynamicColumn::Str(c) => {
-                let n = c.num_terms();
-                Counter::Str(c, vec![0; n])
+                match value_sets
+                    .map(|v| v.value_sets(key, &c, reader))
+                    .transpose()?
+                {
+                    Some(Some(sets)) => Counter::Values(c, sets),
+                    _ => {
+                        let n = c.num_terms();
+                        Counter::Str(c, vec![0; n])
+                    }
+                }
             }
             DynamicColumn::I64(c) => Counter::I64(c, HashMap::new()),
             DynamicColumn::U64(c) => Counter::U64(c, HashMap::new()),
             DynamicColumn::F64(c) => Counter::F64(c, HashMap::new()),
             DynamicColumn::Bool(c) => Counter::Bool(c, [0; 2]),
             // Dates, addresses and bytes are never written into `data`.
-            _ => return None,
-        })
+            _ => return Ok(None),
+        }))
     }
 
     fn collect(&mut self, doc: DocId, ords: &mut Vec<u64>, nums: &mut Vec<f64>) {
@@ -232,6 +264,7 @@ impl Counter {
                     *n += 1;
                 }
             }),
+            Counter::Values(..) => {}
             Counter::I64(c, counts) => {
                 count_distinct(c.values_for_doc(doc).map(|v| v as f64), nums, |v| {
                     *counts.entry(v.to_bits()).or_default() += 1
@@ -257,15 +290,24 @@ impl Counter {
         }
     }
 
-    fn harvest(self, out: &mut HashMap<Key, u64>) -> tantivy::Result<()> {
+    /// Adds the counts to `out`; `matches` holds every collected document when a counter
+    /// counts by value sets.
+    fn harvest(self, out: &mut HashMap<Key, u64>, matches: Option<&Bits>) -> tantivy::Result<()> {
         let mut add = |k: Key, n: u32| *out.entry(k).or_default() += u64::from(n);
+        let mut add_ords = |c: &StrColumn, counts: &mut dyn Iterator<Item = u32>| {
+            let mut text = String::new();
+            for (ord, n) in counts.enumerate().filter(|(_, n)| *n > 0) {
+                if c.ord_to_str(ord as u64, &mut text)? {
+                    add(Key::Str(text.clone()), n);
+                }
+            }
+            tantivy::Result::Ok(())
+        };
         match self {
-            Counter::Str(c, counts) => {
-                let mut text = String::new();
-                for (ord, n) in counts.into_iter().enumerate().filter(|(_, n)| *n > 0) {
-                    if c.ord_to_str(ord as u64, &mut text)? {
-                        add(Key::Str(text.clone()), n);
-                    }
+            Counter::Str(c, counts) => add_ords(&c, &mut counts.into_iter())?,
+            Counter::Values(c, sets) => {
+                if let Some(m) = matches {
+                    add_ords(&c, &mut sets.iter().map(|s| m.count_both(s)))?;
                 }
             }
             Counter::I64(_, counts) | Counter::U64(_, counts) | Counter::F64(_, counts) => {
@@ -286,6 +328,10 @@ impl Counter {
 pub struct FacetSegment {
     /// Per field, its columns in this segment (none when no document of it has the key).
     fields: Vec<Vec<Counter>>,
+    /// The documents collected, when some counter counts by value sets.
+    matches: Option<Bits>,
+    /// Some counter reads each document's values.
+    per_document: bool,
     ords: Vec<u64>,
     nums: Vec<f64>,
 }
@@ -304,11 +350,20 @@ impl Collector for FacetCollector {
         for column in &self.columns {
             let mut counters = Vec::new();
             for handle in ff.dynamic_column_handles(column)? {
-                counters.extend(Counter::open(handle.open()?));
+                let key = format!("{column} {:?}", handle.column_type());
+                let values = self.value_sets.as_deref();
+                counters.extend(Counter::open(handle.open()?, &key, values, reader)?);
             }
             fields.push(counters);
         }
+        let by_values = |c: &Counter| matches!(c, Counter::Values(..));
         Ok(FacetSegment {
+            matches: fields
+                .iter()
+                .flatten()
+                .any(by_values)
+                .then(|| Bits::empty(reader.max_doc())),
+            per_document: !fields.iter().flatten().all(by_values),
             fields,
             ords: Vec::new(),
             nums: Vec::new(),
@@ -341,20 +396,33 @@ impl SegmentCollector for FacetSegment {
     type Fruit = Result<Vec<HashMap<Key, u64>>, String>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        for counters in &mut self.fields {
-            for c in counters {
-                c.collect(doc, &mut self.ords, &mut self.nums);
+        if let Some(m) = &mut self.matches {
+            m.insert(doc);
+        }
+        if self.per_document {
+            for counters in &mut self.fields {
+                for c in counters {
+                    c.collect(doc, &mut self.ords, &mut self.nums);
+                }
             }
         }
     }
 
+    fn collect_block(&mut self, docs: &[DocId]) {
+        match (&mut self.matches, self.per_document) {
+            (Some(m), false) => docs.iter().for_each(|&d| m.insert(d)),
+            _ => docs.iter().for_each(|&d| self.collect(d, 0.0)),
+        }
+    }
+
     fn harvest(self) -> Self::Fruit {
+        let matches = self.matches.as_ref();
         self.fields
             .into_iter()
             .map(|counters| {
                 let mut out = HashMap::new();
                 for c in counters {
-                    c.harvest(&mut out).map_err(|e| e.to_string())?;
+                    c.harvest(&mut out, matches).map_err(|e| e.to_string())?;
                 }
                 Ok(out)
             })
@@ -495,6 +563,66 @@ mod tests {
                 "none": [],
             })
         );
+    }
+
+    /// On a segment large enough for value sets, counting by them gives the column's counts:
+    /// arrays count a document once per value, deleted documents not at all, and a column of
+    /// more than [`crate::search::filter_cache::MAX_VALUE_SETS`] values is read as before.
+    #[test]
+    fn value_sets_count_as_the_columns_do() {
+        use crate::search::filter_cache::{MAX_VALUE_SETS, MIN_SEGMENT_DOCS};
+        use tantivy::query::TermQuery;
+        use tantivy::schema::{IndexRecordOption, Term};
+        use tantivy::{IndexWriter, TantivyDocument};
+
+        let (schema, fields) = crate::search::schema::build();
+        let index = tantivy::Index::create_in_ram(schema);
+        crate::search::schema::register_analyzers(&index);
+        let mut w: IndexWriter = index.writer_with_num_threads(1, 50_000_000).unwrap();
+        let n = MIN_SEGMENT_DOCS + 500;
+        for i in 0..n {
+            let mut doc = TantivyDocument::new();
+            doc.add_text(fields.tenant, if i % 3 == 0 { "b" } else { "a" });
+            doc.add_text(fields.id, format!("{i}"));
+            let material = ["steel", "brass", "FKM"][i as usize % 3];
+            let tags = if i % 2 == 0 {
+                json!(["x", "y", "x"])
+            } else {
+                json!("y")
+            };
+            let code = format!("c{}", i as usize % (MAX_VALUE_SETS + 5));
+            let data = json!({"material": material, "tags": tags, "code": code});
+            let object = crate::search::document::filter_object(data.as_object().unwrap());
+            doc.add_object(fields.data, object);
+            w.add_document(doc).unwrap();
+        }
+        w.commit().unwrap();
+        for i in (1..n).step_by(7) {
+            w.delete_term(Term::from_field_text(fields.id, &format!("{i}")));
+        }
+        w.commit().unwrap();
+        let reader = index.reader().unwrap();
+        reader.reload().unwrap();
+        let searcher = reader.searcher();
+        assert!(searcher.segment_reader(0).max_doc() >= MIN_SEGMENT_DOCS);
+
+        let asked: Vec<String> = ["material", "tags", "code"].map(String::from).to_vec();
+        let tenant_a = TermQuery::new(
+            Term::from_field_text(fields.tenant, "a"),
+            IndexRecordOption::Basic,
+        );
+        let cache = Arc::new(FilterCache::default());
+        let by_column = searcher
+            .search(&tenant_a, &FacetCollector::new(&asked))
+            .unwrap();
+        for round in 0..2 {
+            let collector = FacetCollector::new(&asked).with_value_sets(Arc::clone(&cache));
+            let by_values = searcher.search(&tenant_a, &collector).unwrap();
+            assert_eq!(by_values, by_column, "round {round}");
+        }
+        // Two columns of few values: material (3) and tags (2); not code.
+        assert_eq!(cache.len(), 5);
+        assert!(by_column[1][&Key::Str("x".into())] > 0);
     }
 
     #[test]

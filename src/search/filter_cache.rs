@@ -19,6 +19,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use tantivy::columnar::StrColumn;
 use tantivy::index::SegmentId;
 use tantivy::query::{intersect_scorers, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
@@ -28,6 +29,9 @@ use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
 pub const CAPACITY_BYTES: u64 = 64 << 20;
 /// Segments with fewer documents are not cached: evaluating a filter over them costs little.
 pub const MIN_SEGMENT_DOCS: u32 = 10_000;
+/// Most values a string column may have for facets to count it by its values' sets: each is a
+/// bit per document, built in one pass over the column.
+pub const MAX_VALUE_SETS: usize = 64;
 
 /// A set of a segment's documents, one bit each.
 pub struct Bits {
@@ -38,18 +42,11 @@ pub struct Bits {
 impl Bits {
     /// What `filter` matches in the segment (deleted documents included, as postings hold them).
     fn of(filter: &dyn Weight, reader: &SegmentReader) -> tantivy::Result<Bits> {
-        let mut words = vec![0u64; (reader.max_doc() as usize).div_ceil(64)].into_boxed_slice();
-        let mut len = 0u32;
+        let mut bits = Bits::empty(reader.max_doc());
         filter.for_each_no_score(reader, &mut |docs| {
-            for &doc in docs {
-                let (word, bit) = ((doc / 64) as usize, 1u64 << (doc % 64));
-                if let Some(w) = words.get_mut(word) {
-                    len += u32::from(*w & bit == 0);
-                    *w |= bit;
-                }
-            }
+            docs.iter().for_each(|&doc| bits.insert(doc));
         })?;
-        Ok(Bits { words, len })
+        Ok(bits)
     }
 
     /// The documents in every one of `sets` (all of one segment).
@@ -66,6 +63,31 @@ impl Bits {
 
     fn bytes(&self) -> u64 {
         self.words.len() as u64 * 8
+    }
+
+    /// No document of a segment of `max_doc`.
+    pub fn empty(max_doc: u32) -> Bits {
+        Bits {
+            words: vec![0u64; (max_doc as usize).div_ceil(64)].into_boxed_slice(),
+            len: 0,
+        }
+    }
+
+    pub fn insert(&mut self, doc: DocId) {
+        let (word, bit) = ((doc / 64) as usize, 1u64 << (doc % 64));
+        if let Some(w) = self.words.get_mut(word) {
+            self.len += u32::from(*w & bit == 0);
+            *w |= bit;
+        }
+    }
+
+    /// How many documents are in both sets (of one segment).
+    pub fn count_both(&self, other: &Bits) -> u32 {
+        self.words
+            .iter()
+            .zip(other.words.iter())
+            .map(|(a, b)| (a & b).count_ones())
+            .sum()
     }
 }
 
@@ -112,6 +134,41 @@ impl FilterCache {
             filters: filters.into_iter().map(|(k, q)| (k.into(), q)).collect(),
             cache: Arc::clone(self),
         }))
+    }
+
+    /// Per term ordinal of a segment's string column (`key` names the column), the documents
+    /// holding that value: built from the column on first use, then kept like a filter's set.
+    /// `None` for a small segment or a column of more than [`MAX_VALUE_SETS`] values.
+    pub fn value_sets(
+        &self,
+        key: &str,
+        column: &StrColumn,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Option<Vec<Arc<Bits>>>> {
+        let values = column.num_terms();
+        if reader.max_doc() < MIN_SEGMENT_DOCS || values > MAX_VALUE_SETS {
+            return Ok(None);
+        }
+        let keys: Vec<Key> = (0..values)
+            .map(|ord| (reader.segment_id(), format!("values {key} {ord}").into()))
+            .collect();
+        let held: Option<Vec<Arc<Bits>>> = keys.iter().map(|k| self.bits.get(k)).collect();
+        if let Some(held) = held {
+            return Ok(Some(held));
+        }
+        let mut sets: Vec<Bits> = (0..values).map(|_| Bits::empty(reader.max_doc())).collect();
+        for doc in 0..reader.max_doc() {
+            for ord in column.term_ords(doc) {
+                if let Some(set) = sets.get_mut(ord as usize) {
+                    set.insert(doc);
+                }
+            }
+        }
+        let sets: Vec<Arc<Bits>> = sets.into_iter().map(Arc::new).collect();
+        for (k, set) in keys.into_iter().zip(&sets) {
+            self.bits.insert(k, Arc::clone(set));
+        }
+        Ok(Some(sets))
     }
 
     /// Sets held (for tests and diagnostics).

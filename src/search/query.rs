@@ -4,6 +4,7 @@
 //! callers cannot leave it out. The order of a relevance-ordered page is [`super::ranking`]'s.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use tantivy::collector::sort_key::{NaturalComparator, SortByStaticFastValue, SortByString};
@@ -1142,7 +1143,8 @@ impl SearchIndex {
         let Some(query) = query else {
             return Ok(Some(Facets::empty(&p.facets)));
         };
-        let counts = searcher.search(&query, &FacetCollector::new(&p.facets))?;
+        let collector = FacetCollector::new(&p.facets).with_value_sets(Arc::clone(&self.filters));
+        let counts = searcher.search(&query, &collector)?;
         Ok(Some(FacetCollector::top(&p.facets, counts)))
     }
 
