@@ -93,18 +93,29 @@ impl Bits {
 
 type Key = (SegmentId, Arc<str>);
 
+/// What the cache holds for a key: a filter's set, or one set per value of a column.
+#[derive(Clone)]
+enum Held {
+    Set(Arc<Bits>),
+    PerValue(Arc<[Bits]>),
+}
+
 #[derive(Clone)]
 struct BitsWeight;
 
-impl quick_cache::Weighter<Key, Arc<Bits>> for BitsWeight {
-    fn weight(&self, key: &Key, bits: &Arc<Bits>) -> u64 {
-        bits.bytes() + key.1.len() as u64 + 64
+impl quick_cache::Weighter<Key, Held> for BitsWeight {
+    fn weight(&self, key: &Key, held: &Held) -> u64 {
+        let bytes = match held {
+            Held::Set(bits) => bits.bytes(),
+            Held::PerValue(sets) => sets.iter().map(Bits::bytes).sum(),
+        };
+        bytes + key.1.len() as u64 + 64
     }
 }
 
 /// The sets, shared by every search of one index.
 pub struct FilterCache {
-    bits: quick_cache::sync::Cache<Key, Arc<Bits>, BitsWeight>,
+    bits: quick_cache::sync::Cache<Key, Held, BitsWeight>,
 }
 
 impl Default for FilterCache {
@@ -137,24 +148,21 @@ impl FilterCache {
     }
 
     /// Per term ordinal of a segment's string column (`key` names the column), the documents
-    /// holding that value: built from the column on first use, then kept like a filter's set.
+    /// holding that value: built from the column on first use, then kept as one entry.
     /// `None` for a small segment or a column of more than [`MAX_VALUE_SETS`] values.
     pub fn value_sets(
         &self,
         key: &str,
         column: &StrColumn,
         reader: &SegmentReader,
-    ) -> tantivy::Result<Option<Vec<Arc<Bits>>>> {
+    ) -> Option<Arc<[Bits]>> {
         let values = column.num_terms();
         if reader.max_doc() < MIN_SEGMENT_DOCS || values > MAX_VALUE_SETS {
-            return Ok(None);
+            return None;
         }
-        let keys: Vec<Key> = (0..values)
-            .map(|ord| (reader.segment_id(), format!("values {key} {ord}").into()))
-            .collect();
-        let held: Option<Vec<Arc<Bits>>> = keys.iter().map(|k| self.bits.get(k)).collect();
-        if let Some(held) = held {
-            return Ok(Some(held));
+        let key = (reader.segment_id(), Arc::from(key));
+        if let Some(Held::PerValue(sets)) = self.bits.get(&key) {
+            return Some(sets);
         }
         let mut sets: Vec<Bits> = (0..values).map(|_| Bits::empty(reader.max_doc())).collect();
         for doc in 0..reader.max_doc() {
@@ -164,11 +172,9 @@ impl FilterCache {
                 }
             }
         }
-        let sets: Vec<Arc<Bits>> = sets.into_iter().map(Arc::new).collect();
-        for (k, set) in keys.into_iter().zip(&sets) {
-            self.bits.insert(k, Arc::clone(set));
-        }
-        Ok(Some(sets))
+        let sets: Arc<[Bits]> = sets.into();
+        self.bits.insert(key, Held::PerValue(Arc::clone(&sets)));
+        Some(sets)
     }
 
     /// Sets held (for tests and diagnostics).
@@ -188,11 +194,11 @@ impl FilterCache {
         reader: &SegmentReader,
     ) -> tantivy::Result<Arc<Bits>> {
         let key = (reader.segment_id(), Arc::clone(key));
-        if let Some(bits) = self.bits.get(&key) {
+        if let Some(Held::Set(bits)) = self.bits.get(&key) {
             return Ok(bits);
         }
         let bits = Arc::new(Bits::of(filter, reader)?);
-        self.bits.insert(key, Arc::clone(&bits));
+        self.bits.insert(key, Held::Set(Arc::clone(&bits)));
         Ok(bits)
     }
 }

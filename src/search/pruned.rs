@@ -7,13 +7,12 @@
 //! query runs alone, pruned, and each document it offers is checked against the set before it
 //! can raise the bar the pruning uses; the set only ever removes candidates, so the page is the
 //! one the intersection would have ranked, in the same order (score, then document address).
-//! The number of matches is counted in a second, unscored pass.
+//! The number of matches is counted in a second, unscored pass over each segment.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use tantivy::collector::Count;
-use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query};
+use tantivy::query::{intersect_scorers, EnableScoring, Query};
 use tantivy::{DocAddress, DocSet, Score, Searcher, TERMINATED};
 
 /// A candidate of the page; the greatest is the worst kept (lowest score, then latest).
@@ -49,14 +48,16 @@ pub fn top_within(
     limit: usize,
 ) -> tantivy::Result<(Vec<(Score, DocAddress)>, usize)> {
     let mut kept: BinaryHeap<Kept> = BinaryHeap::with_capacity(limit + 1);
-    if limit > 0 {
-        let weight = scored.weight(EnableScoring::enabled_from_searcher(searcher))?;
-        let within = set.weight(EnableScoring::disabled_from_searcher(searcher))?;
-        // Below any score, so the first documents are taken whatever they score.
-        let mut threshold = Score::MIN;
-        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+    let weight = scored.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let unscored = scored.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    let within = set.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    // Below any score, so the first documents are taken whatever they score.
+    let mut threshold = Score::MIN;
+    let mut count = 0usize;
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let alive = reader.alive_bitset();
+        if limit > 0 {
             let mut members = within.scorer(reader, 1.0)?;
-            let alive = reader.alive_bitset();
             let segment_ord = ord as u32;
             // Documents are offered in increasing order, so the set is only ever sought forward.
             weight.for_each_pruning(threshold, reader, &mut |doc, score| {
@@ -82,12 +83,15 @@ pub fn top_within(
                 threshold
             })?;
         }
+        let mut both = intersect_scorers(
+            vec![unscored.scorer(reader, 1.0)?, within.scorer(reader, 1.0)?],
+            reader.num_docs(),
+        );
+        count += match alive {
+            Some(a) => both.count(a),
+            None => both.count_including_deleted(),
+        } as usize;
     }
-    let both = BooleanQuery::new(vec![
-        (Occur::Must, scored.box_clone()),
-        (Occur::Must, set.box_clone()),
-    ]);
-    let count = searcher.search(&both, &Count)?;
     let page = kept
         .into_sorted_vec()
         .into_iter()
@@ -99,8 +103,8 @@ pub fn top_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tantivy::collector::TopDocs;
-    use tantivy::query::{ConstScoreQuery, TermQuery};
+    use tantivy::collector::{Count, TopDocs};
+    use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, TermQuery};
     use tantivy::schema::{IndexRecordOption, Schema, STRING, TEXT};
     use tantivy::{doc, Index, IndexWriter, Term};
 
@@ -127,6 +131,18 @@ mod tests {
         (index, text, tag)
     }
 
+    /// The scored word of every document.
+    fn bolt(text: tantivy::schema::Field) -> TermQuery {
+        TermQuery::new(
+            Term::from_field_text(text, "bolt"),
+            IndexRecordOption::WithFreqs,
+        )
+    }
+
+    fn tagged(tag: tantivy::schema::Field, parity: &str) -> TermQuery {
+        TermQuery::new(Term::from_field_text(tag, parity), IndexRecordOption::Basic)
+    }
+
     fn reference(
         searcher: &Searcher,
         scored: &dyn Query,
@@ -150,12 +166,9 @@ mod tests {
         let (index, text, tag) = index();
         let searcher = index.reader().unwrap().searcher();
         assert!(searcher.segment_readers().len() > 1);
-        let scored = TermQuery::new(
-            Term::from_field_text(text, "bolt"),
-            IndexRecordOption::WithFreqs,
-        );
+        let scored = bolt(text);
         for parity in ["odd", "even"] {
-            let set = TermQuery::new(Term::from_field_text(tag, parity), IndexRecordOption::Basic);
+            let set = tagged(tag, parity);
             for limit in [1, 7, 21, 500, 5_000] {
                 let got = top_within(&searcher, &scored, &set, limit).unwrap();
                 assert_eq!(
@@ -178,16 +191,13 @@ mod tests {
         let reader = index.reader().unwrap();
         reader.reload().unwrap();
         let searcher = reader.searcher();
-        let scored = TermQuery::new(
-            Term::from_field_text(text, "bolt"),
-            IndexRecordOption::WithFreqs,
-        );
-        let odd = TermQuery::new(Term::from_field_text(tag, "odd"), IndexRecordOption::Basic);
+        let scored = bolt(text);
+        let odd = tagged(tag, "odd");
         assert_eq!(
             top_within(&searcher, &scored, &odd, 10).unwrap(),
             (vec![], 0)
         );
-        let even = TermQuery::new(Term::from_field_text(tag, "even"), IndexRecordOption::Basic);
+        let even = tagged(tag, "even");
         let got = top_within(&searcher, &scored, &even, 10).unwrap();
         assert_eq!(got, reference(&searcher, &scored, &even, 10));
         assert_eq!(got.1, 1_050);
@@ -197,11 +207,8 @@ mod tests {
     fn an_empty_page_still_counts() {
         let (index, text, tag) = index();
         let searcher = index.reader().unwrap().searcher();
-        let scored = TermQuery::new(
-            Term::from_field_text(text, "bolt"),
-            IndexRecordOption::WithFreqs,
-        );
-        let set = TermQuery::new(Term::from_field_text(tag, "odd"), IndexRecordOption::Basic);
+        let scored = bolt(text);
+        let set = tagged(tag, "odd");
         assert_eq!(
             top_within(&searcher, &scored, &set, 0).unwrap(),
             (vec![], 1_050)

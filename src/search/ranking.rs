@@ -633,43 +633,47 @@ impl SearchIndex {
         filters: &[Filter],
     ) -> Result<(Ranked, usize), SearchError> {
         let need = p.offset + p.limit + 1;
-        // Open counts exactly too: document frequencies would count private records.
-        let filtered = !filters.is_empty() || p.public_only;
+        // Tier queries are scoped: only filters and Open's visibility confine them, the same
+        // set for every tier. Open counts exactly too: document frequencies would count
+        // private records.
+        let confined = self.confinement(p, filters, false);
         let bands = plan.bands();
         let mut found: Ranked = Vec::new();
         let mut seen: HashSet<DocAddress> = HashSet::new();
         // With filters a tier's matches are counted exactly; without, the total is estimated
         // from document frequencies.
-        let mut take =
-            |found: &mut Ranked, q: Box<dyn Query>, tier: Tier| -> Result<usize, SearchError> {
-                let limit = need + seen.len();
-                let top = TopDocs::with_limit(limit).order_by_score();
-                // Tier queries are scoped: only filters and Open's visibility confine them.
-                // A one-word tier is ranked with its own pruning, then confined (see
-                // [`super::pruned`]). Several words are left to the intersection with the
-                // filters: where most blocks of a word's postings hold a near-best document
-                // (a catalog of variants), their block-max pruning skips little, and filters
-                // that keep a few percent would leave it to scan nearly every match.
-                let (docs, count) = match self.confinement(p, filters, false) {
-                    Some(set) if q.is::<TermQuery>() => {
-                        super::pruned::top_within(searcher, q.as_ref(), set.as_ref(), limit)?
-                    }
-                    Some(set) => {
-                        let q = BooleanQuery::new(vec![(Occur::Must, q), filter_clause(set)]);
-                        searcher.search(&q, &(top, Count))?
-                    }
-                    None => (searcher.search(&q, &top)?, 0),
-                };
-                for (raw, doc) in docs {
-                    if found.len() >= need {
-                        break;
-                    }
-                    if seen.insert(doc) {
-                        found.push((tier_score(tier, &bands, raw), tier == Tier::Identifier, doc));
-                    }
+        let mut take = |found: &mut Ranked,
+                        q: Box<dyn Query>,
+                        tier: Tier|
+         -> Result<usize, SearchError> {
+            let limit = need + seen.len();
+            let top = TopDocs::with_limit(limit).order_by_score();
+            // A one-word tier is ranked with its own pruning, then confined (see
+            // [`super::pruned`]). Several words are left to the intersection with the
+            // filters: where most blocks of a word's postings hold a near-best document
+            // (a catalog of variants), their block-max pruning skips little, and filters
+            // that keep a few percent would leave it to scan nearly every match.
+            let (docs, count) = match &confined {
+                Some(set) if q.is::<TermQuery>() => {
+                    super::pruned::top_within(searcher, q.as_ref(), set.as_ref(), limit)?
                 }
-                Ok(count)
+                Some(set) => {
+                    let q =
+                        BooleanQuery::new(vec![(Occur::Must, q), filter_clause(set.box_clone())]);
+                    searcher.search(&q, &(top, Count))?
+                }
+                None => (searcher.search(&q, &top)?, 0),
             };
+            for (raw, doc) in docs {
+                if found.len() >= need {
+                    break;
+                }
+                if seen.insert(doc) {
+                    found.push((tier_score(tier, &bands, raw), tier == Tier::Identifier, doc));
+                }
+            }
+            Ok(count)
+        };
         let mut ident_count = 0;
         if let Some(q) = self.tier_query(plan, Tier::Identifier) {
             ident_count = take(&mut found, q, Tier::Identifier)?;
@@ -689,7 +693,7 @@ impl SearchIndex {
         // The number of documents in the tiers this page draws from.
         let total = if found.len() < need {
             found.len()
-        } else if filtered {
+        } else if confined.is_some() {
             ident_count + other_count
         } else {
             // Document frequencies are per tenant and vertical (terms are scoped): the rarest
