@@ -427,12 +427,10 @@ pub fn round(store: &Store, index: &SearchIndex, stopping: &AtomicBool) -> Resul
             queued.len()
         })
         .map_err(|e| e.to_string())?;
-    for (tenant, id, version) in &queued[..taken] {
-        store
-            .entities
-            .dequeue(tenant, *id, *version)
-            .map_err(|e| e.to_string())?;
-    }
+    store
+        .entities
+        .dequeue_all(&queued[..taken])
+        .map_err(|e| e.to_string())?;
     log::debug!(
         "indexed {taken} entities in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3

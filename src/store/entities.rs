@@ -18,14 +18,12 @@
 //! An entity is searchable-pending exactly while its `q` entry exists, so `embedding_status`
 //! needs no rewrite of the entity after indexing.
 //!
-//! Crash consistency comes from write order and verified reads, not from batches (sled's, the
-//! engine when this was written, made large ingestions 4x slower; see BENCHMARKS.md): a change writes
-//! its queue entry and new index entries first, then the entity, then removes stale index
-//! entries only if they still point to it, then queues the entity once more. Every index lookup
-//! checks the entity it points to, so an entry left behind by a crash between two writes is
-//! never believed. The second queue entry closes a race with the indexer: if it drained the
-//! first entry before the entity was written (and saw nothing to index), the second brings the
-//! entity back; if the process dies before the second, the first is still there to replay.
+//! A change ([`Changes`]: the entity, its index entries, its queue entry, for any number of
+//! entities) is applied as one batch of the store's engine, so a crash keeps all of it or none,
+//! and the indexer never sees an entity without its queue entry. Index lookups still check the
+//! entity an entry points to: a store restored from a snapshot taken while writes went on, or
+//! written before batches were used (sled's made large ingestions 4x slower; see BENCHMARKS.md),
+//! may hold entries that are stale.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -334,14 +332,10 @@ fn decode_scanned<T: serde::de::DeserializeOwned>(
     }
 }
 
-enum Op {
-    Insert(Vec<u8>, Vec<u8>),
-    Remove(Vec<u8>),
-    /// Remove only while the key still holds this value (an index entry of this entity).
-    RemoveIf(Vec<u8>, Vec<u8>),
-}
+use super::kv::Write as Op;
 
-/// Ordered writes applied by [`EntityStore::apply`] (see the module docs for the order).
+/// Writes applied by [`EntityStore::apply`] as one batch, in order (a `RemoveIf` drops an index
+/// entry only while it still points to this entity).
 pub struct Changes<'a> {
     store: &'a EntityStore,
     ops: Vec<Op>,
@@ -366,7 +360,6 @@ impl Changes<'_> {
     ) -> Result<(), StoreError> {
         let t = &entity.tenant_id;
         let id = entity.id.as_bytes().to_vec();
-        self.enqueue(t, entity.id)?;
         let source = SourceKey::of(entity);
         if let Some(k) = &source {
             self.ops.push(Op::Insert(k.index_key(), id.clone()));
@@ -583,26 +576,8 @@ impl EntityStore {
     }
 
     fn apply_ops(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        for op in ops {
-            match op {
-                Op::Insert(k, v) if k.first() == Some(&QUEUE) => {
-                    self.queue.insert(&self.tree, k, &v)?;
-                }
-                Op::Remove(k) if k.first() == Some(&QUEUE) => {
-                    self.queue.remove(&self.tree, &k)?;
-                }
-                Op::Insert(k, v) => {
-                    self.tree.insert(k, v)?;
-                }
-                Op::Remove(k) => {
-                    self.tree.remove(k)?;
-                }
-                Op::RemoveIf(k, v) => {
-                    let _ = self.tree.compare_and_swap(k, Some(v), None::<&[u8]>)?;
-                }
-            }
-        }
-        Ok(())
+        // Through the queue's mirror: the batch holds queue entries.
+        self.queue.apply_writes(&self.tree, ops)
     }
 
     pub fn get(&self, tenant: &str, id: Uuid) -> Result<Option<Entity>, StoreError> {
@@ -759,13 +734,19 @@ impl EntityStore {
         Ok(out)
     }
 
-    /// Drops a queue entry if it still has `version` (a newer write keeps it queued).
-    pub fn dequeue(&self, tenant: &str, id: Uuid, version: u64) -> Result<(), StoreError> {
-        self.queue.remove_if(
-            &self.tree,
-            key(QUEUE, tenant, id.as_bytes()),
-            &version.to_be_bytes(),
-        )
+    /// Drops the queue entries that still have the given versions (a newer write keeps its
+    /// entity queued), as one batch.
+    pub fn dequeue_all(&self, entries: &[(String, Uuid, u64)]) -> Result<(), StoreError> {
+        let writes = entries
+            .iter()
+            .map(|(tenant, id, version)| {
+                Op::RemoveIf(
+                    key(QUEUE, tenant, id.as_bytes()),
+                    version.to_be_bytes().to_vec(),
+                )
+            })
+            .collect();
+        self.queue.apply_writes(&self.tree, writes)
     }
 
     pub fn queue_depth(&self) -> usize {
@@ -1011,9 +992,9 @@ mod tests {
         assert!(s.has_queued("t").unwrap());
         assert!(!s.has_queued("u").unwrap(), "tenant isolated");
         assert!(!s.has_queued("").unwrap());
-        s.dequeue("t", e.id, q[0].2 + 1).unwrap();
+        s.dequeue_all(&[("t".into(), e.id, q[0].2 + 1)]).unwrap();
         assert_eq!(s.queue_depth(), 1, "stale version keeps the entry");
-        s.dequeue("t", e.id, q[0].2).unwrap();
+        s.dequeue_all(&[("t".into(), e.id, q[0].2)]).unwrap();
         assert_eq!(
             s.embedding_status("t", e.id).unwrap(),
             EmbeddingStatus::Completed
@@ -1117,7 +1098,7 @@ mod tests {
             .find(|q| q.1 == a.id)
             .unwrap()
             .2;
-        s.dequeue("t", a.id, version).unwrap();
+        s.dequeue_all(&[("t".into(), a.id, version)]).unwrap();
         // b is queued and failed: queued wins, as in `embedding_status`.
         assert_eq!(s.indexing_backlog(None).unwrap(), (2, 0));
         // The same verdicts as the per-entity lookup.
@@ -1316,42 +1297,28 @@ mod tests {
         assert_eq!(s.tree.scan_prefix([LEGACY_SOURCE]).count(), 1);
     }
 
-    /// Replays the indexer draining the queue between every two writes of a change: whatever
-    /// the interleaving, the entity ends up queued (or already indexed in its final state).
+    /// A change is applied whole or not at all: one entity the engine cannot take (its
+    /// source-id entry is longer than a key can be) leaves no trace of the others in the same change.
     #[test]
-    fn the_indexer_never_loses_a_change_it_raced_with() {
-        for cut in 1..8 {
-            let (_d, s) = open();
-            let e = entity("t", "bolt");
-            let mut c = s.changes();
-            c.put(&e, None).unwrap();
-            let ops: Vec<Op> = std::mem::take(&mut c.ops);
-            let cut = cut.min(ops.len());
-            let (first, rest) = ops.split_at(cut);
-            let apply = |ops: &[Op]| {
-                let mut c = s.changes();
-                c.ops = ops
-                    .iter()
-                    .map(|op| match op {
-                        Op::Insert(k, v) => Op::Insert(k.clone(), v.clone()),
-                        Op::Remove(k) => Op::Remove(k.clone()),
-                        Op::RemoveIf(k, v) => Op::RemoveIf(k.clone(), v.clone()),
-                    })
-                    .collect();
-                s.apply(c).unwrap();
-            };
-            apply(first);
-            // The indexer runs now: it sees what is there and dequeues what it handled.
-            let seen_entity = s.get("t", e.id).unwrap().is_some();
-            for (t, id, version) in s.queued(10).unwrap() {
-                s.dequeue(&t, id, version).unwrap();
-            }
-            apply(rest);
-            let queued = s.queue_depth() > 0;
-            assert!(
-                queued || seen_entity,
-                "cut after {cut} ops: entity neither indexed nor queued"
-            );
-        }
+    fn a_change_is_applied_whole_or_not_at_all() {
+        let (_d, s) = open();
+        let good = entity("t", "bolt");
+        let mut huge = entity("t", "nut");
+        huge.source_id = Some("s".repeat(70_000));
+        let mut c = s.changes();
+        c.put(&good, None).unwrap();
+        c.put(&huge, None).unwrap();
+        assert!(s.apply(c).is_err());
+        assert_eq!(s.get("t", good.id).unwrap(), None);
+        assert_eq!(s.queue_depth(), 0);
+        assert!(s
+            .by_content_hash("t", &good.content_hash())
+            .unwrap()
+            .is_none());
+        let mut c = s.changes();
+        c.put(&good, None).unwrap();
+        s.apply(c).unwrap();
+        assert_eq!(s.get("t", good.id).unwrap().map(|e| e.id), Some(good.id));
+        assert_eq!(s.queued(10).unwrap().len(), 1, "one queue entry per entity");
     }
 }

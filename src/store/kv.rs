@@ -12,10 +12,12 @@
 //!   not have: every write to a tree takes the tree's write lock, so a read-compare-write under
 //!   it is atomic against all other writes of this process (the only one: the data dir is
 //!   locked);
+//! - [`Tree::apply_writes`]: ordered writes, conditional removals among them, as one atomic
+//!   batch (one journal write for all of them);
 //! - [`Db::generate_id`]: unique, increasing across restarts, handed out from blocks whose end is
 //!   made durable before the first id of the block is used.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeBounds;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -274,6 +276,61 @@ impl Tree {
         b.commit()
     }
 
+    /// Applies `writes` in order as one batch: after a crash all or none of them are there, and
+    /// readers see none of them until they see all. A conditional removal sees the writes
+    /// before it. Then calls `follow` with what each key named by a write holds now (`None`:
+    /// nothing), in key order, before another write to the tree can begin.
+    pub fn apply_writes(
+        &self,
+        writes: Vec<Write>,
+        mut follow: impl FnMut(&[u8], Option<&[u8]>),
+    ) -> Result<()> {
+        let _w = lock(&self.writes);
+        // What each key holds after the writes, and whether they change it. Only the last write
+        // to a key is made: a batch gives all its writes one sequence number, so two writes to
+        // one key in it would not be ordered.
+        let mut after: BTreeMap<Vec<u8>, (Option<Vec<u8>>, bool)> = BTreeMap::new();
+        for w in writes {
+            match w {
+                Write::Insert(k, v) => {
+                    check_key(&k)?;
+                    after.insert(k, (Some(v), true));
+                }
+                Write::Remove(k) => {
+                    check_key(&k)?;
+                    after.insert(k, (None, true));
+                }
+                Write::RemoveIf(k, expected) => {
+                    check_key(&k)?;
+                    let now = match after.get(&k) {
+                        Some((now, _)) => now.clone(),
+                        None => self.ks.get(&k)?.map(|v| v.to_vec()),
+                    };
+                    if now.as_deref() == Some(&expected[..]) {
+                        after.insert(k, (None, true));
+                    } else {
+                        after.entry(k).or_insert((now, false));
+                    }
+                }
+            }
+        }
+        if after.values().any(|(_, written)| *written) {
+            // Reaches the operating system before returning, like single writes.
+            let mut b = self.db.batch().durability(Some(fjall::PersistMode::Buffer));
+            for (k, (v, _)) in after.iter().filter(|(_, (_, written))| *written) {
+                match v {
+                    Some(v) => b.insert(&self.ks, k.as_slice(), v.as_slice()),
+                    None => b.remove(&self.ks, k.as_slice()),
+                }
+            }
+            b.commit()?;
+        }
+        for (k, (v, _)) in &after {
+            follow(k, v.as_deref());
+        }
+        Ok(())
+    }
+
     /// Sets `key` to `new` (or removes it for `None`) only if it holds `old` (`None`: absent).
     pub fn compare_and_swap<K, OV, NV>(
         &self,
@@ -388,6 +445,15 @@ impl Iter {
     pub fn values(self) -> impl DoubleEndedIterator<Item = Result<Value>> {
         self.map(|r| r.map(|(_, v)| v))
     }
+}
+
+/// One write of [`Tree::apply_writes`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    Insert(Vec<u8>, Vec<u8>),
+    Remove(Vec<u8>),
+    /// Removes the key only while it holds this value.
+    RemoveIf(Vec<u8>, Vec<u8>),
 }
 
 /// Writes to apply to one tree at once ([`Tree::apply_batch`]).
@@ -547,5 +613,54 @@ mod tests {
         drop((t, db));
         let db = Db::open(dir.path()).unwrap();
         assert_eq!(db.open_tree("things").unwrap().len(), 10);
+    }
+
+    #[test]
+    fn writes_apply_in_order_as_one_batch() {
+        use Write::*;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let t = db.open_tree("t").unwrap();
+        t.insert("old", "1").unwrap();
+        t.insert("kept", "2").unwrap();
+        let mut followed = Vec::new();
+        t.apply_writes(
+            vec![
+                Insert(b"new".to_vec(), b"a".to_vec()),
+                Insert(b"new".to_vec(), b"b".to_vec()),
+                RemoveIf(b"old".to_vec(), b"1".to_vec()),
+                RemoveIf(b"kept".to_vec(), b"other".to_vec()),
+                // Sees the insert before it, not the tree.
+                Insert(b"late".to_vec(), b"x".to_vec()),
+                RemoveIf(b"late".to_vec(), b"x".to_vec()),
+                Remove(b"absent".to_vec()),
+            ],
+            |k, v| followed.push((k.to_vec(), v.map(<[u8]>::to_vec))),
+        )
+        .unwrap();
+        assert_eq!(
+            t.get("new").unwrap().as_deref(),
+            Some(&b"b"[..]),
+            "last wins"
+        );
+        assert_eq!(t.get("old").unwrap(), None);
+        assert_eq!(t.get("kept").unwrap().as_deref(), Some(&b"2"[..]));
+        assert_eq!(t.get("late").unwrap(), None);
+        let keys: Vec<&[u8]> = followed.iter().map(|(k, _)| &k[..]).collect();
+        assert_eq!(keys, [&b"absent"[..], b"kept", b"late", b"new", b"old"]);
+        assert_eq!(followed[1].1.as_deref(), Some(&b"2"[..]), "what it holds");
+        assert_eq!(followed[3].1.as_deref(), Some(&b"b"[..]));
+
+        // A key the engine cannot hold refuses the whole batch, before anything is written.
+        let refused = t.apply_writes(
+            vec![Insert(b"first".to_vec(), b"x".to_vec()), Remove(Vec::new())],
+            |_, _| panic!("nothing was written"),
+        );
+        assert!(refused.is_err());
+        assert_eq!(t.get("first").unwrap(), None);
+        drop((t, db));
+        let t = Db::open(dir.path()).unwrap().open_tree("t").unwrap();
+        assert_eq!(t.get("new").unwrap().as_deref(), Some(&b"b"[..]));
+        assert_eq!(t.len(), 2);
     }
 }

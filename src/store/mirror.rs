@@ -70,25 +70,24 @@ impl<V: Clone> Mirrored<V> {
         Ok(())
     }
 
-    /// Removes `k` if the tree holds `expected` for it. Where the tree holds something else
-    /// (or nothing), the map is corrected to that instead, so a map that went wrong heals at
-    /// the next look at the entry.
-    pub fn remove_if(
-        &self,
-        tree: &kv::Tree,
-        k: Vec<u8>,
-        expected: &[u8],
-    ) -> Result<(), StoreError> {
+    /// Applies `writes` to the tree as one batch ([`kv::Tree::apply_writes`]); the map follows
+    /// the keys they name under this mirror's prefix. A conditional removal that finds the tree
+    /// holding something else (or nothing) corrects the map to that, so a map that went wrong
+    /// heals at the next look at the entry.
+    pub fn apply_writes(&self, tree: &kv::Tree, writes: Vec<kv::Write>) -> Result<(), StoreError> {
         let _w = lock(&self.writer);
-        let swapped = tree.compare_and_swap(&k, Some(expected), None::<&[u8]>)?;
+        let mut followed = Vec::new();
+        tree.apply_writes(writes, |k, v| {
+            if k.starts_with(&self.prefix) {
+                followed.push((k.to_vec(), v.map(self.summary)));
+            }
+        })?;
         let mut map = lock(&self.map);
-        match swapped.map_err(|e| e.current) {
-            Ok(()) | Err(None) => {
-                map.remove(&k);
-            }
-            Err(Some(current)) => {
-                map.insert(k, (self.summary)(&current));
-            }
+        for (k, v) in followed {
+            match v {
+                Some(v) => map.insert(k, v),
+                None => map.remove(&k),
+            };
         }
         Ok(())
     }
@@ -171,22 +170,47 @@ mod tests {
     }
 
     #[test]
-    fn remove_if_removes_only_what_is_expected_and_corrects_the_map() {
+    fn a_conditional_removal_removes_only_what_is_expected_and_corrects_the_map() {
         let (_dir, tree) = tree();
         let m = Mirrored::load(&tree, b"q", first).unwrap();
+        let remove_if = |k: &str, v: u8| {
+            m.apply_writes(&tree, vec![kv::Write::RemoveIf(k.into(), vec![v])])
+                .unwrap()
+        };
         m.insert(&tree, b"q1".to_vec(), &[1]).unwrap();
-        m.remove_if(&tree, b"q1".to_vec(), &[7]).unwrap();
+        remove_if("q1", 7);
         assert!(m.contains(b"q1"), "a newer value stays");
         // Written behind the mirror's back: the next look corrects the map.
         tree.insert("q1", [5]).unwrap();
-        m.remove_if(&tree, b"q1".to_vec(), &[1]).unwrap();
+        remove_if("q1", 1);
         assert_eq!(m.under(b"q1", 1), vec![(b"q1".to_vec(), 5)]);
         tree.remove("q1").unwrap();
-        m.remove_if(&tree, b"q1".to_vec(), &[5]).unwrap();
+        remove_if("q1", 5);
         assert_eq!(m.len(), 0);
         m.insert(&tree, b"q2".to_vec(), &[2]).unwrap();
-        m.remove_if(&tree, b"q2".to_vec(), &[2]).unwrap();
+        remove_if("q2", 2);
         assert_eq!(m.len(), 0);
         assert!(tree.is_empty());
+    }
+
+    #[test]
+    fn follows_a_batch_of_writes() {
+        use kv::Write::*;
+        let (_dir, tree) = tree();
+        let m = Mirrored::load(&tree, b"q", first).unwrap();
+        m.insert(&tree, b"q1".to_vec(), &[1]).unwrap();
+        m.apply_writes(
+            &tree,
+            vec![
+                Insert(b"q2".to_vec(), vec![2]),
+                Insert(b"x".to_vec(), vec![9]),
+                RemoveIf(b"q1".to_vec(), vec![1]),
+                Insert(b"q2".to_vec(), vec![3]),
+            ],
+        )
+        .unwrap();
+        assert_eq!(m.under(b"q", 10), vec![(b"q2".to_vec(), 3)]);
+        assert_eq!(tree.get("x").unwrap().as_deref(), Some(&[9u8][..]));
+        assert_eq!(tree.len(), 2);
     }
 }
