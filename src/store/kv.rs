@@ -43,6 +43,12 @@ const MEMTABLE_BYTES: u64 = 32 * 1024 * 1024;
 /// loading 1M records, and a start replays whatever journal is left.
 const JOURNAL_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Background threads for flushes and compactions. With more than one, fjall's first worker
+/// hands every compaction request back to the queue and takes the next message at once: while
+/// the others compact, it spins on the request it keeps returning (5 % of the server's CPU
+/// during a bulk load, BENCHMARKS.md). One worker flushes and compacts in turn.
+const WORKERS: usize = 1;
+
 #[derive(Clone)]
 pub struct Db(Arc<Inner>);
 
@@ -97,6 +103,7 @@ fn check_key(key: &[u8]) -> Result<()> {
 impl Db {
     pub fn open(path: &Path) -> Result<Db> {
         let db = fjall::Database::builder(path)
+            .worker_threads(WORKERS)
             .cache_size(CACHE_BYTES)
             .max_journaling_size(JOURNAL_BYTES)
             .open()?;
