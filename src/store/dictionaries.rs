@@ -383,11 +383,30 @@ mod tests {
     }
 
     fn store_plain(tree: &crate::store::kv::Tree, n: usize) {
-        for i in 0..n {
+        store_records(tree, &(0..n).map(record).collect::<Vec<_>>());
+    }
+
+    /// Stores `records` uncompressed as tenant `t`'s entity records.
+    fn store_records(tree: &crate::store::kv::Tree, records: &[Vec<u8>]) {
+        for (i, r) in records.iter().enumerate() {
             let mut v = vec![FORMAT_V1];
-            v.extend(record(i));
+            v.extend(r);
             tree.insert(format!("et\0{i:08}"), v).unwrap();
         }
+    }
+
+    /// Encodes `json` for tenant `t`: compressed, to less than half, and read back whole.
+    fn assert_packs(d: &Dictionaries, json: &[u8]) -> Vec<u8> {
+        let packed = d.encode("t", json, b"et\0").unwrap();
+        assert_eq!(packed[0], COMPRESSED);
+        assert!(
+            packed.len() * 2 < json.len(),
+            "{} of {}",
+            packed.len(),
+            json.len()
+        );
+        assert_eq!(d.decompress("t", &packed).unwrap(), json);
+        packed
     }
 
     #[test]
@@ -402,15 +421,7 @@ mod tests {
         for _ in 0..MIN_COUNTDOWN {
             assert_eq!(d.encode("t", &json, b"et\0").unwrap()[0], FORMAT_V1);
         }
-        let packed = d.encode("t", &json, b"et\0").unwrap();
-        assert_eq!(packed[0], COMPRESSED);
-        assert!(
-            packed.len() * 2 < json.len(),
-            "{} of {}",
-            packed.len(),
-            json.len()
-        );
-        assert_eq!(d.decompress("t", &packed).unwrap(), json);
+        let packed = assert_packs(&d, &json);
         // A fresh reader loads the stored dictionary.
         let fresh = Dictionaries::new(&_db, &tree);
         assert_eq!(fresh.decompress("t", &packed).unwrap(), json);
@@ -473,14 +484,6 @@ mod tests {
             .collect()
     }
 
-    fn store_records(tree: &crate::store::kv::Tree, records: &[Vec<u8>]) {
-        for (i, r) in records.iter().enumerate() {
-            let mut v = vec![FORMAT_V1];
-            v.extend(r);
-            tree.insert(format!("et\0{i:08}"), v).unwrap();
-        }
-    }
-
     #[test]
     fn catalog_records_get_a_trained_dictionary_without_their_rare_words() {
         let records = catalog_records(SAMPLE as u64 + 10);
@@ -520,15 +523,7 @@ mod tests {
             FORMAT_TRAINED
         );
         for r in &records[SAMPLE..] {
-            let packed = d.encode("t", r, b"et\0").unwrap();
-            assert_eq!(packed[0], COMPRESSED);
-            assert!(
-                packed.len() * 2 < r.len(),
-                "{} of {}",
-                packed.len(),
-                r.len()
-            );
-            assert_eq!(&d.decompress("t", &packed).unwrap(), r);
+            assert_packs(&d, r);
         }
     }
 
@@ -543,14 +538,12 @@ mod tests {
         stored.extend_from_slice(&content(&filtered(&samples)));
         tree.insert(dictionary_key("t"), &stored).unwrap();
         let r = &records[SAMPLE];
-        let packed = d.encode("t", r, b"et\0").unwrap();
-        assert_eq!(packed[0], COMPRESSED);
+        let packed = assert_packs(&d, r);
         assert_eq!(
             packed[1..9],
             stored[1..9],
             "written with the stored dictionary"
         );
-        assert!(packed.len() * 2 < r.len());
         assert_eq!(
             &Dictionaries::new(&db, &tree)
                 .decompress("t", &packed)
