@@ -265,22 +265,7 @@ impl Tree {
 
     /// Applies every write of `batch` at once: after a crash, all or none of them are there.
     pub fn apply_batch(&self, batch: Batch) -> Result<()> {
-        if batch.ops.is_empty() {
-            return Ok(());
-        }
-        for (k, _) in &batch.ops {
-            check_key(k)?;
-        }
-        let _w = lock(&self.writes);
-        // Reaches the operating system before returning, like single writes.
-        let mut b = self.db.batch().durability(Some(fjall::PersistMode::Buffer));
-        for (k, v) in batch.ops {
-            match v {
-                Some(v) => b.insert(&self.ks, k, v),
-                None => b.remove(&self.ks, k),
-            }
-        }
-        b.commit()
+        self.apply_writes(batch.ops, |_, _| {})
     }
 
     /// Applies `writes` in order as one batch: after a crash all or none of them are there, and
@@ -466,17 +451,19 @@ pub enum Write {
 /// Writes to apply to one tree at once ([`Tree::apply_batch`]).
 #[derive(Default)]
 pub struct Batch {
-    ops: Vec<(Value, Option<Value>)>,
+    ops: Vec<Write>,
 }
 
 impl Batch {
     pub fn insert<K: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, key: K, value: V) {
-        self.ops
-            .push((Value::from(key.as_ref()), Some(Value::from(value.as_ref()))));
+        self.ops.push(Write::Insert(
+            key.as_ref().to_vec(),
+            value.as_ref().to_vec(),
+        ));
     }
 
     pub fn remove<K: AsRef<[u8]>>(&mut self, key: K) {
-        self.ops.push((Value::from(key.as_ref()), None));
+        self.ops.push(Write::Remove(key.as_ref().to_vec()));
     }
 
     pub fn len(&self) -> usize {
