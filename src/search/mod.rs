@@ -3,6 +3,7 @@
 //! [`ranking`]; text is analyzed by [`analysis`] on both sides.
 
 pub mod analysis;
+pub mod by_value;
 pub mod document;
 pub mod facets;
 pub mod filter_cache;

@@ -20,6 +20,7 @@ use tantivy::{
 };
 use uuid::Uuid;
 
+use super::by_value;
 use super::facets::{FacetCollector, Facets};
 use super::fuzzy::ScopedFuzzyQuery;
 use super::hybrid::{self, Mode};
@@ -349,6 +350,19 @@ impl Outcome {
             facets: (!p.facets.is_empty()).then(|| Facets::empty(&p.facets)),
             embed_ms: None,
         }
+    }
+}
+
+/// The queries any of which `q` matches: the clauses of a union (nested unions flattened),
+/// else `q` itself. (No query here asks for a minimum number of optional clauses.)
+fn alternatives(q: &dyn Query) -> Vec<Box<dyn Query>> {
+    match q.downcast_ref::<BooleanQuery>() {
+        Some(b) if b.clauses().iter().all(|(o, _)| *o == Occur::Should) => b
+            .clauses()
+            .iter()
+            .flat_map(|(_, c)| alternatives(c.as_ref()))
+            .collect(),
+        _ => vec![q.box_clone()],
     }
 }
 
@@ -701,6 +715,25 @@ impl SearchIndex {
     ) -> BooleanQuery {
         let set = self.confinement(p, filters, true);
         match matcher {
+            // Each alternative of the matcher meets the set on its own: a term is then seeked
+            // only to the set's documents, where a union seeked by the set reads every posting
+            // of every term (at a million entities, 4 of 5 ms of a sorted two-word search).
+            // Scores are the same: the set scores nothing and the alternatives still add up.
+            Some(m) if set.is_some() && alternatives(m.as_ref()).len() > 1 => {
+                let set = set.expect("checked");
+                BooleanQuery::new(
+                    alternatives(m.as_ref())
+                        .into_iter()
+                        .map(|a| {
+                            let met = BooleanQuery::new(vec![
+                                (Occur::Must, a),
+                                filter_clause(set.box_clone()),
+                            ]);
+                            (Occur::Should, Box::new(met) as Box<dyn Query>)
+                        })
+                        .collect(),
+                )
+            }
             Some(m) => {
                 let mut clauses = vec![(Occur::Must, m)];
                 clauses.extend(set.map(filter_clause));
@@ -770,7 +803,8 @@ impl SearchIndex {
             SortField::Data(key) => {
                 let column = format!("data.{}", json_key(key));
                 if self.is_numeric_column(searcher, &column) {
-                    top_by(searcher, &query, top, order, NumericPath(column))?
+                    let page = (p.offset, p.limit);
+                    self.top_by_number(searcher, &query, page, sort.descending, key, column)?
                 } else {
                     top_by(
                         searcher,
@@ -795,6 +829,51 @@ impl SearchIndex {
                 .collect(),
             total,
         ))
+    }
+
+    /// A page of `query` ordered by the numbers under `key` (its fast-field `column`), and the
+    /// number of matches: collected beyond a sampled bound where enough matches lie there (see
+    /// [`by_value`]).
+    fn top_by_number(
+        &self,
+        searcher: &Searcher,
+        query: &BooleanQuery,
+        (offset, limit): (usize, usize),
+        descending: bool,
+        key: &str,
+        column: String,
+    ) -> Result<(Vec<DocAddress>, usize), SearchError> {
+        let order = if descending { Order::Desc } else { Order::Asc };
+        let top = || TopDocs::with_limit(limit).and_offset(offset);
+        let k = offset + limit;
+        // The sample tells whether a range can pay (it estimates the matches too); only then
+        // are the matches counted on their own, else one pass collects and counts them.
+        let mut sample = by_value::Sample::of(searcher, &column)?;
+        if k > 0 {
+            sample.test(searcher, query)?;
+        }
+        let estimate = sample.matches() as usize;
+        let promising = sample
+            .bound(2.0 * k as f64, descending)
+            .is_some_and(|b| b.worth_reading(estimate));
+        if k > 0 && promising {
+            let total = searcher.search(query, &Count)?;
+            let beyond = |bound: f64| {
+                let (lo, hi) = match descending {
+                    true => (Bound::Included(bound), Bound::Unbounded),
+                    false => (Bound::Unbounded, Bound::Included(bound)),
+                };
+                let within = BooleanQuery::new(vec![
+                    (Occur::Must, query.box_clone()),
+                    (Occur::Must, self.data_range(self.range_bounds(key, lo, hi))),
+                ]);
+                top_by(searcher, &within, top(), order, NumericPath(column.clone()))
+            };
+            if let Some(docs) = by_value::page_beyond(&sample, (k, total), descending, beyond)? {
+                return Ok((docs, total));
+            }
+        }
+        top_by(searcher, query, top(), order, NumericPath(column))
     }
 
     /// Whether any segment stores numbers under this column.

@@ -41,6 +41,7 @@ mod search;
 mod search_dialects;
 mod secrets;
 mod snapshots;
+mod sorting;
 mod tenants;
 mod upgrade;
 mod upload;
