@@ -13,7 +13,9 @@
 //! the end, or every row has its own value), one pass collects the page as before.
 
 use tantivy::query::{EnableScoring, Query};
-use tantivy::{DocAddress, DocSet, Searcher, TERMINATED};
+use tantivy::{DocAddress, Searcher};
+
+use super::query::on_matching;
 
 /// Column rows sampled per segment: each costs about 100 ns (its value and document read, its
 /// document tested), so 128 keep a search of nine segments near 0.1 ms.
@@ -78,32 +80,16 @@ impl Sample {
 
     /// Tests every sampled row's document against `query`.
     pub fn test(&mut self, searcher: &Searcher, query: &dyn Query) -> tantivy::Result<()> {
-        let mut reach: Vec<usize> = (0..self.values.len()).collect();
-        reach.sort_by_key(|&i| self.values[i].doc);
         let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
-        let mut current: Option<(u32, Box<dyn tantivy::query::Scorer>)> = None;
-        for i in reach {
+        let docs: Vec<DocAddress> = self.values.iter().map(|s| s.doc).collect();
+        on_matching(searcher, weight.as_ref(), &docs, |i, _| {
             let DocAddress {
                 segment_ord,
                 doc_id,
-            } = self.values[i].doc;
-            let reader = searcher.segment_reader(segment_ord);
-            if current.as_ref().is_none_or(|(s, _)| *s != segment_ord) {
-                current = Some((segment_ord, weight.scorer(reader, 1.0)?));
-            }
-            let Some((_, scorer)) = current.as_mut() else {
-                continue;
-            };
-            let at = if scorer.doc() < doc_id {
-                scorer.seek(doc_id)
-            } else {
-                scorer.doc()
-            };
-            self.values[i].matches = at == doc_id
-                && at != TERMINATED
-                && reader.alive_bitset().is_none_or(|a| a.is_alive(doc_id));
-        }
-        Ok(())
+            } = docs[i];
+            let alive = searcher.segment_reader(segment_ord).alive_bitset();
+            self.values[i].matches = alive.is_none_or(|a| a.is_alive(doc_id));
+        })
     }
 
     /// The matches the tested sample stands for.

@@ -719,25 +719,27 @@ impl SearchIndex {
             // only to the set's documents, where a union seeked by the set reads every posting
             // of every term (at a million entities, 4 of 5 ms of a sorted two-word search).
             // Scores are the same: the set scores nothing and the alternatives still add up.
-            Some(m) if set.is_some() && alternatives(m.as_ref()).len() > 1 => {
-                let set = set.expect("checked");
-                BooleanQuery::new(
-                    alternatives(m.as_ref())
-                        .into_iter()
-                        .map(|a| {
-                            let met = BooleanQuery::new(vec![
-                                (Occur::Must, a),
-                                filter_clause(set.box_clone()),
-                            ]);
-                            (Occur::Should, Box::new(met) as Box<dyn Query>)
-                        })
-                        .collect(),
-                )
-            }
             Some(m) => {
-                let mut clauses = vec![(Occur::Must, m)];
-                clauses.extend(set.map(filter_clause));
-                BooleanQuery::new(clauses)
+                let alternatives = alternatives(m.as_ref());
+                match set {
+                    Some(set) if alternatives.len() > 1 => BooleanQuery::new(
+                        alternatives
+                            .into_iter()
+                            .map(|a| {
+                                let met = BooleanQuery::new(vec![
+                                    (Occur::Must, a),
+                                    filter_clause(set.box_clone()),
+                                ]);
+                                (Occur::Should, Box::new(met) as Box<dyn Query>)
+                            })
+                            .collect(),
+                    ),
+                    set => {
+                        let mut clauses = vec![(Occur::Must, m)];
+                        clauses.extend(set.map(filter_clause));
+                        BooleanQuery::new(clauses)
+                    }
+                }
             }
             // Nothing is scored: the set alone selects the documents.
             None => BooleanQuery::new(set.map(|s| (Occur::Must, s)).into_iter().collect()),
@@ -849,14 +851,12 @@ impl SearchIndex {
         // The sample tells whether a range can pay (it estimates the matches too); only then
         // are the matches counted on their own, else one pass collects and counts them.
         let mut sample = by_value::Sample::of(searcher, &column)?;
-        if k > 0 {
-            sample.test(searcher, query)?;
-        }
+        sample.test(searcher, query)?;
         let estimate = sample.matches() as usize;
         let promising = sample
             .bound(2.0 * k as f64, descending)
             .is_some_and(|b| b.worth_reading(estimate));
-        if k > 0 && promising {
+        if promising {
             let total = searcher.search(query, &Count)?;
             let beyond = |bound: f64| {
                 let (lo, hi) = match descending {
@@ -1360,8 +1360,22 @@ fn score_docs(
 ) -> Result<Vec<(f32, bool)>, SearchError> {
     let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
     let mut out = vec![(0.0, false); docs.len()];
+    on_matching(searcher, weight.as_ref(), docs, |i, scorer| {
+        out[i] = normalized_score(scorer.score());
+    })?;
+    Ok(out)
+}
+
+/// Calls `on(i, scorer)` for each of `docs` that `weight` matches, with the scorer on it. The
+/// documents are visited in index order, with one scorer per segment that only moves forward.
+pub(super) fn on_matching(
+    searcher: &Searcher,
+    weight: &dyn tantivy::query::Weight,
+    docs: &[DocAddress],
+    mut on: impl FnMut(usize, &mut dyn tantivy::query::Scorer),
+) -> tantivy::Result<()> {
     let mut order: Vec<usize> = (0..docs.len()).collect();
-    order.sort_by_key(|&i| (docs[i].segment_ord, docs[i].doc_id));
+    order.sort_by_key(|&i| docs[i]);
     let mut current: Option<(SegmentOrdinal, Box<dyn tantivy::query::Scorer>)> = None;
     for i in order {
         let DocAddress {
@@ -1379,11 +1393,11 @@ fn score_docs(
                 scorer.doc()
             };
             if at == doc_id {
-                out[i] = normalized_score(scorer.score());
+                on(i, scorer.as_mut());
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
